@@ -1,0 +1,76 @@
+"""The FastAPI application: API, pages, health, and the in-process worker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine, text
+
+from patron.core.clock import Clock
+from patron.core.config import Settings, get_settings
+from patron.core.db import make_engine, make_session_factory
+from patron.core.http import install_error_handlers
+from patron.core.logging import configure_logging
+from patron.tenancy.api import router as tenancy_router
+from patron.worker import InProcessWorker
+
+# Each domain adds its router here (one line each).
+ROUTERS = [tenancy_router]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+    run_worker: bool | None = None,
+) -> FastAPI:
+    """Build the app. Tests pass their own engine and clock; ``patron serve`` passes neither."""
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url)
+    worker_wanted = settings.worker_in_process if run_worker is None else run_worker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner: InProcessWorker | None = None
+        if worker_wanted:
+            runner = InProcessWorker(settings, app.state.sessions)
+            runner.start()
+        try:
+            yield
+        finally:
+            if runner is not None:
+                runner.stop()
+
+    app = FastAPI(
+        title="Patron",
+        version="0.1.0",
+        description=(
+            "Customer loyalty and retention API. "
+            "Authenticate with `Authorization: Bearer <api key>`."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = make_session_factory(engine, clock)
+    install_error_handlers(app)
+
+    @app.get("/health", tags=["health"], operation_id="health")
+    def health() -> dict[str, str]:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok", "database": engine.dialect.name}
+
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def serve_app() -> FastAPI:
+    """Entry point for uvicorn's factory mode."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)

@@ -1,0 +1,60 @@
+"""Settings read from the environment (``PATRON_*``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-secret-change-me"
+
+
+def default_database_url() -> str:
+    """The embedded default: a SQLite file under ``./var/``."""
+    return f"sqlite:///{Path('var').resolve() / 'patron.db'}"
+
+
+class Settings(BaseSettings):
+    """Every setting Patron reads; see docs/configuration.md."""
+
+    model_config = SettingsConfigDict(env_prefix="PATRON_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(default_factory=default_database_url)
+    secret_key: str = DEV_SECRET
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Run the background worker inside `patron serve` (the embedded default).
+    worker_in_process: bool = True
+    worker_poll_seconds: float = 1.0
+    portal_link_max_age_seconds: int = 900
+    login_max_failures_before_delay: int = 5
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_attempts: int = 8
+    analytics_path: str = "var/analytics.duckdb"
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Settings:
+        if self.env == "production" and self.secret_key == DEV_SECRET:
+            raise ValueError("PATRON_SECRET_KEY must be set to a real secret in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://") or self.env == "production"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests build their own ``Settings``)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Member profiles, identities, consent, tags, notes, funnel stage, merge."""

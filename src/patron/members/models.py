@@ -1,0 +1,182 @@
+"""Member tables."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from patron.core.db import Base, BigId, JsonDoc, UTCDateTime
+
+
+class FunnelStage(StrEnum):
+    USER = "user"
+    CUSTOMER = "customer"
+    MEMBER = "member"
+    FAN = "fan"
+
+
+class ConsentChannel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    WECHAT = "wechat"
+    IN_APP = "in_app"
+
+
+class IdentityKind(StrEnum):
+    PHONE = "phone"
+    EMAIL = "email"
+    EXTERNAL = "external"
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (
+        Index("ix_members_merchant_phone", "merchant_id", "phone"),
+        Index("ix_members_merchant_email", "merchant_id", "email"),
+        Index("ix_members_merchant_last_name", "merchant_id", "last_name"),
+        Index("ix_members_merchant_stage", "merchant_id", "funnel_stage"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    first_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    last_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    gender: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    birthday: Mapped[date | None] = mapped_column(Date, nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    address: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)
+    locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    preferences: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    source: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    home_store_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stores.id", ondelete="SET NULL"), nullable=True
+    )
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    funnel_stage: Mapped[str] = mapped_column(String(16), default=FunnelStage.USER.value)
+    # Purchase summary kept current by the orders service (derivable; cached for lists and rules).
+    orders_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_spent_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    engagement_score: Mapped[int] = mapped_column(Integer, default=0)
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def display_name(self) -> str:
+        name = " ".join(p for p in (self.first_name, self.last_name) if p)
+        return name or self.email or self.phone or f"#{self.id}"
+
+
+class MemberIdentity(Base):
+    """A way to recognise a member: phone, email, or an id in a POS / online store."""
+
+    __tablename__ = "member_identities"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "kind", "namespace", "value"),
+        Index("ix_member_identities_member", "member_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    # For external ids: the system that issued it ("shopify", "pos", "import"); "" otherwise.
+    namespace: Mapped[str] = mapped_column(String(40), default="")
+    value: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MemberTag(Base):
+    __tablename__ = "member_tags"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "member_id", "tag"),
+        Index("ix_member_tags_tag", "merchant_id", "tag"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MemberNote(Base):
+    """One entry of the conversation log: when, which staff, which channel, what was said."""
+
+    __tablename__ = "member_notes"
+    __table_args__ = (Index("ix_member_notes_member", "member_id", "noted_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    noted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    staff_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True
+    )
+    author: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+
+
+class MemberConsent(Base):
+    """Current consent for one channel and topic; every change is kept in ``consent_changes``."""
+
+    __tablename__ = "member_consents"
+    __table_args__ = (UniqueConstraint("merchant_id", "member_id", "channel", "topic"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    topic: Mapped[str] = mapped_column(String(40), default="marketing")
+    granted: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(80))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ConsentChange(Base):
+    __tablename__ = "consent_changes"
+    __table_args__ = (Index("ix_consent_changes_member", "member_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    topic: Mapped[str] = mapped_column(String(40))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(80))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FunnelTransition(Base):
+    __tablename__ = "funnel_transitions"
+    __table_args__ = (Index("ix_funnel_transitions_member", "member_id", "moved_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    from_stage: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_stage: Mapped[str] = mapped_column(String(16))
+    moved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(200))

@@ -1,0 +1,42 @@
+"""Every table, imported in one place so the metadata (and Alembic) sees them all."""
+
+from patron.core.db import Base
+from patron.core.events import OutboxEvent
+from patron.members.models import (
+    ConsentChange,
+    FunnelTransition,
+    Member,
+    MemberConsent,
+    MemberIdentity,
+    MemberNote,
+    MemberTag,
+)
+from patron.orders.models import Order, OrderLine, Product, Refund, RefundLine
+from patron.portal.models import PortalLink
+from patron.tenancy.models import ApiKey, Merchant, StaffUser, Store
+from patron.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "ConsentChange",
+    "FunnelTransition",
+    "Member",
+    "MemberConsent",
+    "MemberIdentity",
+    "MemberNote",
+    "MemberTag",
+    "Merchant",
+    "Order",
+    "OrderLine",
+    "OutboxEvent",
+    "PortalLink",
+    "Product",
+    "Refund",
+    "RefundLine",
+    "StaffUser",
+    "Store",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]

@@ -1,0 +1,1 @@
+"""Product catalogue, orders, order lines and refunds."""

@@ -1,0 +1,1 @@
+"""The member portal: signed sign-in links and member sessions."""

@@ -1,0 +1,1 @@
+"""Merchants, stores, staff users, roles, API keys and authentication."""

@@ -1,0 +1,80 @@
+"""The background worker: runs each task until there is nothing left, then sleeps a little.
+
+Inside ``patron serve`` it is a thread (the embedded default); ``patron worker`` runs it as its
+own process, and on PostgreSQL several can run at once (tasks claim work with row locks).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from patron.core.config import Settings
+
+log = logging.getLogger("patron.worker")
+
+# A task does one batch of work and returns how many items it handled (0 when idle).
+Task = Callable[[sessionmaker[Session], Settings], int]
+
+# Each domain adds its tasks here (one line each).
+TASKS: list[tuple[str, Task]] = []
+
+
+def run_once(sessions: sessionmaker[Session], settings: Settings) -> int:
+    """Run every task once; return the total work done."""
+    done = 0
+    for name, task in TASKS:
+        try:
+            done += task(sessions, settings)
+        except Exception:
+            log.exception("worker task failed", extra={"task": name})
+    return done
+
+
+def run_forever(
+    sessions: sessionmaker[Session], settings: Settings, stop: threading.Event | None = None
+) -> None:
+    stop = stop or threading.Event()
+    log.info("worker started", extra={"tasks": [name for name, _ in TASKS]})
+    while not stop.is_set():
+        if run_once(sessions, settings) == 0:
+            stop.wait(settings.worker_poll_seconds)
+    log.info("worker stopped")
+
+
+class InProcessWorker:
+    """The worker as a daemon thread of the web process."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=run_forever,
+            args=(sessions, settings, self._stop),
+            name="patron-worker",
+            daemon=True,
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+
+def drain(sessions: sessionmaker[Session], settings: Settings, max_rounds: int = 100) -> int:
+    """Run tasks until idle (tests and CLI); returns the total work done."""
+    total = 0
+    for _ in range(max_rounds):
+        done = run_once(sessions, settings)
+        total += done
+        if done == 0:
+            break
+        time.sleep(0)
+    return total
