@@ -97,4 +97,6 @@ def parse_birthday(raw: str) -> date:
             return date.fromisoformat(f"1904-{text}")
     except ValueError as exc:
         raise InvalidInput(f"not a date: {raw!r}", code="invalid_birthday") from exc
-    raise InvalidInput(f"birthday must be YYYY-MM-DD or MM-DD, not {raw!r}", code="invalid_birthday")
+    raise InvalidInput(
+        f"birthday must be YYYY-MM-DD or MM-DD, not {raw!r}", code="invalid_birthday"
+    )
