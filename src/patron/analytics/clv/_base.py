@@ -183,6 +183,20 @@ class TransactionModel:
     def _loglik_grad(self, p: FloatArray, data: RFMData) -> tuple[float, FloatArray]:
         raise NotImplementedError
 
+    def probability_alive(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
+        """P(customer is alive at T | x, t_x, T)."""
+        raise NotImplementedError
+
+    def expected_purchases(
+        self, t: float, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """E[number of purchases in (T, T + t] | x, t_x, T]."""
+        raise NotImplementedError
+
+    def expected_purchases_unconditional(self, t: ArrayLike) -> FloatArray:
+        """E[X(t)]: expected repeat purchases in (0, t] of a customer just acquired."""
+        raise NotImplementedError
+
     def _p(self) -> FloatArray:
         return params_array(self.params, self.param_names, self.name)
 
