@@ -21,7 +21,11 @@ from tests.live import live_server
 def patron(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATRON_DATABASE_URL": db_url, "PATRON_LOG_JSON": "false"}
     return subprocess.run(
-        [sys.executable, "-m", "patron.cli", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "patron.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -33,7 +37,17 @@ def db_url(tmp_path: Path) -> str:
 
 
 def test_merchant_and_key_from_the_cli_work_on_the_api(db_url: str) -> None:
-    r = patron(db_url, "merchant", "create", "--name", "Tea House", "--slug", "tea-house", "--currency", "CNY")
+    r = patron(
+        db_url,
+        "merchant",
+        "create",
+        "--name",
+        "Tea House",
+        "--slug",
+        "tea-house",
+        "--currency",
+        "CNY",
+    )
     assert r.returncode == 0, r.stderr
     assert "merchant tea-house created" in r.stdout
     r = patron(db_url, "apikey", "create", "--merchant", "tea-house", "--role", "clerk")

@@ -37,11 +37,17 @@ def seed_alpha(client: TestClient, a: Tenant) -> dict[str, Any]:
     ).json()
     other = client.post("/api/v1/members", json={"first_name": "Other"}, headers=a.headers).json()
     product = client.post(
-        "/api/v1/products", json={"sku": MARKERS[2], "name": "x", "price_minor": 100}, headers=a.headers
+        "/api/v1/products",
+        json={"sku": MARKERS[2], "name": "x", "price_minor": 100},
+        headers=a.headers,
     ).json()
     order = client.post(
         "/api/v1/orders",
-        json={"external_id": MARKERS[1], "member_id": member["id"], "lines": [{"sku": MARKERS[2], "quantity": 1}]},
+        json={
+            "external_id": MARKERS[1],
+            "member_id": member["id"],
+            "lines": [{"sku": MARKERS[2], "quantity": 1}],
+        },
         headers=a.headers,
     ).json()
     keys = client.get("/api/v1/api-keys", headers=a.headers).json()
@@ -67,7 +73,9 @@ def api_operations(client: TestClient) -> list[tuple[str, str, str]]:
     ]
 
 
-def test_every_route_hides_merchant_a_from_merchant_b(client: TestClient, tenant: Tenant, other_tenant: Tenant) -> None:
+def test_every_route_hides_merchant_a_from_merchant_b(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
     ids = seed_alpha(client, tenant)
     checked = 0
     for method, template, operation_id in api_operations(client):
