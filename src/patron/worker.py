@@ -14,6 +14,7 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.config import Settings
+from patron.engagement.segments.tasks import follow_events_task, refresh_due_task
 
 log = logging.getLogger("patron.worker")
 
@@ -21,7 +22,10 @@ log = logging.getLogger("patron.worker")
 Task = Callable[[sessionmaker[Session], Settings], int]
 
 # Each domain adds its tasks here (one line each).
-TASKS: list[tuple[str, Task]] = []
+TASKS: list[tuple[str, Task]] = [
+    ("segments.follow_events", follow_events_task),
+    ("segments.refresh_due", refresh_due_task),
+]
 
 
 def run_once(sessions: sessionmaker[Session], settings: Settings) -> int:
