@@ -14,10 +14,11 @@ from patron.core.db import make_engine, make_session_factory
 from patron.core.http import install_error_handlers
 from patron.core.logging import configure_logging
 from patron.tenancy.api import router as tenancy_router
+from patron.webhooks.api import router as webhooks_router
 from patron.worker import InProcessWorker
 
 # Each domain adds its router here (one line each).
-ROUTERS = [tenancy_router]
+ROUTERS = [tenancy_router, webhooks_router]
 
 
 def create_app(
