@@ -280,6 +280,12 @@ def test_replay_delivers_again_with_a_new_id(
     work(sessions, settings)
     assert len(receiver.requests) == 3
     assert [d["status"] for d in deliveries(client, tenant)] == ["succeeded"] * 3
+    chain = deliveries(client, tenant, endpoint_id=endpoint["id"], event_id=original["event_id"])
+    assert [(d["id"], d["replay_of_id"]) for d in chain] == [
+        (r.json()["id"], replay["id"]),
+        (replay["id"], original["id"]),
+        (original["id"], None),
+    ]
 
 
 def test_rotated_secret_signs_new_deliveries(

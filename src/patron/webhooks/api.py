@@ -119,10 +119,11 @@ def list_deliveries(
     principal: ClerkDep,
     page: PageDep,
     endpoint_id: Annotated[int | None, Query()] = None,
+    event_id: Annotated[int | None, Query()] = None,
     status: Annotated[str | None, Query(description="pending, succeeded or failed")] = None,
     event_type: Annotated[str | None, Query()] = None,
 ) -> dict[str, Any]:
-    filters = service.DeliveryFilter(endpoint_id, status, event_type)
+    filters = service.DeliveryFilter(endpoint_id, event_id, status, event_type)
     rows = service.list_deliveries(session, principal.merchant_id, filters, page.limit, page.cursor)
     return page_of(rows, page.limit, DeliveryOut.model_validate)
 

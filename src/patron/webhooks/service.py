@@ -198,6 +198,7 @@ def _new_delivery(
 @dataclass(frozen=True)
 class DeliveryFilter:
     endpoint_id: int | None = None
+    event_id: int | None = None
     status: str | None = None
     event_type: str | None = None
 
@@ -236,6 +237,8 @@ def list_deliveries(
     query = _delivery_query(merchant_id)
     if filters.endpoint_id is not None:
         query = query.where(WebhookDelivery.endpoint_id == filters.endpoint_id)
+    if filters.event_id is not None:
+        query = query.where(WebhookDelivery.event_id == filters.event_id)
     if filters.status is not None:
         query = query.where(WebhookDelivery.status == filters.status)
     if filters.event_type is not None:
