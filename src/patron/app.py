@@ -17,6 +17,7 @@ from patron.engagement.segments.api import router as segments_router
 from patron.members.api import router as members_router
 from patron.orders.api import router as orders_router
 from patron.tenancy.api import router as tenancy_router
+from patron.webhooks.api import router as webhooks_router
 from patron.worker import InProcessWorker
 
 # Each domain adds its router here (one line each).
@@ -25,6 +26,7 @@ ROUTERS = [
     members_router,
     orders_router,
     segments_router,
+    webhooks_router,
 ]
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.config import Settings
 from patron.engagement.segments.tasks import follow_events_task, refresh_due_task
+from patron.webhooks.delivery import deliver_due, fan_out
 
 log = logging.getLogger("patron.worker")
 
@@ -23,6 +24,8 @@ Task = Callable[[sessionmaker[Session], Settings], int]
 
 # Each domain adds its tasks here (one line each).
 TASKS: list[tuple[str, Task]] = [
+    ("webhooks.fan_out", fan_out),
+    ("webhooks.deliver", deliver_due),
     ("segments.follow_events", follow_events_task),
     ("segments.refresh_due", refresh_due_task),
 ]

@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, InvalidInput, NotFound
-from patron.core.events import OutboxEvent
+from patron.core.events import OutboxEvent, register_event_types
 from patron.engagement.segments.models import ConsumerCursor, Segment, SegmentMember
 from patron.engagement.segments.rules import SEGMENT_LOADER, Context, compile_rule
 from patron.members.models import Member
 from patron.tenancy.models import Merchant
+
+register_event_types("segment.entered", "segment.left")
 
 REFRESH_EVERY = timedelta(hours=1)
 CURSOR = "segments"
