@@ -13,11 +13,13 @@ from patron.core.config import Settings, get_settings
 from patron.core.db import make_engine, make_session_factory
 from patron.core.http import install_error_handlers
 from patron.core.logging import configure_logging
+from patron.engagement.api import router as engagement_router
+from patron.engagement.callbacks_api import router as engagement_callbacks_router
 from patron.tenancy.api import router as tenancy_router
 from patron.worker import InProcessWorker
 
 # Each domain adds its router here (one line each).
-ROUTERS = [tenancy_router]
+ROUTERS = [tenancy_router, engagement_router, engagement_callbacks_router]
 
 
 def create_app(

@@ -2,6 +2,14 @@
 
 from patron.core.db import Base
 from patron.core.events import OutboxEvent
+from patron.engagement.models import (
+    ChannelSetting,
+    EngagementPolicy,
+    InboxItem,
+    Message,
+    MessageEvent,
+    MessageTemplate,
+)
 from patron.members.models import (
     ConsentChange,
     FunnelTransition,
@@ -19,14 +27,20 @@ from patron.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpo
 __all__ = [
     "ApiKey",
     "Base",
+    "ChannelSetting",
     "ConsentChange",
+    "EngagementPolicy",
     "FunnelTransition",
+    "InboxItem",
     "Member",
     "MemberConsent",
     "MemberIdentity",
     "MemberNote",
     "MemberTag",
     "Merchant",
+    "Message",
+    "MessageEvent",
+    "MessageTemplate",
     "Order",
     "OrderLine",
     "OutboxEvent",

@@ -1,0 +1,4 @@
+"""Engagement: the message pipeline (outbox, guards, channels, templates, tracking).
+
+Segments, campaigns and journeys build on :func:`patron.engagement.messages.enqueue_message`.
+"""
