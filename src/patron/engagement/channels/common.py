@@ -9,9 +9,15 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session
 
-from patron.engagement.channels.base import Outgoing, SendResult
+from patron.engagement.channels.base import Credentials, Outgoing, SendResult
 
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+def timeout_of(creds: Credentials) -> httpx.Timeout:
+    """The provider timeout: ``timeout_seconds`` in the channel settings, else 10 s."""
+    seconds = creds.get("timeout_seconds")
+    return httpx.Timeout(float(seconds)) if seconds else HTTP_TIMEOUT
 
 
 class ChannelDefaults:

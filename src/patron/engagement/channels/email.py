@@ -8,6 +8,7 @@ a copy re-sent after a crash carries the same Message-ID and receivers that de-d
 from __future__ import annotations
 
 import contextlib
+import email.policy
 import hashlib
 import json
 import smtplib
@@ -86,6 +87,7 @@ class EmailChannel(ChannelDefaults):
             smtp = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT)
             if creds.get("starttls"):
                 smtp.starttls()
+        smtp.ehlo_or_helo_if_needed()
         if user:
             smtp.login(user, str(creds.get("password") or ""))
         self._connections.open[key] = smtp
@@ -132,7 +134,8 @@ class EmailChannel(ChannelDefaults):
             raise _StaleConnection from exc
         # From here on the server may have the message: a timeout or a cut is ``unknown``.
         try:
-            code, reply = smtp.data(mail.as_bytes())
+            # SMTP wants CRLF line ends; smtplib only fixes them for str payloads, not bytes.
+            code, reply = smtp.data(mail.as_bytes(policy=email.policy.SMTP))
         except smtplib.SMTPDataError as exc:  # DATA refused before any content was sent
             return SendResult(
                 "failed", retryable=exc.smtp_code < 500, error=f"DATA {exc.smtp_code}"

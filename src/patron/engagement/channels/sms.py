@@ -24,11 +24,11 @@ from patron.engagement.channels.base import (
     StatusUpdate,
 )
 from patron.engagement.channels.common import (
-    HTTP_TIMEOUT,
     ChannelDefaults,
     by_status,
     message_ref,
     post,
+    timeout_of,
 )
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
@@ -70,7 +70,7 @@ class SmsChannel(ChannelDefaults):
             "Body": str(rendered.get("body", "")),
             "StatusCallback": message.callback_url,
         }
-        with httpx.Client(timeout=HTTP_TIMEOUT) as client:
+        with httpx.Client(timeout=timeout_of(creds)) as client:
             answer = post(
                 lambda: client.post(
                     f"{base}/2010-04-01/Accounts/{sid}/Messages.json",

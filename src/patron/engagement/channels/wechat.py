@@ -29,7 +29,7 @@ from patron.engagement.channels.base import (
     SendResult,
     StatusUpdate,
 )
-from patron.engagement.channels.common import HTTP_TIMEOUT, ChannelDefaults, by_status, post
+from patron.engagement.channels.common import ChannelDefaults, by_status, post, timeout_of
 
 DEFAULT_BASE_URL = "https://api.weixin.qq.com"
 TOKEN_INVALID = frozenset({40001, 40014, 42001})
@@ -106,7 +106,7 @@ class WeChatChannel(ChannelDefaults):
             "url": str(rendered.get("url") or ""),
             "data": {k: {"value": str(v)} for k, v in rendered.get("data", {}).items()},
         }
-        with httpx.Client(timeout=HTTP_TIMEOUT) as client:
+        with httpx.Client(timeout=timeout_of(creds)) as client:
             for _ in range(2):
                 token = self._token(client, base, creds)
                 if isinstance(token, SendResult):

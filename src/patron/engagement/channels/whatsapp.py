@@ -25,12 +25,12 @@ from patron.engagement.channels.base import (
     StatusUpdate,
 )
 from patron.engagement.channels.common import (
-    HTTP_TIMEOUT,
     ChannelDefaults,
     by_status,
     hmac_hex,
     message_ref,
     post,
+    timeout_of,
 )
 
 DEFAULT_BASE_URL = "https://graph.facebook.com"
@@ -73,7 +73,7 @@ class WhatsAppChannel(ChannelDefaults):
         version = str(creds.get("api_version") or DEFAULT_VERSION)
         url = f"{base}/{version}/{creds.need('phone_number_id')}/messages"
         headers = {"Authorization": f"Bearer {creds.need('access_token')}"}
-        with httpx.Client(timeout=HTTP_TIMEOUT) as client:
+        with httpx.Client(timeout=timeout_of(creds)) as client:
             answer = post(
                 lambda: client.post(url, json=template_payload(message, rendered), headers=headers)
             )
