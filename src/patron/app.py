@@ -13,6 +13,8 @@ from patron.core.config import Settings, get_settings
 from patron.core.db import make_engine, make_session_factory
 from patron.core.http import install_error_handlers
 from patron.core.logging import configure_logging
+from patron.engagement.api import router as engagement_router
+from patron.engagement.callbacks_api import router as engagement_callbacks_router
 from patron.engagement.segments.api import router as segments_router
 from patron.members.api import router as members_router
 from patron.orders.api import router as orders_router
@@ -27,6 +29,8 @@ ROUTERS = [
     orders_router,
     segments_router,
     webhooks_router,
+    engagement_router,
+    engagement_callbacks_router,
 ]
 
 

@@ -2,6 +2,14 @@
 
 from patron.core.db import Base
 from patron.core.events import OutboxEvent
+from patron.engagement.models import (
+    ChannelSetting,
+    EngagementPolicy,
+    InboxItem,
+    Message,
+    MessageEvent,
+    MessageTemplate,
+)
 from patron.engagement.segments.models import ConsumerCursor, Segment, SegmentMember
 from patron.members.models import (
     ConsentChange,
@@ -20,15 +28,21 @@ from patron.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpo
 __all__ = [
     "ApiKey",
     "Base",
+    "ChannelSetting",
     "ConsentChange",
     "ConsumerCursor",
+    "EngagementPolicy",
     "FunnelTransition",
+    "InboxItem",
     "Member",
     "MemberConsent",
     "MemberIdentity",
     "MemberNote",
     "MemberTag",
     "Merchant",
+    "Message",
+    "MessageEvent",
+    "MessageTemplate",
     "Order",
     "OrderLine",
     "OutboxEvent",

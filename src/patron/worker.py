@@ -14,6 +14,7 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.config import Settings
+from patron.engagement.dispatcher import dispatch_messages
 from patron.engagement.segments.tasks import follow_events_task, refresh_due_task
 from patron.webhooks.delivery import deliver_due, fan_out
 
@@ -28,6 +29,7 @@ TASKS: list[tuple[str, Task]] = [
     ("webhooks.deliver", deliver_due),
     ("segments.follow_events", follow_events_task),
     ("segments.refresh_due", refresh_due_task),
+    ("messages", dispatch_messages),
 ]
 
 

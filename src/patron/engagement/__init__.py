@@ -1,1 +1,5 @@
-"""Engagement: segments, campaigns, journeys, messages and channels."""
+"""Engagement: segments, campaigns, journeys, and the message pipeline (outbox, guards,
+channels, templates, tracking).
+
+Segments, campaigns and journeys build on :func:`patron.engagement.messages.enqueue_message`.
+"""
