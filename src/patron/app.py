@@ -15,7 +15,9 @@ from patron.core.http import install_error_handlers
 from patron.core.logging import configure_logging
 from patron.members.api import router as members_router
 from patron.orders.api import router as orders_router
+from patron.portal.api import router as portal_router
 from patron.tenancy.api import router as tenancy_router
+from patron.web.install import install_web
 from patron.worker import InProcessWorker
 
 # Each domain adds its router here (one line each).
@@ -23,6 +25,7 @@ ROUTERS = [
     tenancy_router,
     members_router,
     orders_router,
+    portal_router,
 ]
 
 
@@ -73,6 +76,7 @@ def create_app(
 
     for router in ROUTERS:
         app.include_router(router)
+    install_web(app, settings)
     return app
 
 
