@@ -51,6 +51,38 @@ def login_url(request: Request) -> str:
 
 
 @dataclass(frozen=True)
+class MerchantView:
+    """What the layout shows of the merchant; plain values, so error pages rendered after a
+    rollback never touch an expired ORM object."""
+
+    id: int
+    name: str
+    currency: str
+    timezone: str
+    locale: str
+
+    @classmethod
+    def of(cls, merchant: Merchant) -> MerchantView:
+        return cls(
+            merchant.id, merchant.name, merchant.currency, merchant.timezone, merchant.locale
+        )
+
+
+@dataclass(frozen=True)
+class StaffView:
+    """What the layout shows of the signed-in staff user."""
+
+    id: int
+    name: str
+    email: str
+    role: str
+
+    @classmethod
+    def of(cls, user: StaffUser) -> StaffView:
+        return cls(user.id, user.name, user.email, user.role)
+
+
+@dataclass(frozen=True)
 class StaffContext:
     """The signed-in staff user and their merchant."""
 
@@ -92,8 +124,8 @@ def current_staff(request: Request, session: SessionDep) -> StaffContext:
     merchant = session.get(Merchant, user.merchant_id)
     if merchant is None:
         raise LoginRequired(login_url(request))
-    request.state.staff = user
-    request.state.merchant = merchant
+    request.state.staff = StaffView.of(user)
+    request.state.merchant = MerchantView.of(merchant)
     request.state.preferred_locale = user.locale or merchant.locale
     return StaffContext(user, merchant)
 
@@ -139,7 +171,7 @@ def current_member(request: Request, session: SessionDep) -> MemberContext:
     if merchant is None:
         raise PortalSignInRequired()
     request.state.member = member
-    request.state.merchant = merchant
+    request.state.merchant = MerchantView.of(merchant)
     request.state.preferred_locale = member.locale or merchant.locale
     return MemberContext(member, merchant)
 

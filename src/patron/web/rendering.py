@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from patron.tenancy.models import Role, StaffUser
+from patron.tenancy.models import Role
 from patron.web.i18n import (
     DEFAULT_LOCALE,
     LANGUAGES,
@@ -89,7 +89,7 @@ def translate(request: Request, message: str, **params: Any) -> str:
     return text % params if params else text
 
 
-def _visible_nav(shell: Shell | None, staff: StaffUser | None) -> list[NavItem]:
+def _visible_nav(shell: Shell | None, staff: Any) -> list[NavItem]:
     if shell is None:
         return []
     rank = Role(staff.role).rank if staff is not None else Role.CLERK.rank
