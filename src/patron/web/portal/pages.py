@@ -18,7 +18,7 @@ from patron.members import service as members
 from patron.members.models import ConsentChannel
 from patron.members.schemas import ConsentIn, MemberUpdate, Preferences
 from patron.orders import service as orders
-from patron.orders.models import Product
+from patron.orders.models import Order, OrderLine, Product
 from patron.portal import service as portal
 from patron.web.auth import MemberContext, current_member
 from patron.web.i18n import N_
@@ -37,11 +37,14 @@ ORDERS_PER_PAGE = 10
 
 
 def visiting_member(request: Request, session: SessionDep) -> MemberContext:
-    """The signed-in member; each page view also counts the member as active today.
+    """The signed-in member; each page view (GET) also counts the member as active today.
 
     The visit is written in its own short transaction: page views read in a read-only session,
-    and a lost visit row must never cost the member their page."""
+    and a lost visit row must never cost the member their page. Form posts (which hold the
+    write lock on SQLite) are not page views and record nothing."""
     who = current_member(request, session)
+    if request.method != "GET":
+        return who
     try:
         with transaction(request.app.state.sessions) as writer:
             portal.record_visit(writer, who.merchant_id, who.member.id)
@@ -146,15 +149,26 @@ def my_orders(
     return render(request, "portal/orders.html", context)
 
 
-def _catalogue_categories(session: Session, merchant_id: int) -> list[str]:
-    query = (
+def _offered_categories(session: Session, merchant_id: int, member_id: int) -> set[str]:
+    """Categories to choose from: the catalogue's, and those the member has bought."""
+    catalogue = (
         select(Product.category)
         .where(Product.merchant_id == merchant_id, Product.category.is_not(None))
         .distinct()
-        .order_by(Product.category)
         .limit(40)
     )
-    return [c for c in session.scalars(query) if c]
+    bought = (
+        select(OrderLine.category)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(
+            Order.merchant_id == merchant_id,
+            Order.member_id == member_id,
+            OrderLine.category.is_not(None),
+        )
+        .distinct()
+        .limit(40)
+    )
+    return {c for c in session.scalars(catalogue) if c} | {c for c in session.scalars(bought) if c}
 
 
 @router.get("/profile")
@@ -164,7 +178,7 @@ def profile(request: Request, session: SessionDep, who: VisitorDep) -> Response:
     prefs = member.preferences or {}
     liked = set(prefs.get("categories", []))
     context = {
-        "categories": sorted(set(_catalogue_categories(session, who.merchant_id)) | liked),
+        "categories": sorted(_offered_categories(session, who.merchant_id, member.id) | liked),
         "liked": liked,
         "styles": ", ".join(prefs.get("styles", [])),
         "colours": ", ".join(prefs.get("colours", [])),
