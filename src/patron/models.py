@@ -2,6 +2,7 @@
 
 from patron.core.db import Base
 from patron.core.events import OutboxEvent
+from patron.engagement.segments.models import ConsumerCursor, Segment, SegmentMember
 from patron.members.models import (
     ConsentChange,
     FunnelTransition,
@@ -20,6 +21,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "ConsentChange",
+    "ConsumerCursor",
     "FunnelTransition",
     "Member",
     "MemberConsent",
@@ -35,6 +37,8 @@ __all__ = [
     "Product",
     "Refund",
     "RefundLine",
+    "Segment",
+    "SegmentMember",
     "StaffUser",
     "Store",
     "WebhookAttempt",

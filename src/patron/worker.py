@@ -14,6 +14,8 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.config import Settings
+from patron.engagement.segments.tasks import follow_events_task, refresh_due_task
+from patron.webhooks.delivery import deliver_due, fan_out
 
 log = logging.getLogger("patron.worker")
 
@@ -21,7 +23,12 @@ log = logging.getLogger("patron.worker")
 Task = Callable[[sessionmaker[Session], Settings], int]
 
 # Each domain adds its tasks here (one line each).
-TASKS: list[tuple[str, Task]] = []
+TASKS: list[tuple[str, Task]] = [
+    ("webhooks.fan_out", fan_out),
+    ("webhooks.deliver", deliver_due),
+    ("segments.follow_events", follow_events_task),
+    ("segments.refresh_due", refresh_due_task),
+]
 
 
 def run_once(sessions: sessionmaker[Session], settings: Settings) -> int:
