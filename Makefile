@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 BENCH_SIZE ?=
 
-.PHONY: run test lint typecheck pytest bench demo migrate clean
+.PHONY: run test lint typecheck pytest bench demo migrate clean messages
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ migrate: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/patron demo
+
+# Refresh the Chinese catalog after adding page strings (then translate the empty entries).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k translate:2 -k N_ --no-location -o var/messages.pot .
+	$(BIN)/pybabel update -i var/messages.pot -d src/patron/web/translations -l zh_Hans --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -18,7 +18,9 @@ from patron.engagement.callbacks_api import router as engagement_callbacks_route
 from patron.engagement.segments.api import router as segments_router
 from patron.members.api import router as members_router
 from patron.orders.api import router as orders_router
+from patron.portal.api import router as portal_router
 from patron.tenancy.api import router as tenancy_router
+from patron.web.install import install_web
 from patron.webhooks.api import router as webhooks_router
 from patron.worker import InProcessWorker
 
@@ -27,6 +29,7 @@ ROUTERS = [
     tenancy_router,
     members_router,
     orders_router,
+    portal_router,
     segments_router,
     webhooks_router,
     engagement_router,
@@ -81,6 +84,7 @@ def create_app(
 
     for router in ROUTERS:
         app.include_router(router)
+    install_web(app, settings)
     return app
 
 

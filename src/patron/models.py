@@ -21,7 +21,7 @@ from patron.members.models import (
     MemberTag,
 )
 from patron.orders.models import Order, OrderLine, Product, Refund, RefundLine
-from patron.portal.models import PortalLink
+from patron.portal.models import PortalLink, PortalVisit
 from patron.tenancy.models import ApiKey, Merchant, StaffUser, Store
 from patron.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -47,6 +47,7 @@ __all__ = [
     "OrderLine",
     "OutboxEvent",
     "PortalLink",
+    "PortalVisit",
     "Product",
     "Refund",
     "RefundLine",

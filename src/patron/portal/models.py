@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, BigId, UTCDateTime
@@ -20,3 +20,21 @@ class PortalLink(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PortalVisit(Base):
+    """A member seen on the portal on a day (the merchant's calendar): daily actives, and
+    visitors who go on to buy."""
+
+    __tablename__ = "portal_visits"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "member_id", "visited_on"),
+        Index("ix_portal_visits_day", "merchant_id", "visited_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    visited_on: Mapped[date] = mapped_column(Date)
+    # The first page view of that day.
+    visited_at: Mapped[datetime] = mapped_column(UTCDateTime)

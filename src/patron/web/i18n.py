@@ -1,0 +1,135 @@
+"""Languages of the pages: English and Simplified Chinese.
+
+Catalogs are ``.po`` files under ``web/translations/<locale>/LC_MESSAGES/messages.po``; they are
+compiled in memory when the app starts, so a fresh ``pip install -e .`` needs no build step.
+Dates are shown in the merchant's time zone and money in the merchant's currency, both in the
+reader's locale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from io import BytesIO
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency, format_decimal, get_currency_precision
+from babel.support import NullTranslations, Translations
+
+TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
+DEFAULT_LOCALE = "en"
+
+
+@dataclass(frozen=True)
+class Language:
+    """A language the pages are offered in."""
+
+    code: str  # our id, also the catalog directory name
+    html_lang: str  # the BCP 47 tag for <html lang>
+    label: str  # the language's own name, shown in the switcher
+    babel_locale: str  # the CLDR locale used to format dates and numbers
+
+
+LANGUAGES: dict[str, Language] = {
+    "en": Language("en", "en", "English", "en_GB"),
+    "zh_Hans": Language("zh_Hans", "zh-Hans", "中文", "zh_Hans_CN"),
+}
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction; it is translated where it is shown."""
+    return message
+
+
+def normalise_locale(value: str | None) -> str | None:
+    """Map a locale tag (``zh-CN``, ``zh_Hans``, ``en-US``…) to one of :data:`LANGUAGES`."""
+    if not value:
+        return None
+    tag = value.strip().replace("-", "_").lower()
+    if tag in {"zh_hant", "zh_tw", "zh_hk", "zh_mo"} or tag.startswith("zh_hant"):
+        return None  # Traditional Chinese is not offered yet; fall back rather than mislabel.
+    if tag.startswith("zh"):
+        return "zh_Hans"
+    if tag.startswith("en"):
+        return "en"
+    return None
+
+
+def negotiate(accept_language: str | None) -> str | None:
+    """The first offered language in an ``Accept-Language`` header, by its q-values."""
+    if not accept_language:
+        return None
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((-quality, position, tag))
+    for neg_quality, _position, tag in sorted(ranked):
+        code = normalise_locale(tag)
+        if code and neg_quality < 0:
+            return code
+    return None
+
+
+def _compile(po_path: Path, code: str) -> Translations:
+    with po_path.open("rb") as fh:
+        catalog = read_po(fh, locale=code)
+    buffer = BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)
+    buffer.seek(0)
+    return Translations(fp=buffer, domain="messages")
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def translations_for(code: str) -> NullTranslations:
+    """The compiled catalog of ``code`` (English is the source language: no catalog)."""
+    po_path = TRANSLATIONS_DIR / code / "LC_MESSAGES" / "messages.po"
+    if code == DEFAULT_LOCALE or not po_path.exists():
+        return NullTranslations()
+    return _compile(po_path, code)
+
+
+class Formatter:
+    """Formats values for one reader: their language, the merchant's currency and time zone."""
+
+    def __init__(self, code: str, currency: str = "USD", timezone: str = "UTC") -> None:
+        self.language = LANGUAGES[code]
+        self.locale = Locale.parse(self.language.babel_locale)
+        self.currency = currency
+        self.zone = ZoneInfo(timezone)
+
+    def money(self, minor: int | None, currency: str | None = None) -> str:
+        """Minor units (cents, fen) as money, e.g. 12345 CNY → ``¥123.45``."""
+        if minor is None:
+            return ""
+        code = currency or self.currency
+        digits = get_currency_precision(code)
+        amount = Decimal(minor).scaleb(-digits)
+        return str(format_currency(amount, code, locale=self.locale))
+
+    def number(self, value: int | float | Decimal | None) -> str:
+        return "" if value is None else str(format_decimal(value, locale=self.locale))
+
+    def datetime(self, value: dt.datetime | None, style: str = "medium") -> str:
+        if value is None:
+            return ""
+        return str(format_datetime(value, style, tzinfo=self.zone, locale=self.locale))
+
+    def date(self, value: dt.date | dt.datetime | None, style: str = "medium") -> str:
+        if value is None:
+            return ""
+        if isinstance(value, dt.datetime):
+            value = value.astimezone(self.zone).date()
+        return str(format_date(value, style, locale=self.locale))

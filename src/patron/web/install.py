@@ -1,0 +1,28 @@
+"""Plug the pages into the app: sessions, CSRF, headers, static files, error pages, routes."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from patron.core.config import Settings
+from patron.web.errors import csrf_failure_page, install_error_pages
+from patron.web.nav import collect
+from patron.web.registry import DASHBOARD, PORTAL
+from patron.web.rendering import STATIC_DIR
+from patron.web.security import AreaSessions, CsrfMiddleware, SecurityHeaders
+
+
+def install_web(app: FastAPI, settings: Settings) -> None:
+    """Add the dashboard and the member portal to ``app``."""
+    shells = {"dashboard": collect(DASHBOARD), "portal": collect(PORTAL)}
+    app.state.web_shells = shells
+    for shell in shells.values():
+        for router in shell.routers:
+            app.include_router(router, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_error_pages(app)
+    # Starlette runs the last added middleware first: headers → sessions → CSRF → routes.
+    app.add_middleware(CsrfMiddleware, settings=settings, on_failure=csrf_failure_page)
+    app.add_middleware(AreaSessions, settings=settings)
+    app.add_middleware(SecurityHeaders)

@@ -1,0 +1,20 @@
+"""The page modules of each shell. Adding a page = one line here (see docs/dashboard.md)."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from patron.web.dashboard import members as dashboard_members
+from patron.web.dashboard import session as dashboard_session
+from patron.web.portal import pages as portal_pages
+
+# Merchant dashboard: each module exposes `router` and `NAV` (and optionally `MEMBER_PANELS`).
+DASHBOARD: list[ModuleType] = [
+    dashboard_session,
+    dashboard_members,
+]
+
+# Member portal: each module exposes `router` and `NAV` (and optionally `PORTAL_HOME_PANELS`).
+PORTAL: list[ModuleType] = [
+    portal_pages,
+]

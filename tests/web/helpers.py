@@ -1,0 +1,102 @@
+"""Shared helpers for the page tests: seed members and orders through the real services."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy.orm import Session, sessionmaker
+
+from patron.core.db import transaction
+from patron.members import service as members
+from patron.members.schemas import MemberCreate
+from patron.orders import service as orders
+from patron.orders.schemas import OrderCreate, OrderLineIn, RefundCreate, RefundLineIn
+from tests.conftest import Tenant
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(response: Response) -> str:
+    """The CSRF token in a rendered page's forms."""
+    found = CSRF.search(response.text)
+    assert found, "page has no CSRF field"
+    return found.group(1)
+
+
+def seed_member(
+    sessions: sessionmaker[Session],
+    tenant: Tenant,
+    *,
+    first: str = "Mei",
+    last: str = "Chen",
+    phone: str = "+8613800138000",
+    email: str | None = "mei@example.com",
+    order_ref: str | None = "A-1001",
+    tags: list[str] | None = None,
+    register: bool = True,
+) -> int:
+    """A member with one two-line order (and a partial refund) of merchant ``tenant``."""
+    with transaction(sessions) as s:
+        member = members.create_member(
+            s,
+            tenant.merchant_id,
+            MemberCreate(
+                first_name=first,
+                last_name=last,
+                phone=phone,
+                email=email,
+                tags=tags or [],
+                registered=register,
+            ),
+        )
+        if order_ref:
+            order, _ = orders.create_order(
+                s,
+                tenant.merchant_id,
+                OrderCreate(
+                    external_id=order_ref,
+                    member_id=member.id,
+                    store_id=tenant.store_id,
+                    lines=[
+                        OrderLineIn(
+                            name="Wool coat", category="Coats", quantity=1, unit_price_minor=59900
+                        ),
+                        OrderLineIn(
+                            name="Silk scarf",
+                            category="Accessories",
+                            quantity=2,
+                            unit_price_minor=12950,
+                        ),
+                    ],
+                ),
+            )
+            orders.refund_order(
+                s,
+                tenant.merchant_id,
+                order.id,
+                RefundCreate(
+                    external_id=f"R-{order_ref}",
+                    lines=[RefundLineIn(line_no=2, quantity=1)],
+                    reason="colour not as pictured",
+                ),
+            )
+        return member.id
+
+
+def sign_in(client: TestClient, tenant: Tenant) -> None:
+    """Sign the test client in to the dashboard as the tenant's owner."""
+    page = client.get("/login")
+    r = client.post(
+        "/login",
+        data={
+            "email": tenant.owner_email,
+            "password": tenant.owner_password,
+            "csrf_token": csrf_of(page),
+            "next": "/dashboard",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/dashboard"

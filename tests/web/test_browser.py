@@ -1,0 +1,124 @@
+"""A real browser (Debian's Chromium through Playwright) against a live server, both databases:
+sign in, search a member by phone, open their history, switch to Chinese, use the portal.
+
+Set PATRON_SCREENSHOTS=<dir> to keep a screenshot of each main page."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from patron.app import create_app
+from patron.core.clock import FrozenClock
+from patron.core.config import Settings
+from patron.core.db import transaction
+from patron.portal import service as portal
+from tests.conftest import Tenant, need_service
+from tests.live import live_server
+from tests.web.helpers import seed_member
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    need_service(None if CHROMIUM.exists() else f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _shot(page: object, name: str) -> None:
+    folder = os.environ.get("PATRON_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=f"{folder}/{name}.png", full_page=True)  # type: ignore[attr-defined]
+
+
+def test_dashboard_and_portal_in_a_real_browser(
+    browser: object,
+    engine: Engine,
+    settings: Settings,
+    clock: FrozenClock,
+    tenant: Tenant,
+    sessions: sessionmaker[Session],
+) -> None:
+    member_id = seed_member(sessions, tenant, tags=["vip", "coats"])
+    seed_member(
+        sessions,
+        tenant,
+        first="Tom",
+        last="Ng",
+        phone="+8613900139000",
+        email=None,
+        order_ref="B-2001",
+    )
+    app = create_app(settings, engine=engine, clock=clock, run_worker=False)
+    with live_server(app) as base:
+        page = browser.new_page(viewport={"width": 1360, "height": 900})  # type: ignore[attr-defined]
+        page.goto(f"{base}/")
+        assert page.url == f"{base}/login"
+        _shot(page, "login")
+        page.fill("#email", tenant.owner_email)
+        page.fill("#password", tenant.owner_password)
+        page.click("button[type=submit].btn-block")
+        page.wait_for_url(f"{base}/dashboard")
+        _shot(page, "overview")
+
+        page.fill("#global-q", "13800138000")
+        page.press("#global-q", "Enter")
+        page.wait_for_url("**/members?q=13800138000")
+        rows = page.locator("table.data tbody tr")
+        assert rows.count() == 1
+        assert "Mei Chen" in rows.first.inner_text()
+        _shot(page, "members")
+
+        rows.first.locator("a.who").click()
+        page.wait_for_url(f"{base}/members/{member_id}")
+        history = page.locator("#orders").inner_text()
+        assert "A-1001" in history and "Wool coat" in history and "Silk scarf" in history
+        page.fill("#note-body", "Asked for the navy coat in size M")
+        with page.expect_navigation():
+            page.click("#notes button[type=submit]")
+        assert "Asked for the navy coat in size M" in page.locator("#notes").inner_text()
+        _shot(page, "member")
+
+        with page.expect_navigation():
+            page.click("form.lang button[value=zh_Hans]")
+        assert page.locator("html").get_attribute("lang") == "zh-Hans"
+        assert "订单记录" in page.locator("#orders").inner_text()
+        _shot(page, "member-zh")
+
+        with transaction(sessions) as s:
+            link = portal.create_portal_link(s, tenant.merchant_id, member_id, settings=settings)
+        phone = browser.new_page(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
+        phone.goto(base + link.url.removeprefix(settings.base_url))
+        phone.click("button[type=submit].btn-block")
+        phone.wait_for_url(f"{base}/portal")
+        assert "Hello, Mei" in phone.inner_text("h1")
+        assert "Tom" not in phone.content()
+        _shot(phone, "portal-home")
+        phone.goto(f"{base}/portal/profile")
+        phone.click(".chip:has-text('Coats')")
+        with phone.expect_navigation():
+            phone.click("text=Save preferences")
+        assert "Your preferences are saved." in phone.inner_text(".flash")
+        assert phone.locator(".chip input[value=Coats]").is_checked()
+        _shot(phone, "portal-profile")
