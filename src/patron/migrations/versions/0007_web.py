@@ -14,7 +14,7 @@ import patron.core.db
 
 
 revision: str = '0007_web'
-down_revision: str | Sequence[str] | None = '0001_foundation'
+down_revision: str | Sequence[str] | None = '0005_segments'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
