@@ -77,8 +77,9 @@ WITH p AS (SELECT member_id, total_minor - refunded_minor net,
              AND member_id IS NOT NULL),
 f AS (SELECT member_id, min(m) c FROM p GROUP BY 1),
 s AS (SELECT c, count(*) size FROM f GROUP BY 1)
-SELECT c, m - c, count(DISTINCT member_id), any_value(size), count(DISTINCT member_id) / any_value(size),
-  sum(net) FROM p JOIN f USING (member_id) JOIN s USING (c) GROUP BY c, m ORDER BY 1, 2""",
+SELECT c, m - c, count(DISTINCT member_id), any_value(size),
+  count(DISTINCT member_id) / any_value(size), sum(net)
+FROM p JOIN f USING (member_id) JOIN s USING (c) GROUP BY c, m ORDER BY 1, 2""",
     "rfm": """
 WITH per AS (SELECT member_id, max(epoch(placed_local)::BIGINT // 86400) last_day, count(*) f,
     sum(total_minor - refunded_minor) m FROM orders
@@ -120,7 +121,8 @@ def suite_bench(lines: int, folder: Path) -> None:
     raw.unregister("orders_df")
     raw.execute(f"COPY orders TO '{folder / 'orders.parquet'}' (FORMAT parquet)")
     raw.execute("DROP TABLE orders")
-    raw.execute(f"CREATE TABLE orders AS SELECT * FROM read_parquet('{folder / 'orders.parquet'}')")
+    parquet = folder / "orders.parquet"
+    raw.execute(f"CREATE TABLE orders AS SELECT * FROM read_parquet('{parquet}')")
     print(
         f"generated {lines:,} order lines, {lines // 10:,} customers in {time.perf_counter() - t:.1f} s"
     )
@@ -150,29 +152,29 @@ def sync_bench(orders: int, folder: Path) -> None:
         conn.execute(
             insert(Merchant),
             [
-                dict(
-                    id=1,
-                    name="B",
-                    slug="b",
-                    currency="CNY",
-                    timezone="Asia/Shanghai",
-                    locale="en",
-                    created_at=at0,
-                )
+                {
+                    "id": 1,
+                    "name": "B",
+                    "slug": "b",
+                    "currency": "CNY",
+                    "timezone": "Asia/Shanghai",
+                    "locale": "en",
+                    "created_at": at0,
+                }
             ],
         )
         n_m = max(10, orders // 10)
         conn.execute(
             insert(Member),
             [
-                dict(
-                    id=i,
-                    merchant_id=1,
-                    funnel_stage="customer",
-                    created_at=at0,
-                    updated_at=at0,
-                    preferences={},
-                )
+                {
+                    "id": i,
+                    "merchant_id": 1,
+                    "funnel_stage": "customer",
+                    "created_at": at0,
+                    "updated_at": at0,
+                    "preferences": {},
+                }
                 for i in range(1, n_m + 1)
             ],
         )
@@ -181,23 +183,23 @@ def sync_bench(orders: int, folder: Path) -> None:
     def add_orders(first: int, count: int, day: int) -> None:
         members = rng.integers(1, n_m + 1, count)
         rows = [
-            dict(
-                id=first + i,
-                merchant_id=1,
-                external_id=f"o{first + i}",
-                member_id=int(members[i]),
-                channel="store",
-                status="completed",
-                placed_at=at0 + timedelta(days=day, seconds=i % 80000),
-                currency="CNY",
-                subtotal_minor=1000,
-                discount_minor=0,
-                total_minor=1000,
-                refunded_minor=0,
-                source="bench",
-                request_hash="h",
-                created_at=at0,
-            )
+            {
+                "id": first + i,
+                "merchant_id": 1,
+                "external_id": f"o{first + i}",
+                "member_id": int(members[i]),
+                "channel": "store",
+                "status": "completed",
+                "placed_at": at0 + timedelta(days=day, seconds=i % 80000),
+                "currency": "CNY",
+                "subtotal_minor": 1000,
+                "discount_minor": 0,
+                "total_minor": 1000,
+                "refunded_minor": 0,
+                "source": "bench",
+                "request_hash": "h",
+                "created_at": at0,
+            }
             for i in range(count)
         ]
         with engine.begin() as conn:
