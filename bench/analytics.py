@@ -123,9 +123,8 @@ def suite_bench(lines: int, folder: Path) -> None:
     raw.execute("DROP TABLE orders")
     parquet = folder / "orders.parquet"
     raw.execute(f"CREATE TABLE orders AS SELECT * FROM read_parquet('{parquet}')")
-    print(
-        f"generated {lines:,} order lines, {lines // 10:,} customers in {time.perf_counter() - t:.1f} s"
-    )
+    took = time.perf_counter() - t
+    print(f"generated {lines:,} order lines, {lines // 10:,} customers in {took:.1f} s")
     con = ibis.duckdb.from_connection(raw)
     scope = Scope(1, START, END, "month")
     mine = ours(con, scope)
