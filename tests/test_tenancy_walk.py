@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.db import transaction
 from patron.engagement.messages import enqueue_message
-
 from tests.conftest import Tenant
 
 MARKERS = (
@@ -45,7 +44,7 @@ SAMPLE_BODIES: dict[str, Any] = {
 # Operations whose path parameter is not an object id of the caller's merchant.
 EXEMPT = {
     "put_channel": "the caller's own channel settings, addressed by channel name",
-    "provider_callback": "provider callbacks carry no API key; verified by the provider's signature",
+    "provider_callback": "no API key; the provider's signature is checked",
     "whatsapp_verify": "provider URL verification; verified by the merchant's verify token",
 }
 

@@ -10,6 +10,7 @@ import uvicorn
 from rich.console import Console
 from sqlalchemy.orm import Session, sessionmaker
 
+from patron.analytics.cli import app as analytics_app
 from patron.core.config import get_settings
 from patron.core.db import make_engine, make_session_factory, transaction
 from patron.core.errors import PatronError
@@ -25,6 +26,7 @@ staff_app = typer.Typer(no_args_is_help=True, help="Dashboard users.")
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(staff_app, name="staff")
+app.add_typer(analytics_app, name="analytics")
 console = Console()
 err = Console(stderr=True)
 

@@ -1,11 +1,19 @@
-"""Fixtures for the analytics tests: the CDNOW data in ../shared/data/cdnow (beside the repo)."""
+"""Analytics test fixtures: the CDNOW data (../shared/data/cdnow beside the repo) and one Spark
+session for the whole run (it takes seconds to start)."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+
+from patron.analytics.engines import connect_duckdb, connect_spark, load_tables, spark_session
+from tests.analytics.builders import Shop
+from tests.conftest import need_service
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO_ROOT / ".." / "shared" / "data" / "cdnow"
@@ -50,3 +58,22 @@ def cdnow_sample_raw() -> pd.DataFrame:
     )
     raw["date"] = pd.to_datetime(raw["date"], format="%Y%m%d")
     return raw
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    need_service(None if shutil.which("java") else "Java is not installed (PySpark needs it)")
+    session = spark_session("patron-tests")
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def duck_of(shop: Shop) -> Any:
+    """An in-memory DuckDB analytics copy holding the shop's tables."""
+    con = connect_duckdb()
+    load_tables(con, shop.frames())
+    return con
+
+
+__all__ = ["connect_spark", "duck_of"]

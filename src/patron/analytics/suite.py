@@ -1,0 +1,166 @@
+"""``compute_suite``: every metric for one merchant and window, as pandas frames and numbers.
+
+This is the API the dashboard pages and ``patron report`` call. It executes the Ibis
+definitions on whatever backend ``con`` is; the only work done in pandas is presentation
+(period labels, running sums over a complete period grid, the median of a small histogram).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, TypeAlias
+
+import pandas as pd
+
+from patron.analytics import cohorts, funnel, metrics, programs, rfm
+from patron.analytics.facts import (
+    PERIODS,
+    Filters,
+    Period,
+    Scope,
+    has_table,
+    period_start,
+)
+
+SuiteValue: TypeAlias = pd.DataFrame | float | int | None
+
+
+def compute_suite(
+    con: Any,
+    merchant_id: int,
+    start: date,
+    end: date,
+    period: Period = "month",
+    filters: Filters | None = None,
+) -> dict[str, SuiteValue]:
+    """All customer and program metrics for ``merchant_id`` over local dates [start, end).
+
+    Frames are keyed by name (``kpis``, ``cohorts``, ``rfm_segments`` …; see
+    docs/analytics.md for each column); scalars are window-level figures. Metrics whose
+    tables are not in the analytics copy yet (portal visits, ledger, coupons…) are left out.
+    """
+    scope = Scope(merchant_id, start, end, period, filters or Filters())
+    out: dict[str, SuiteValue] = {}
+    out.update(_customer_metrics(con, scope))
+    out.update(_funnel_metrics(con, scope))
+    out.update(_rfm_metrics(con, scope))
+    out["cohorts"] = _run(con, cohorts.cohort_matrix(con, scope), "cohort", "month")
+    out.update(_program_metrics(con, scope))
+    return out
+
+
+def _run(
+    con: Any, expr: Any, index: str | None = "pidx", period: Period | None = None
+) -> pd.DataFrame:
+    """Execute, then turn a period index column into the period's first day."""
+    df: pd.DataFrame = con.execute(expr)
+    df = df.reset_index(drop=True)
+    if index is not None and index in df.columns and period is not None:
+        df[index] = [period_start(int(i), period) for i in df[index]]
+        if index == "pidx":
+            df = df.rename(columns={"pidx": "period"})
+    return df
+
+
+def _customer_metrics(con: Any, scope: Scope) -> dict[str, SuiteValue]:
+    out: dict[str, SuiteValue] = {}
+    out["kpis"] = _run(con, metrics.kpis_by_period(con, scope), period=scope.period)
+    summary = _run(con, metrics.window_summary(con, scope), None)
+    for column in summary.columns:
+        out[column] = _scalar(summary[column].iloc[0])
+    par = _run(con, metrics.pareto(con, scope), None)
+    out["pareto_share"] = _scalar(par["pareto_share"].iloc[0])
+    out["pareto_curve"] = _run(con, metrics.pareto_curve(con, scope), None)
+    gaps = _run(con, metrics.second_purchase_gaps(con, scope), None)
+    out["time_to_second_purchase"] = gaps
+    out["median_days_to_second"] = histogram_median(gaps)
+    within = gaps.loc[gaps["days"] <= metrics.SECOND_PURCHASE_DAYS, "customers"].sum()
+    total = gaps["customers"].sum()
+    out["second_within_16_days_share"] = float(within) / float(total) if total else None
+    out["members_vs_non_members"] = _run(con, metrics.members_vs_non_members(con, scope), None)
+    out["dau"] = _run(con, metrics.active_members(con, scope, "day"), period="day")
+    out["mau"] = _run(con, metrics.active_members(con, scope, "month"), period="month")
+    if has_table(con, "portal_visits"):
+        out["portal_conversion"] = _run(
+            con, metrics.portal_conversion(con, scope), period=scope.period
+        )
+    return out
+
+
+def _funnel_metrics(con: Any, scope: Scope) -> dict[str, SuiteValue]:
+    changes = _run(con, funnel.stage_changes(con, scope), None)
+    moves = _run(con, funnel.transitions(con, scope), None)
+    counts, conversion = funnel.funnel_frames(changes, moves, scope)
+    return {"funnel_counts": counts, "funnel_conversion": conversion}
+
+
+def _rfm_metrics(con: Any, scope: Scope) -> dict[str, SuiteValue]:
+    scores = rfm.rfm_scores(con, scope)
+    return {
+        "rfm_segments": _run(con, rfm.rfm_segments(scores), None),
+        "rfm_grid": _run(con, rfm.rfm_grid(scores), None),
+    }
+
+
+def _program_metrics(con: Any, scope: Scope) -> dict[str, SuiteValue]:
+    out: dict[str, SuiteValue] = {}
+    if has_table(con, "ledger_postings"):
+        flows = programs.points_flows(con, scope)
+        out["points_flows"] = _run(con, flows, period=scope.period)
+        out["breakage_rate"] = _scalar(
+            _run(con, programs.breakage(flows), None)["breakage_rate"].iloc[0]
+        )
+        changes = _run(con, programs.liability_changes(con, scope), None)
+        out["liability"] = running_balances(changes, scope)
+    tables: dict[str, Any] = {
+        "coupons": programs.coupon_rates,
+        "tier_changes": programs.tier_movements,
+        "mall_orders": programs.mall_orders,
+    }
+    for table, metric in tables.items():
+        if has_table(con, table):
+            out[metric.__name__] = _run(con, metric(con, scope), period=scope.period)
+    if has_table(con, "member_tiers"):
+        out["tier_distribution"] = _run(con, programs.tier_distribution(con, scope), None)
+    return out
+
+
+def running_balances(changes: pd.DataFrame, scope: Scope) -> pd.DataFrame:
+    """``period, asset, balance``: members' outstanding balance per asset at each period's end."""
+    periods = list(range(scope.first_index - 1, scope.last_index + 1))
+    assets = sorted({"points", *programs.STORED_VALUE_ASSETS} | set(changes["asset"]))
+    grid = pd.MultiIndex.from_product([periods, assets], names=["pidx", "asset"])
+    s = changes.set_index(["pidx", "asset"])["change"].reindex(grid, fill_value=0)
+    bal = s.groupby(level="asset").cumsum().rename("balance").reset_index()
+    bal = bal[bal["pidx"] >= scope.first_index]
+    bal.insert(0, "period", [period_start(int(i), scope.period) for i in bal["pidx"]])
+    return bal.drop(columns="pidx").reset_index(drop=True).astype({"balance": "int64"})
+
+
+def histogram_median(
+    hist: pd.DataFrame, value: str = "days", weight: str = "customers"
+) -> float | None:
+    """The median of a histogram: the middle value, or the mean of the two middle values."""
+    n = int(hist[weight].sum())
+    if n == 0:
+        return None
+    h = hist.sort_values(value)
+    cum = h[weight].cumsum().to_numpy()
+    values = h[value].to_numpy()
+
+    def nth(k: int) -> float:  # k-th smallest, 1-based
+        return float(values[int((cum >= k).argmax())])
+
+    return (nth((n + 1) // 2) + nth(n // 2 + 1)) / 2
+
+
+def _scalar(v: Any) -> float | int | None:
+    """A plain Python number (engines return numpy scalars), None for NULL."""
+    if v is None or pd.isna(v):
+        return None
+    if hasattr(v, "item"):
+        v = v.item()
+    return v if isinstance(v, int | float) else float(v)
+
+
+__all__ = ["PERIODS", "Filters", "compute_suite"]

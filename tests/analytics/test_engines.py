@@ -1,0 +1,60 @@
+"""The full metric suite on DuckDB and on PySpark over the same generated shop: same figures."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import pytest
+from bench.analytics_data import generate
+
+from patron.analytics import metrics, rfm
+from patron.analytics.engines import connect_duckdb, connect_spark, load_tables
+from patron.analytics.facts import Filters, Scope
+from patron.analytics.suite import compute_suite
+
+
+def assert_same(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert a.keys() == b.keys()
+    for name, x in a.items():
+        y = b[name]
+        if isinstance(x, pd.DataFrame):
+            assert len(x) > 0, name
+            pd.testing.assert_frame_equal(
+                x.reset_index(drop=True),
+                y.reset_index(drop=True),
+                check_dtype=False,
+                check_exact=False,
+                rtol=1e-9,
+                atol=0,
+                obj=name,
+            )
+        elif isinstance(x, float):
+            assert y == pytest.approx(x, rel=1e-9), name
+        else:
+            assert x == y, name
+
+
+@pytest.mark.slow
+def test_suite_equal_on_duckdb_and_spark(spark: Any) -> None:
+    frames = generate(3000, seed=11)
+    duck = connect_duckdb()
+    load_tables(duck, frames)
+    sp = connect_spark(spark)
+    load_tables(sp, frames)
+    args = (1, date(2024, 3, 1), date(2025, 11, 1), "month")
+    a = compute_suite(duck, *args)
+    assert a["orders"] > 1000 and a["customers"] > 200
+    assert_same(a, compute_suite(sp, *args))
+    # Week periods and filters take other code paths (ISO weeks, semi-joins).
+    f = Filters(stores=[10, 11], channels=["store"], tiers=["gold", "silver"])
+    scope = Scope(1, date(2025, 1, 6), date(2025, 3, 3), "week", f)
+    for metric in (metrics.kpis_by_period, metrics.window_summary, rfm.rfm_scores):
+        x = duck.execute(metric(duck, scope)).reset_index(drop=True)
+        y = sp.execute(metric(sp, scope)).reset_index(drop=True)
+        key = list(x.columns[:2])
+        assert_same(
+            {"m": x.sort_values(key, ignore_index=True)},
+            {"m": y.sort_values(key, ignore_index=True)},
+        )
