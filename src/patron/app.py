@@ -13,11 +13,17 @@ from patron.core.config import Settings, get_settings
 from patron.core.db import make_engine, make_session_factory
 from patron.core.http import install_error_handlers
 from patron.core.logging import configure_logging
+from patron.members.api import router as members_router
+from patron.orders.api import router as orders_router
 from patron.tenancy.api import router as tenancy_router
 from patron.worker import InProcessWorker
 
 # Each domain adds its router here (one line each).
-ROUTERS = [tenancy_router]
+ROUTERS = [
+    tenancy_router,
+    members_router,
+    orders_router,
+]
 
 
 def create_app(
@@ -56,6 +62,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_session_factory(engine, clock)
+    app.state.read_sessions = make_session_factory(engine, clock, read_only=True)
     install_error_handlers(app)
 
     @app.get("/health", tags=["health"], operation_id="health")
