@@ -2,6 +2,14 @@
 
 from patron.core.db import Base
 from patron.core.events import OutboxEvent
+from patron.ledger.models import (
+    IdempotencyKey,
+    JournalEntry,
+    LedgerAccount,
+    PointsAllocation,
+    PointsLot,
+    Posting,
+)
 from patron.members.models import (
     ConsentChange,
     FunnelTransition,
@@ -17,6 +25,12 @@ from patron.tenancy.models import ApiKey, Merchant, StaffUser, Store
 from patron.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "IdempotencyKey",
+    "JournalEntry",
+    "LedgerAccount",
+    "PointsAllocation",
+    "PointsLot",
+    "Posting",
     "ApiKey",
     "Base",
     "ConsentChange",
