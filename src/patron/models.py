@@ -21,35 +21,41 @@ from patron.members.models import (
 )
 from patron.orders.models import Order, OrderLine, Product, Refund, RefundLine
 from patron.portal.models import PortalLink
+from patron.programs.models import MemberTier, OrderPayment, ProgramRule, TierChange, TopUp
 from patron.tenancy.models import ApiKey, Merchant, StaffUser, Store
 from patron.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
-    "IdempotencyKey",
-    "JournalEntry",
-    "LedgerAccount",
-    "PointsAllocation",
-    "PointsLot",
-    "Posting",
     "ApiKey",
     "Base",
     "ConsentChange",
     "FunnelTransition",
+    "IdempotencyKey",
+    "JournalEntry",
+    "LedgerAccount",
     "Member",
     "MemberConsent",
     "MemberIdentity",
     "MemberNote",
     "MemberTag",
+    "MemberTier",
     "Merchant",
     "Order",
     "OrderLine",
+    "OrderPayment",
     "OutboxEvent",
+    "PointsAllocation",
+    "PointsLot",
     "PortalLink",
+    "Posting",
     "Product",
+    "ProgramRule",
     "Refund",
     "RefundLine",
     "StaffUser",
     "Store",
+    "TierChange",
+    "TopUp",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
