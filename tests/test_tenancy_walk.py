@@ -25,6 +25,12 @@ SAMPLE_BODIES: dict[str, Any] = {
     "merge_members": {"other_member_id": 0},
     "update_product": {"name": "renamed"},
     "refund_order": {"external_id": "R-B"},
+    "adjust_member_balance": {
+        "asset": "points",
+        "amount": 5,
+        "reason_code": "goodwill",
+        "description": "stolen",
+    },
 }
 
 
@@ -51,6 +57,11 @@ def seed_alpha(client: TestClient, a: Tenant) -> dict[str, Any]:
         headers=a.headers,
     ).json()
     keys = client.get("/api/v1/api-keys", headers=a.headers).json()
+    entry = client.post(
+        f"/api/v1/members/{member['id']}/adjustments",
+        json={"asset": "points", "amount": 10, "reason_code": "welcome", "description": "Hi"},
+        headers=a.headers,
+    ).json()
     SAMPLE_BODIES["merge_members"] = {"other_member_id": other["id"]}
     return {
         "member_id": member["id"],
@@ -59,6 +70,7 @@ def seed_alpha(client: TestClient, a: Tenant) -> dict[str, Any]:
         "store_id": a.store_id,
         "key_id": keys[0]["id"],
         "tag": "vip",
+        "entry_id": entry["id"],
     }
 
 

@@ -13,6 +13,7 @@ from patron.core.config import Settings, get_settings
 from patron.core.db import make_engine, make_session_factory
 from patron.core.http import install_error_handlers
 from patron.core.logging import configure_logging
+from patron.ledger.api import router as ledger_router
 from patron.members.api import router as members_router
 from patron.orders.api import router as orders_router
 from patron.tenancy.api import router as tenancy_router
@@ -23,6 +24,7 @@ ROUTERS = [
     tenancy_router,
     members_router,
     orders_router,
+    ledger_router,
 ]
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.config import Settings
+from patron.ledger.tasks import points_schedule
 
 log = logging.getLogger("patron.worker")
 
@@ -21,7 +22,9 @@ log = logging.getLogger("patron.worker")
 Task = Callable[[sessionmaker[Session], Settings], int]
 
 # Each domain adds its tasks here (one line each).
-TASKS: list[tuple[str, Task]] = []
+TASKS: list[tuple[str, Task]] = [
+    ("ledger.points_schedule", points_schedule),
+]
 
 
 def run_once(sessions: sessionmaker[Session], settings: Settings) -> int:
