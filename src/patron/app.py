@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
+from patron.checkout.api import router as checkout_router
 from patron.core.clock import Clock
 from patron.core.config import Settings, get_settings
 from patron.core.db import make_engine, make_session_factory
@@ -16,6 +17,7 @@ from patron.core.logging import configure_logging
 from patron.ledger.api import router as ledger_router
 from patron.members.api import router as members_router
 from patron.orders.api import router as orders_router
+from patron.programs.api import router as programs_router
 from patron.tenancy.api import router as tenancy_router
 from patron.worker import InProcessWorker
 
@@ -25,6 +27,8 @@ ROUTERS = [
     members_router,
     orders_router,
     ledger_router,
+    programs_router,
+    checkout_router,
 ]
 
 

@@ -16,6 +16,7 @@ from patron.core.errors import PatronError
 from patron.core.logging import configure_logging
 from patron.core.migrate import upgrade
 from patron.ledger import cli as ledger_cli
+from patron.programs import cli as programs_cli
 from patron.tenancy import service as tenancy
 from patron.worker import run_forever
 
@@ -26,6 +27,7 @@ staff_app = typer.Typer(no_args_is_help=True, help="Dashboard users.")
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(staff_app, name="staff")
+app.add_typer(programs_cli.app, name="programs")
 ledger_cli.register(app)
 console = Console()
 err = Console(stderr=True)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.config import Settings
 from patron.ledger.tasks import points_schedule
+from patron.programs.tasks import programs_schedule
 
 log = logging.getLogger("patron.worker")
 
@@ -24,6 +25,7 @@ Task = Callable[[sessionmaker[Session], Settings], int]
 # Each domain adds its tasks here (one line each).
 TASKS: list[tuple[str, Task]] = [
     ("ledger.points_schedule", points_schedule),
+    ("programs.schedule", programs_schedule),
 ]
 
 

@@ -54,7 +54,7 @@ def member_tier(session: Session, merchant_id: int, member_id: int) -> MemberTie
     )
 
 
-def _window_growth(
+def window_growth(
     session: Session, rule: RuleInForce[TiersConfig], merchant_id: int, member_id: int
 ) -> int:
     now = utcnow(session)
@@ -113,7 +113,7 @@ def reevaluate(
     if rule is None:
         return None
     cfg = rule.config
-    growth = _window_growth(session, rule, merchant_id, member_id)
+    growth = window_growth(session, rule, merchant_id, member_id)
     target = qualifying_tier(cfg, growth)
     row = member_tier(session, merchant_id, member_id)
     now = utcnow(session)
@@ -145,7 +145,7 @@ def evaluate_period(session: Session, merchant_id: int, member_id: int) -> Membe
     row = member_tier(session, merchant_id, member_id)
     if rule is None or row is None:
         return row
-    growth = _window_growth(session, rule, merchant_id, member_id)
+    growth = window_growth(session, rule, merchant_id, member_id)
     target = qualifying_tier(rule.config, growth)
     if target.code != row.tier_code:
         _change(session, row, target, "evaluation period ended", growth, rule)
