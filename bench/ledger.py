@@ -263,7 +263,7 @@ def database(backend: str, tmp: Path) -> tuple[str, Callable[[], None]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--size", type=int, default=60, help="earn+spend pairs per client")
+    parser.add_argument("--size", type=int, default=25, help="earn+spend pairs per client")
     parser.add_argument("--clients", default="1,8")
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()

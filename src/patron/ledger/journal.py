@@ -275,6 +275,27 @@ def _move_balances(
     return after
 
 
+def _posted_legs(
+    accounts: dict[AccountKey, _Account], legs: list[Leg], after: dict[int, int]
+) -> list[PostedLeg]:
+    # Several legs on one account: each posting shows the balance right after itself.
+    running = {
+        aid: bal - sum(leg.amount for leg in legs if accounts[leg.key].id == aid)
+        for aid, bal in after.items()
+    }
+    posted: list[PostedLeg] = []
+    for leg in legs:
+        account = accounts[leg.key]
+        running[account.id] += leg.amount
+        balance_after = running[account.id]
+        posted.append(
+            PostedLeg(
+                account.id, leg.member_id, account.code, account.asset, leg.amount, balance_after
+            )
+        )
+    return posted
+
+
 def post_legs(
     session: Session,
     merchant_id: int,
@@ -306,25 +327,7 @@ def post_legs(
             "occurred_at": now,
         },
     ).scalar_one()
-    # Several legs on one account: each posting shows the balance right after itself.
-    running = {
-        aid: bal - sum(leg.amount for leg in legs if accounts[leg.key].id == aid)
-        for aid, bal in after.items()
-    }
-    posted: list[PostedLeg] = []
-    for leg in legs:
-        account = accounts[leg.key]
-        running[account.id] += leg.amount
-        posted.append(
-            PostedLeg(
-                account.id,
-                leg.member_id,
-                account.code,
-                account.asset,
-                leg.amount,
-                running[account.id],
-            )
-        )
+    posted = _posted_legs(accounts, legs, after)
     conn.execute(
         POSTINGS.insert(),
         [
