@@ -57,4 +57,9 @@ EVENT_TYPES: tuple[str, ...] = (
     "member.consent_changed",
     "order.created",
     "order.refunded",
+    "points.earned",
+    "points.spent",
+    "points.expired",
+    "points.expiring_soon",
+    "balance.adjusted",
 )

@@ -21,17 +21,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
+from patron.core.db import UTCDateTime
 from patron.core.errors import Conflict, InvalidInput
 from patron.core.ids import fingerprint
 from patron.ledger.journal import PostedEntry, load_posted
-from patron.ledger.models import IdempotencyKey
+from patron.ledger.models import KEYS, IdempotencyKey
 
 MAX_KEY_LENGTH = 200
+_INSERT_KEY = text(
+    "INSERT INTO idempotency_keys (merchant_id, key, fingerprint, created_at) "
+    "VALUES (:merchant_id, :key, :fingerprint, :created_at) RETURNING id"
+).bindparams(bindparam("created_at", type_=UTCDateTime()))
 
 
 @dataclass
@@ -77,15 +82,19 @@ def idempotent(
     key_id: int | None = None
     if key is not None:
         try:
-            key_id = session.execute(
-                insert(IdempotencyKey).returning(IdempotencyKey.id),
-                {
-                    "merchant_id": merchant_id,
-                    "key": key,
-                    "fingerprint": body_fingerprint,
-                    "created_at": utcnow(session),
-                },
-            ).scalar_one()
+            key_id = (
+                session.connection()
+                .execute(
+                    _INSERT_KEY,
+                    {
+                        "merchant_id": merchant_id,
+                        "key": key,
+                        "fingerprint": body_fingerprint,
+                        "created_at": utcnow(session),
+                    },
+                )
+                .scalar_one()
+            )
         except IntegrityError:
             savepoint.rollback()
             yield IdempotencySlot(replay=_stored(session, merchant_id, key, body_fingerprint))
@@ -96,8 +105,9 @@ def idempotent(
         if key_id is not None:
             if slot.result is None:
                 raise RuntimeError("an idempotent block must save() its result")
-            table: Table = IdempotencyKey.__table__  # type: ignore[assignment]
-            session.execute(update(table).where(table.c.id == key_id).values(result=slot.result))
+            session.connection().execute(
+                update(KEYS).where(KEYS.c.id == key_id).values(result=slot.result)
+            )
         savepoint.commit()
     except BaseException:
         if savepoint.is_active:

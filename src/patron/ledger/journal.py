@@ -12,17 +12,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, insert, or_, select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
+from patron.core.db import UTCDateTime
 from patron.core.errors import BusinessRuleViolation, InvalidInput
-from patron.ledger.models import Asset, JournalEntry, LedgerAccount, Posting
+from patron.ledger.models import (
+    ACCOUNTS,
+    POSTINGS,
+    Asset,
+    JournalEntry,
+    LedgerAccount,
+    Posting,
+)
 from patron.members.models import Member
 
-POSTINGS: Table = Posting.__table__  # type: ignore[assignment]
 AccountKey = tuple[int | None, str]  # (member_id or None for the merchant side, code)
 
 # Member accounts: refuse to go below zero unless this leg is free to (a credit, or a debt
@@ -32,6 +39,22 @@ _MEMBER_UPDATE = text(
     "allow_negative = ((:debt OR allow_negative) AND balance + :d < 0) "
     "WHERE id = :id AND (:free OR balance + :d >= 0) RETURNING balance"
 )
+# Built once: constructing statements per call costs more Python time than running them.
+_SELECT_ACCOUNTS = text(
+    "SELECT id, member_id, code, asset FROM ledger_accounts WHERE merchant_id = :m AND ("
+    "(member_id IN :mids AND code IN :mcodes) OR (member_id IS NULL AND code IN :codes))"
+).bindparams(
+    bindparam("mids", expanding=True),
+    bindparam("mcodes", expanding=True),
+    bindparam("codes", expanding=True),
+)
+_INSERT_ENTRY = text(
+    "INSERT INTO journal_entries (merchant_id, reason_code, description, note, actor, "
+    "object_type, object_id, rule_version, idempotency_key, reverses_entry_id, "
+    "corrects_entry_id, occurred_at) VALUES (:merchant_id, :reason_code, :description, :note, "
+    ":actor, :object_type, :object_id, :rule_version, :idempotency_key, :reverses_entry_id, "
+    ":corrects_entry_id, :occurred_at) RETURNING id"
+).bindparams(bindparam("occurred_at", type_=UTCDateTime()))
 _MERCHANT_UPDATE = text(
     "UPDATE ledger_accounts SET balance = balance + :d WHERE id = :id RETURNING balance"
 )
@@ -157,23 +180,13 @@ def _insufficient(leg_key: AccountKey, asset: str) -> BusinessRuleViolation:
 def _select_accounts(
     session: Session, merchant_id: int, keys: set[AccountKey]
 ) -> dict[AccountKey, _Account]:
-    member_ids = {m for m, _ in keys if m is not None}
-    member_codes = {c for m, c in keys if m is not None}
-    merchant_codes = {c for m, c in keys if m is None}
-    conditions = []
-    if member_ids:
-        conditions.append(
-            and_(LedgerAccount.member_id.in_(member_ids), LedgerAccount.code.in_(member_codes))
-        )
-    if merchant_codes:
-        conditions.append(
-            and_(LedgerAccount.member_id.is_(None), LedgerAccount.code.in_(merchant_codes))
-        )
-    rows = session.execute(
-        select(
-            LedgerAccount.id, LedgerAccount.member_id, LedgerAccount.code, LedgerAccount.asset
-        ).where(LedgerAccount.merchant_id == merchant_id, or_(*conditions))
-    ).all()
+    params = {
+        "m": merchant_id,
+        "mids": sorted({m for m, _ in keys if m is not None}),
+        "mcodes": sorted({c for m, c in keys if m is not None}),
+        "codes": sorted({c for m, c in keys if m is None}),
+    }
+    rows = session.connection().execute(_SELECT_ACCOUNTS, params)
     found = {(r.member_id, r.code): _Account(r.id, r.member_id, r.code, r.asset) for r in rows}
     return {k: v for k, v in found.items() if k in keys}
 
@@ -206,7 +219,7 @@ def _create_accounts(session: Session, merchant_id: int, wanted: dict[AccountKey
     dialect = session.get_bind().dialect.name
     make = pg_insert if dialect == "postgresql" else sqlite_insert
     # Two tills may open the same new account at once: the loser's row is simply skipped.
-    session.execute(make(LedgerAccount).on_conflict_do_nothing(), rows)
+    session.connection().execute(make(ACCOUNTS).on_conflict_do_nothing(), rows)
 
 
 def resolve_accounts(
@@ -245,20 +258,42 @@ def _move_balances(
         debt[account.id] |= leg.allow_debt
         by_id[account.id] = account
     after: dict[int, int] = {}
+    conn = session.connection()
     for account_id in sorted(net):
         d = net[account_id]
         account = by_id[account_id]
         if account.member_id is None:
             params: dict[str, Any] = {"id": account_id, "d": d}
-            balance = session.execute(_MERCHANT_UPDATE, params).scalar_one()
+            balance = conn.execute(_MERCHANT_UPDATE, params).scalar_one()
         else:
             free = d >= 0 or debt[account_id]
             params = {"id": account_id, "d": d, "debt": debt[account_id], "free": free}
-            balance = session.execute(_MEMBER_UPDATE, params).scalar_one_or_none()
+            balance = conn.execute(_MEMBER_UPDATE, params).scalar_one_or_none()
             if balance is None:
                 raise _insufficient((account.member_id, account.code), account.asset)
         after[account_id] = balance
     return after
+
+
+def _posted_legs(
+    accounts: dict[AccountKey, _Account], legs: list[Leg], after: dict[int, int]
+) -> list[PostedLeg]:
+    # Several legs on one account: each posting shows the balance right after itself.
+    running = {
+        aid: bal - sum(leg.amount for leg in legs if accounts[leg.key].id == aid)
+        for aid, bal in after.items()
+    }
+    posted: list[PostedLeg] = []
+    for leg in legs:
+        account = accounts[leg.key]
+        running[account.id] += leg.amount
+        balance_after = running[account.id]
+        posted.append(
+            PostedLeg(
+                account.id, leg.member_id, account.code, account.asset, leg.amount, balance_after
+            )
+        )
+    return posted
 
 
 def post_legs(
@@ -274,8 +309,9 @@ def post_legs(
     accounts = resolve_accounts(session, merchant_id, legs)
     after = _move_balances(session, accounts, legs)
     now = utcnow(session)
-    entry_id = session.execute(
-        insert(JournalEntry).returning(JournalEntry.id),
+    conn = session.connection()
+    entry_id = conn.execute(
+        _INSERT_ENTRY,
         {
             "merchant_id": merchant_id,
             "reason_code": info.reason_code,
@@ -291,26 +327,8 @@ def post_legs(
             "occurred_at": now,
         },
     ).scalar_one()
-    # Several legs on one account: each posting shows the balance right after itself.
-    running = {
-        aid: bal - sum(leg.amount for leg in legs if accounts[leg.key].id == aid)
-        for aid, bal in after.items()
-    }
-    posted: list[PostedLeg] = []
-    for leg in legs:
-        account = accounts[leg.key]
-        running[account.id] += leg.amount
-        posted.append(
-            PostedLeg(
-                account.id,
-                leg.member_id,
-                account.code,
-                account.asset,
-                leg.amount,
-                running[account.id],
-            )
-        )
-    session.execute(
+    posted = _posted_legs(accounts, legs, after)
+    conn.execute(
         POSTINGS.insert(),
         [
             {

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -193,3 +194,12 @@ class IdempotencyKey(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     result: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# Core handles for the hot path (plain statements on the session's connection: no ORM overhead).
+ACCOUNTS: Table = LedgerAccount.__table__  # type: ignore[assignment]
+ENTRIES: Table = JournalEntry.__table__  # type: ignore[assignment]
+POSTINGS: Table = Posting.__table__  # type: ignore[assignment]
+LOTS: Table = PointsLot.__table__  # type: ignore[assignment]
+ALLOCATIONS: Table = PointsAllocation.__table__  # type: ignore[assignment]
+KEYS: Table = IdempotencyKey.__table__  # type: ignore[assignment]

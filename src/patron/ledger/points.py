@@ -14,23 +14,41 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, or_, select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
+from patron.core.db import UTCDateTime
 from patron.core.errors import Conflict, InvalidInput
 from patron.core.events import emit
 from patron.ledger.journal import EntryInfo, Leg, PostedEntry, post_legs
-from patron.ledger.models import AllocationKind, Asset, PointsAllocation, PointsLot
+from patron.ledger.models import ALLOCATIONS, LOTS, AllocationKind, Asset
 
 POINTS_ISSUED = "points_issued"
 POINTS_PENDING_ISSUED = "points_pending_issued"
 POINTS_REDEEMED = "points_redeemed"
 POINTS_EXPIRED = "points_expired"
 SYSTEM_ACTOR = "system"
-ALLOCATIONS: Table = PointsAllocation.__table__  # type: ignore[assignment]
 
 _TAKE_FROM_LOT = text("UPDATE points_lots SET remaining = remaining - :n WHERE id = :id")
+_INSERT_LOT = (
+    text(
+        "INSERT INTO points_lots (merchant_id, member_id, entry_id, amount, remaining, reversed, "
+        "earned_at, available_at, released_at, expires_at) VALUES (:merchant_id, :member_id, "
+        ":entry_id, :amount, :remaining, :reversed, :earned_at, :available_at, :released_at, "
+        ":expires_at) RETURNING id"
+    )
+    .bindparams(
+        *(bindparam(n, type_=UTCDateTime()) for n in ("earned_at", "available_at", "released_at"))
+    )
+    .bindparams(bindparam("expires_at", type_=UTCDateTime()))
+)
+# Spendable lots, earliest expiry first (never-expiring last), then oldest.
+_SPENDABLE_LOTS = text(
+    "SELECT id, remaining FROM points_lots WHERE merchant_id = :m AND member_id = :mem "
+    "AND released_at IS NOT NULL AND remaining > 0 AND (expires_at IS NULL OR expires_at > :now) "
+    "AND id <> :exclude ORDER BY expires_at IS NULL, expires_at, earned_at, id"
+).bindparams(bindparam("now", type_=UTCDateTime()))
 _GUARD_RELEASED = text(
     "UPDATE points_lots SET reversed = reversed + :n, remaining = remaining - :from_lot "
     "WHERE id = :id AND reversed + :n <= amount AND remaining >= :from_lot "
@@ -68,7 +86,7 @@ def _record_allocations(
 ) -> None:
     if not allocs:
         return
-    session.execute(
+    session.connection().execute(
         ALLOCATIONS.insert(),
         [
             {
@@ -95,31 +113,18 @@ def take_from_lots(
 ) -> int:
     """Take up to ``need`` points from the member's spendable lots, earliest expiry first (then
     oldest); record the allocations. Returns how many points the lots gave."""
-    query = (
-        select(PointsLot.id, PointsLot.remaining)
-        .where(
-            PointsLot.merchant_id == merchant_id,
-            PointsLot.member_id == member_id,
-            PointsLot.released_at.is_not(None),
-            PointsLot.remaining > 0,
-            or_(PointsLot.expires_at.is_(None), PointsLot.expires_at > now),
-        )
-        .order_by(
-            PointsLot.expires_at.is_(None), PointsLot.expires_at, PointsLot.earned_at, PointsLot.id
-        )
-    )
-    if exclude_lot_id is not None:
-        query = query.where(PointsLot.id != exclude_lot_id)
+    params = {"m": merchant_id, "mem": member_id, "now": now, "exclude": exclude_lot_id or 0}
     allocs: list[Allocation] = []
     left = need
-    for lot_id, remaining in session.execute(query):
+    conn = session.connection()
+    for lot_id, remaining in conn.execute(_SPENDABLE_LOTS, params):
         if left == 0:
             break
         take = min(left, remaining)
         allocs.append(Allocation(lot_id, take))
         left -= take
     if allocs:
-        session.execute(_TAKE_FROM_LOT, [{"id": a.lot_id, "n": a.amount} for a in allocs])
+        conn.execute(_TAKE_FROM_LOT, [{"id": a.lot_id, "n": a.amount} for a in allocs])
     _record_allocations(session, merchant_id, entry_id, kind, allocs)
     return need - left
 
@@ -172,21 +177,25 @@ def earn(
     counter = POINTS_PENDING_ISSUED if pending else POINTS_ISSUED
     legs = [Leg.member(member_id, asset, points), Leg.merchant(counter, asset, -points)]
     posted = post_legs(session, merchant_id, legs, info, idempotency_key)
-    lot_id = session.execute(
-        insert(PointsLot).returning(PointsLot.id),
-        {
-            "merchant_id": merchant_id,
-            "member_id": member_id,
-            "entry_id": posted.id,
-            "amount": points,
-            "remaining": points,
-            "reversed": 0,
-            "earned_at": now,
-            "available_at": available_at if pending else now,
-            "released_at": None if pending else now,
-            "expires_at": expires_at,
-        },
-    ).scalar_one()
+    lot_id = (
+        session.connection()
+        .execute(
+            _INSERT_LOT,
+            {
+                "merchant_id": merchant_id,
+                "member_id": member_id,
+                "entry_id": posted.id,
+                "amount": points,
+                "remaining": points,
+                "reversed": 0,
+                "earned_at": now,
+                "available_at": available_at if pending else now,
+                "released_at": None if pending else now,
+                "expires_at": expires_at,
+            },
+        )
+        .scalar_one()
+    )
     if not pending:
         before = (posted.balance_of(member_id, Asset.POINTS.value) or 0) - points
         repay_debt(session, merchant_id, posted.id, before, [Allocation(lot_id, points)])
@@ -251,22 +260,15 @@ def spend(
 def _due_lots(
     session: Session, now: datetime, merchant_id: int | None, member_id: int | None, limit: int
 ) -> list[Any]:
-    query = select(
-        PointsLot.id,
-        PointsLot.merchant_id,
-        PointsLot.member_id,
-        PointsLot.remaining,
-        PointsLot.earned_at,
-    ).where(
-        PointsLot.released_at.is_not(None),
-        PointsLot.remaining > 0,
-        PointsLot.expires_at <= now,
+    lot = LOTS.c
+    query = select(lot.id, lot.merchant_id, lot.member_id, lot.remaining, lot.earned_at).where(
+        lot.released_at.is_not(None), lot.remaining > 0, lot.expires_at <= now
     )
     if merchant_id is not None:
-        query = query.where(PointsLot.merchant_id == merchant_id)
+        query = query.where(lot.merchant_id == merchant_id)
     if member_id is not None:
-        query = query.where(PointsLot.member_id == member_id)
-    return list(session.execute(query.order_by(PointsLot.expires_at, PointsLot.id).limit(limit)))
+        query = query.where(lot.member_id == member_id)
+    return list(session.connection().execute(query.order_by(lot.expires_at, lot.id).limit(limit)))
 
 
 def _expire_lot(session: Session, lot: Any, now: datetime) -> None:

@@ -289,18 +289,8 @@ def adjust_balance(
         raise InvalidInput("an adjustment moves a non-zero whole amount", code="invalid_amount")
     if asset is Asset.POINTS_PENDING:
         raise InvalidInput("pending points cannot be adjusted by hand", code="invalid_asset")
-    body = (
-        body
-        if body is not None
-        else _body(
-            "adjust",
-            info,
-            member_id=member_id,
-            asset=asset.value,
-            amount=amount,
-            expires_at=expires_at,
-        )
-    )
+    fields = {"member_id": member_id, "asset": asset.value, "amount": amount}
+    body = body if body is not None else _body("adjust", info, **fields, expires_at=expires_at)
     if asset is Asset.POINTS and amount > 0:
         posted = earn_points(
             session,
@@ -331,22 +321,29 @@ def adjust_balance(
             session, merchant_id, legs, info, idempotency_key=idempotency_key, body=body
         )
     if not posted.replayed:
-        emit(
-            session,
-            merchant_id,
-            "balance.adjusted",
-            {
-                "member_id": member_id,
-                "entry_id": posted.id,
-                "asset": asset.value,
-                "amount": amount,
-                "balance": posted.balance_of(member_id, asset.value),
-                "reason_code": info.reason_code,
-                "actor": info.actor,
-            },
-            subject_id=member_id,
-        )
+        _emit_adjusted(session, merchant_id, member_id, asset, amount, info, posted)
     return posted
+
+
+def _emit_adjusted(
+    session: Session,
+    merchant_id: int,
+    member_id: int,
+    asset: Asset,
+    amount: int,
+    info: EntryInfo,
+    posted: PostedEntry,
+) -> None:
+    payload = {
+        "member_id": member_id,
+        "entry_id": posted.id,
+        "asset": asset.value,
+        "amount": amount,
+        "balance": posted.balance_of(member_id, asset.value),
+        "reason_code": info.reason_code,
+        "actor": info.actor,
+    }
+    emit(session, merchant_id, "balance.adjusted", payload, subject_id=member_id)
 
 
 def expire_points(
