@@ -39,6 +39,12 @@ SAMPLE_BODIES: dict[str, Any] = {
     "update_segment": {"name": "hijacked"},
     "update_template": {"name": "hijacked"},
     "preview_template": {"member_id": 0},
+    "adjust_member_balance": {
+        "asset": "points",
+        "amount": 5,
+        "reason_code": "goodwill",
+        "description": "stolen",
+    },
 }
 
 # Operations whose path parameter is not an object id of the caller's merchant.
@@ -106,6 +112,11 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         json={"name": MARKERS[5], "rules": {"field": "tag", "op": "has", "value": "vip"}},
         headers=a.headers,
     ).json()
+    entry = client.post(
+        f"/api/v1/members/{member['id']}/adjustments",
+        json={"asset": "points", "amount": 10, "reason_code": "welcome", "description": "Hi"},
+        headers=a.headers,
+    ).json()
     SAMPLE_BODIES["merge_members"] = {"other_member_id": other["id"]}
     return {
         "member_id": member["id"],
@@ -119,6 +130,7 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         "template_id": template["id"],
         "message_id": message_id,
         "tag": "vip",
+        "entry_id": entry["id"],
     }
 
 

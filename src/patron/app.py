@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
+from patron.checkout.api import router as checkout_router
 from patron.core.clock import Clock
 from patron.core.config import Settings, get_settings
 from patron.core.db import make_engine, make_session_factory
@@ -16,9 +17,11 @@ from patron.core.logging import configure_logging
 from patron.engagement.api import router as engagement_router
 from patron.engagement.callbacks_api import router as engagement_callbacks_router
 from patron.engagement.segments.api import router as segments_router
+from patron.ledger.api import router as ledger_router
 from patron.members.api import router as members_router
 from patron.orders.api import router as orders_router
 from patron.portal.api import router as portal_router
+from patron.programs.api import router as programs_router
 from patron.tenancy.api import router as tenancy_router
 from patron.web.install import install_web
 from patron.webhooks.api import router as webhooks_router
@@ -34,6 +37,9 @@ ROUTERS = [
     webhooks_router,
     engagement_router,
     engagement_callbacks_router,
+    ledger_router,
+    programs_router,
+    checkout_router,
 ]
 
 

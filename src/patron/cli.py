@@ -16,6 +16,8 @@ from patron.core.db import make_engine, make_session_factory, transaction
 from patron.core.errors import PatronError
 from patron.core.logging import configure_logging
 from patron.core.migrate import upgrade
+from patron.ledger import cli as ledger_cli
+from patron.programs import cli as programs_cli
 from patron.tenancy import service as tenancy
 from patron.worker import drain, run_forever
 
@@ -27,6 +29,8 @@ app.add_typer(merchant_app, name="merchant")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(staff_app, name="staff")
 app.add_typer(analytics_app, name="analytics")
+app.add_typer(programs_cli.app, name="programs")
+ledger_cli.register(app)
 console = Console()
 err = Console(stderr=True)
 

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from patron.core.config import Settings
 from patron.engagement.dispatcher import dispatch_messages
 from patron.engagement.segments.tasks import follow_events_task, refresh_due_task
+from patron.ledger.tasks import points_schedule
+from patron.programs.tasks import programs_schedule
 from patron.webhooks.delivery import deliver_due, fan_out
 
 log = logging.getLogger("patron.worker")
@@ -30,6 +32,8 @@ TASKS: list[tuple[str, Task]] = [
     ("segments.follow_events", follow_events_task),
     ("segments.refresh_due", refresh_due_task),
     ("messages", dispatch_messages),
+    ("ledger.points_schedule", points_schedule),
+    ("programs.schedule", programs_schedule),
 ]
 
 

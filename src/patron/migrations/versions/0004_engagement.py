@@ -14,7 +14,7 @@ import patron.core.db
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0004_engagement'
-down_revision: str | Sequence[str] | None = '0001_foundation'
+down_revision: str | Sequence[str] | None = '0003_programs'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
