@@ -45,7 +45,8 @@ def _season_weights() -> FloatArray:
         for category, boost in boosts.items():
             c = CATEGORIES.index(category)
             weights[s, c] = boost if category == SEASONAL_CATEGORY else weights[s, c] * boost
-    return weights / weights.sum(axis=1, keepdims=True)
+    normalised: FloatArray = weights / weights.sum(axis=1, keepdims=True)
+    return normalised
 
 
 SEASON_CATEGORY_WEIGHTS = _season_weights()
@@ -85,9 +86,7 @@ class Baskets:
     refund_reason: IntArray
 
 
-def _categories(
-    rng: np.random.Generator, favourites: IntArray, season: IntArray
-) -> IntArray:
+def _categories(rng: np.random.Generator, favourites: IntArray, season: IntArray) -> IntArray:
     n = len(season)
     cumulative = np.cumsum(SEASON_CATEGORY_WEIGHTS[season], axis=1)
     seasonal = (rng.random(n)[:, None] > cumulative).sum(axis=1)

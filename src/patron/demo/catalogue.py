@@ -147,16 +147,46 @@ _SEASONAL = (
     ("YB1", "流心奶黄月饼礼盒 Custard mooncake box", 238, ("mooncake", "gift-box"), "mid-autumn"),
     ("YB2", "茶香月饼礼盒 Tea mooncake box", 298, ("mooncake", "gift-box"), "mid-autumn"),
     ("YB3", "苏式月饼 Suzhou mooncakes", 88, ("mooncake", "suzhou"), "mid-autumn"),
-    ("YB4", "中秋茶月礼盒 Mid-Autumn tea & mooncake set", 498, ("mooncake", "gift-box"), "mid-autumn"),
+    (
+        "YB4",
+        "中秋茶月礼盒 Mid-Autumn tea & mooncake set",
+        498,
+        ("mooncake", "gift-box"),
+        "mid-autumn",
+    ),
     ("YB5", "企业中秋礼盒 Corporate mooncake set", 888, ("mooncake", "corporate"), "mid-autumn"),
-    ("NH1", "新春年货礼盒 New Year goods box", 388, ("spring-festival", "gift-box", "red"), "spring"),
+    (
+        "NH1",
+        "新春年货礼盒 New Year goods box",
+        388,
+        ("spring-festival", "gift-box", "red"),
+        "spring",
+    ),
     ("NH2", "福字茶礼 Fortune tea gift", 268, ("spring-festival", "gift-box", "red"), "spring"),
-    ("NH3", "生肖茶饼 Zodiac pu'er cake", 328, ("spring-festival", "puer", "collectible"), "spring"),
+    (
+        "NH3",
+        "生肖茶饼 Zodiac pu'er cake",
+        328,
+        ("spring-festival", "puer", "collectible"),
+        "spring",
+    ),
     ("NH4", "年糕点心盒 New Year pastries", 128, ("spring-festival", "snack"), "spring"),
     ("NH5", "新春企业礼盒 Corporate New Year set", 988, ("spring-festival", "corporate"), "spring"),
-    ("XM1", "圣诞红茶礼盒 Christmas black tea box", 198, ("christmas", "gift-box", "red"), "christmas"),
+    (
+        "XM1",
+        "圣诞红茶礼盒 Christmas black tea box",
+        198,
+        ("christmas", "gift-box", "red"),
+        "christmas",
+    ),
     ("XM2", "冬日花茶降临历 Winter tea advent calendar", 258, ("christmas", "flower"), "christmas"),
-    ("DW1", "端午粽子茶礼 Dragon Boat zongzi & tea", 168, ("dragon-boat", "gift-box"), "dragon-boat"),
+    (
+        "DW1",
+        "端午粽子茶礼 Dragon Boat zongzi & tea",
+        168,
+        ("dragon-boat", "gift-box"),
+        "dragon-boat",
+    ),
     ("DW2", "端午绿茶礼 Dragon Boat green tea gift", 218, ("dragon-boat", "green"), "dragon-boat"),
 )
 
@@ -176,14 +206,18 @@ def _teas() -> list[Product]:
     for code, name, category, base, tags in _BASE_TEAS:
         for label, factor in _TEA_SIZES:
             price = _shelf_price(base * factor)
-            products.append(Product(f"{code}-{label.upper()}", f"{name} {label}", category, price, tags))
+            products.append(
+                Product(f"{code}-{label.upper()}", f"{name} {label}", category, price, tags)
+            )
     for code, name, category, base, tags in _CAKES:
         products.append(Product(code, name, category, _yuan(base), tags))
     for code, name, base, tags in _FLOWERS:
         for label, factor in _TEA_SIZES[:2]:
             price = _shelf_price(base * factor)
             products.append(
-                Product(f"{code}-{label.upper()}", f"{name} {label}", "Flower & herbal", price, tags)
+                Product(
+                    f"{code}-{label.upper()}", f"{name} {label}", "Flower & herbal", price, tags
+                )
             )
     return products
 

@@ -28,7 +28,7 @@ STREAM_PARAMS, STREAM_TIMES, STREAM_PROFILE, STREAM_BASKET = 1, 2, 3, 4
 
 # Population mix of the N members; walk-ins come on top (never identified, orders anonymous).
 KIND_SHARES = {"registered": 0.70, "never_bought": 0.12, "phone_only": 0.18}
-WALK_IN_SHARE = 0.2  # walk-in people per member
+WALK_IN_SHARE = 0.12  # walk-in people per member
 # BG/NBD: λ ~ Gamma(shape r, mean λ̄ per year); p ~ Beta(a, b).
 RATE_SHAPE, RATE_MEAN_PER_YEAR = 0.35, 22.0
 RATE_CAP_PER_YEAR = 150.0  # nobody buys tea more than about every other day
@@ -162,7 +162,9 @@ class Timeline:
     first_at: IntArray  # per customer: time of the first purchase (-1 = never bought)
 
 
-def _repeat_days(rng: np.random.Generator, c: Customers, cal: ShopCalendar) -> tuple[IntArray, FloatArray]:
+def _repeat_days(
+    rng: np.random.Generator, c: Customers, cal: ShopCalendar
+) -> tuple[IntArray, FloatArray]:
     """Repeat purchases: Poisson in shop time, cut by BG/NBD dropout."""
     start = cal.warp(c.acquired)
     horizon = cal.cumulative[-1] - start

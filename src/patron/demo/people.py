@@ -21,35 +21,114 @@ BoolArray = npt.NDArray[np.bool_]
 
 # Common surnames with their rough frequency (per cent of the population) and pinyin.
 SURNAMES: tuple[tuple[str, str, float], ...] = (
-    ("王", "wang", 7.1), ("李", "li", 7.0), ("张", "zhang", 6.7), ("刘", "liu", 5.4),
-    ("陈", "chen", 4.5), ("杨", "yang", 3.1), ("黄", "huang", 2.2), ("赵", "zhao", 2.0),
-    ("吴", "wu", 2.0), ("周", "zhou", 1.9), ("徐", "xu", 1.7), ("孙", "sun", 1.5),
-    ("马", "ma", 1.5), ("朱", "zhu", 1.3), ("胡", "hu", 1.3), ("郭", "guo", 1.2),
-    ("何", "he", 1.2), ("林", "lin", 1.0), ("高", "gao", 1.0), ("罗", "luo", 0.9),
-    ("郑", "zheng", 0.9), ("梁", "liang", 0.8), ("谢", "xie", 0.7), ("宋", "song", 0.6),
-    ("唐", "tang", 0.6), ("许", "xu", 0.6), ("沈", "shen", 0.5), ("顾", "gu", 0.3),
-    ("陆", "lu", 0.4), ("钱", "qian", 0.2), ("蒋", "jiang", 0.5), ("叶", "ye", 0.4),
+    ("王", "wang", 7.1),
+    ("李", "li", 7.0),
+    ("张", "zhang", 6.7),
+    ("刘", "liu", 5.4),
+    ("陈", "chen", 4.5),
+    ("杨", "yang", 3.1),
+    ("黄", "huang", 2.2),
+    ("赵", "zhao", 2.0),
+    ("吴", "wu", 2.0),
+    ("周", "zhou", 1.9),
+    ("徐", "xu", 1.7),
+    ("孙", "sun", 1.5),
+    ("马", "ma", 1.5),
+    ("朱", "zhu", 1.3),
+    ("胡", "hu", 1.3),
+    ("郭", "guo", 1.2),
+    ("何", "he", 1.2),
+    ("林", "lin", 1.0),
+    ("高", "gao", 1.0),
+    ("罗", "luo", 0.9),
+    ("郑", "zheng", 0.9),
+    ("梁", "liang", 0.8),
+    ("谢", "xie", 0.7),
+    ("宋", "song", 0.6),
+    ("唐", "tang", 0.6),
+    ("许", "xu", 0.6),
+    ("沈", "shen", 0.5),
+    ("顾", "gu", 0.3),
+    ("陆", "lu", 0.4),
+    ("钱", "qian", 0.2),
+    ("蒋", "jiang", 0.5),
+    ("叶", "ye", 0.4),
 )
 GIVEN_FEMALE: tuple[tuple[str, str], ...] = (
-    ("芳", "fang"), ("娜", "na"), ("敏", "min"), ("静", "jing"), ("丽", "li"), ("婷", "ting"),
-    ("雪", "xue"), ("琳", "lin"), ("悦", "yue"), ("欣怡", "xinyi"), ("雨萱", "yuxuan"),
-    ("梓涵", "zihan"), ("诗雨", "shiyu"), ("佳慧", "jiahui"), ("晓燕", "xiaoyan"),
-    ("美玲", "meiling"), ("思琪", "siqi"), ("若兰", "ruolan"), ("婉清", "wanqing"), ("慧", "hui"),
+    ("芳", "fang"),
+    ("娜", "na"),
+    ("敏", "min"),
+    ("静", "jing"),
+    ("丽", "li"),
+    ("婷", "ting"),
+    ("雪", "xue"),
+    ("琳", "lin"),
+    ("悦", "yue"),
+    ("欣怡", "xinyi"),
+    ("雨萱", "yuxuan"),
+    ("梓涵", "zihan"),
+    ("诗雨", "shiyu"),
+    ("佳慧", "jiahui"),
+    ("晓燕", "xiaoyan"),
+    ("美玲", "meiling"),
+    ("思琪", "siqi"),
+    ("若兰", "ruolan"),
+    ("婉清", "wanqing"),
+    ("慧", "hui"),
 )
 GIVEN_MALE: tuple[tuple[str, str], ...] = (
-    ("伟", "wei"), ("强", "qiang"), ("磊", "lei"), ("军", "jun"), ("洋", "yang"), ("勇", "yong"),
-    ("杰", "jie"), ("涛", "tao"), ("明", "ming"), ("超", "chao"), ("浩然", "haoran"),
-    ("子轩", "zixuan"), ("宇航", "yuhang"), ("俊杰", "junjie"), ("建国", "jianguo"),
-    ("志强", "zhiqiang"), ("文博", "wenbo"), ("嘉诚", "jiacheng"), ("一鸣", "yiming"), ("斌", "bin"),
+    ("伟", "wei"),
+    ("强", "qiang"),
+    ("磊", "lei"),
+    ("军", "jun"),
+    ("洋", "yang"),
+    ("勇", "yong"),
+    ("杰", "jie"),
+    ("涛", "tao"),
+    ("明", "ming"),
+    ("超", "chao"),
+    ("浩然", "haoran"),
+    ("子轩", "zixuan"),
+    ("宇航", "yuhang"),
+    ("俊杰", "junjie"),
+    ("建国", "jianguo"),
+    ("志强", "zhiqiang"),
+    ("文博", "wenbo"),
+    ("嘉诚", "jiacheng"),
+    ("一鸣", "yiming"),
+    ("斌", "bin"),
 )
 EN_FIRST_FEMALE = ("Emma", "Olivia", "Sophie", "Grace", "Chloe", "Amelia", "Hannah", "Lucy")
 EN_FIRST_MALE = ("James", "Oliver", "Daniel", "Thomas", "Lucas", "Henry", "Samuel", "Jack")
-EN_LAST = ("Smith", "Brown", "Wilson", "Taylor", "Martin", "Walker", "Müller", "Dubois", "Rossi")
+EN_LAST = ("Smith", "Brown", "Wilson", "Taylor", "Martin", "Walker", "Fischer", "Dubois", "Rossi")
 CN_EMAIL_DOMAINS = ("qq.com", "163.com", "126.com", "sina.com", "outlook.com", "foxmail.com")
 EN_EMAIL_DOMAINS = ("gmail.com", "outlook.com", "icloud.com", "yahoo.com")
 MOBILE_PREFIXES = (
-    "138", "139", "135", "136", "137", "150", "151", "152", "158", "159", "186", "187",
-    "188", "130", "131", "132", "155", "156", "185", "133", "153", "180", "189", "177", "199",
+    "138",
+    "139",
+    "135",
+    "136",
+    "137",
+    "150",
+    "151",
+    "152",
+    "158",
+    "159",
+    "186",
+    "187",
+    "188",
+    "130",
+    "131",
+    "132",
+    "155",
+    "156",
+    "185",
+    "133",
+    "153",
+    "180",
+    "189",
+    "177",
+    "199",
 )
 # Districts of the store cities; online customers live anywhere.
 DISTRICTS: dict[str, tuple[str, ...]] = {
@@ -62,8 +141,13 @@ DISTRICTS: dict[str, tuple[str, ...]] = {
     "Guangzhou": ("天河区", "越秀区"),
 }
 POSTCODES = {
-    "Shanghai": "200040", "Hangzhou": "310007", "Suzhou": "215000", "Beijing": "100020",
-    "Shenzhen": "518000", "Chengdu": "610041", "Guangzhou": "510000",
+    "Shanghai": "200040",
+    "Hangzhou": "310007",
+    "Suzhou": "215000",
+    "Beijing": "100020",
+    "Shenzhen": "518000",
+    "Chengdu": "610041",
+    "Guangzhou": "510000",
 }
 CITY_OF_STORE = tuple(s.city for s in PHYSICAL_STORES)
 FAR_CITIES = ("Beijing", "Shenzhen", "Chengdu", "Guangzhou")
@@ -118,9 +202,7 @@ _CITIES = tuple(DISTRICTS)
 
 def _pick_two(rng: np.random.Generator, n: int, choices: int) -> IntArray:
     picks = rng.integers(0, choices, size=(n, 2))
-    picks[:, 1] = np.where(
-        (picks[:, 1] == picks[:, 0]) | (rng.random(n) < 0.4), -1, picks[:, 1]
-    )
+    picks[:, 1] = np.where((picks[:, 1] == picks[:, 0]) | (rng.random(n) < 0.4), -1, picks[:, 1])
     return picks
 
 
@@ -159,9 +241,7 @@ def profiles(seed: int, block: int, c: Customers) -> Profiles:
         colours=_pick_two(rng, n, len(COLOURS)),
         consent=consent,
         consent_source=rng.integers(0, len(CONSENT_SOURCES), n),
-        signed_up_early=np.where(
-            rng.random(n) < 0.25, rng.exponential(12.0, n) + 0.5, 0.0
-        ),
+        signed_up_early=np.where(rng.random(n) < 0.25, rng.exponential(12.0, n) + 0.5, 0.0),
         note_count=rng.choice(4, size=n, p=[0.8, 0.12, 0.06, 0.02]),
         note_pick=rng.integers(0, len(NOTES), size=(n, 3)),
         vip=rng.random(n) < 0.03,
@@ -202,6 +282,7 @@ def person(p: Profiles, c: Customers, i: int, phone_only: bool) -> Person:
     if phone_only:
         return Person(None, None, None, phone, None, None, None, "zh_Hans_CN", preferences, [])
     female = bool(p.female[i])
+    domains: tuple[str, ...]
     if p.english[i]:
         first = (EN_FIRST_FEMALE if female else EN_FIRST_MALE)[int(p.given[i])]
         last = EN_LAST[int(p.surname[i])]
@@ -221,9 +302,7 @@ def person(p: Profiles, c: Customers, i: int, phone_only: bool) -> Person:
         "line1": f"{STREETS[int(p.street_no[i]) % len(STREETS)]}{int(p.street_no[i])}号",
         "postal_code": POSTCODES[city],
     }
-    birthday = (
-        date(1940, 1, 1) + timedelta(days=int(p.birthday[i])) if p.birthday[i] >= 0 else None
-    )
+    birthday = date(1940, 1, 1) + timedelta(days=int(p.birthday[i])) if p.birthday[i] >= 0 else None
     tags = [f"likes-{k.lower().replace(' & ', '-').replace(' ', '-')}" for k in favourites[:2]]
     tags += ["vip"] if p.vip[i] else []
     tags += ["gift-buyer"] if "Gift sets" in favourites else []

@@ -37,7 +37,7 @@ _FESTIVAL_NAMES = {
 
 
 def festival_dates(years: range) -> dict[str, list[date]]:
-    """First day of each lunar festival in ``years``, from the holidays package (never hard-coded)."""
+    """First day of each lunar festival in ``years``, from the holidays package."""
     calendar = holidays.country_holidays("CN", years=list(years), language="en_US")
     found: dict[str, list[date]] = {key: [] for key in _FESTIVAL_NAMES}
     for day, name in sorted(calendar.items()):
@@ -86,7 +86,7 @@ def _run_up(factor: FloatArray, days: list[date], first: date, span: int, peak: 
 
 def _mark_season(season: IntArray, days: list[date], first: date, span: int, name: str) -> None:
     for festival in days:
-        for back in range(0, span + 1):
+        for back in range(span + 1):
             i = (festival - first).days - back
             if 0 <= i < len(season):
                 season[i] = SEASONS.index(name)
