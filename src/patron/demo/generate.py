@@ -13,10 +13,10 @@ window's orders are kept, as numpy arrays; rows are built one at a time as they 
 from __future__ import annotations
 
 import heapq
-from itertools import pairwise
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
