@@ -140,7 +140,12 @@ def write_member_extras(session: Session, merchant_id: int, joined: list[MemberJ
         if consent_rows:
             conn.execute(
                 update(table)
-                .where(table.c.member_id == bindparam("b_id"), table.c.channel == bindparam("b_ch"))
+                # merchant_id first: the unique index (merchant, member, channel, topic) applies.
+                .where(
+                    table.c.merchant_id == merchant_id,
+                    table.c.member_id == bindparam("b_id"),
+                    table.c.channel == bindparam("b_ch"),
+                )
                 .values(
                     source=bindparam("b_src"),
                     changed_at=bindparam("b_at", type_=table.c.changed_at.type),
