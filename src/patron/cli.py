@@ -16,6 +16,7 @@ from patron.core.db import make_engine, make_session_factory, transaction
 from patron.core.errors import PatronError
 from patron.core.logging import configure_logging
 from patron.core.migrate import upgrade
+from patron.demo import cli as demo_cli
 from patron.ledger import cli as ledger_cli
 from patron.programs import cli as programs_cli
 from patron.tenancy import service as tenancy
@@ -31,6 +32,7 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(analytics_app, name="analytics")
 app.add_typer(programs_cli.app, name="programs")
 ledger_cli.register(app)
+app.command("demo")(demo_cli.demo)
 console = Console()
 err = Console(stderr=True)
 

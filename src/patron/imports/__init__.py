@@ -1,0 +1,1 @@
+"""CSV import and export of members and orders (Shopify exports and Patron's generic format)."""

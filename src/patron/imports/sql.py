@@ -1,0 +1,100 @@
+"""Raw bulk statements for imports: id allocation and multi-row inserts on both databases.
+
+The ORM costs about ten times the raw driver per row (ARCHITECTURE §7), and an import writes
+millions of rows, so the writer goes to the driver: ``executemany`` on SQLite (one prepared
+statement, one transaction) and ``COPY … FROM STDIN`` on PostgreSQL (measured faster than
+``executemany`` there; see docs/benchmarks.md). Values must then be in each driver's storage
+form — what SQLAlchemy's column types would have produced — which :class:`Encoder` provides.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from patron.core.db import is_postgres
+
+_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # the format SQLAlchemy's SQLite DateTime writes
+
+
+class Encoder:
+    """Python values → what the raw driver stores for our column types."""
+
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+
+    def ts(self, value: datetime | None) -> Any:
+        if value is None:
+            return None
+        if self.postgres:
+            return value
+        return value.astimezone(UTC).strftime(_SQLITE_DATETIME)
+
+    def day(self, value: date | None) -> Any:
+        if value is None or self.postgres:
+            return value
+        return value.isoformat()
+
+    def doc(self, value: Any) -> Any:
+        # COPY's text format and SQLite's TEXT both take the JSON text.
+        return None if value is None else json.dumps(value, separators=(",", ":"))
+
+    def flag(self, value: bool) -> Any:
+        return value if self.postgres else int(value)
+
+
+class BulkSql:
+    """Inserts and id allocation on the session's own connection (inside its transaction)."""
+
+    def __init__(self, session: Session, *, use_copy: bool = True) -> None:
+        self.session = session
+        self.postgres = is_postgres(session)
+        self.use_copy = use_copy and self.postgres
+        self.enc = Encoder(self.postgres)
+
+    def _driver(self) -> Any:
+        return self.session.connection().connection.driver_connection
+
+    def allocate_ids(self, table: str, count: int) -> Iterator[int]:
+        """``count`` fresh primary keys for ``table``.
+
+        PostgreSQL: values drawn from the table's own sequence, so concurrent writers (the API)
+        never collide. SQLite: max(id)+1…; safe because a SQLite write transaction holds the
+        database lock from BEGIN IMMEDIATE to commit, so nobody else inserts meanwhile.
+        """
+        if count <= 0:
+            return iter(())
+        if self.postgres:
+            rows = self.session.execute(
+                text(
+                    f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))"
+                    " FROM generate_series(1, :n)"
+                ),
+                {"n": count},
+            ).scalars()
+            return iter(list(rows))
+        top = self.session.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()
+        return iter(range(int(top) + 1, int(top) + 1 + count))
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert ``rows`` (tuples in ``columns`` order, already encoded) in one go."""
+        if not rows:
+            return
+        names = ", ".join(columns)
+        cursor = self._driver().cursor()
+        try:
+            if self.use_copy:
+                with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                mark = "%s" if self.postgres else "?"
+                marks = ", ".join([mark] * len(columns))
+                cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+        finally:
+            cursor.close()
