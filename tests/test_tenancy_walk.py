@@ -34,6 +34,12 @@ SAMPLE_BODIES: dict[str, Any] = {
     "refund_order": {"external_id": "R-B"},
     "update_webhook_endpoint": {"description": "hijacked"},
     "update_segment": {"name": "hijacked"},
+    "adjust_member_balance": {
+        "asset": "points",
+        "amount": 5,
+        "reason_code": "goodwill",
+        "description": "stolen",
+    },
 }
 
 
@@ -72,6 +78,11 @@ def seed_alpha(client: TestClient, a: Tenant) -> dict[str, Any]:
         json={"name": MARKERS[5], "rules": {"field": "tag", "op": "has", "value": "vip"}},
         headers=a.headers,
     ).json()
+    entry = client.post(
+        f"/api/v1/members/{member['id']}/adjustments",
+        json={"asset": "points", "amount": 10, "reason_code": "welcome", "description": "Hi"},
+        headers=a.headers,
+    ).json()
     SAMPLE_BODIES["merge_members"] = {"other_member_id": other["id"]}
     return {
         "member_id": member["id"],
@@ -83,6 +94,7 @@ def seed_alpha(client: TestClient, a: Tenant) -> dict[str, Any]:
         "delivery_id": delivery["id"],
         "segment_id": segment["id"],
         "tag": "vip",
+        "entry_id": entry["id"],
     }
 
 

@@ -14,6 +14,7 @@ from patron.core.db import make_engine, make_session_factory
 from patron.core.http import install_error_handlers
 from patron.core.logging import configure_logging
 from patron.engagement.segments.api import router as segments_router
+from patron.ledger.api import router as ledger_router
 from patron.members.api import router as members_router
 from patron.orders.api import router as orders_router
 from patron.tenancy.api import router as tenancy_router
@@ -27,6 +28,7 @@ ROUTERS = [
     orders_router,
     segments_router,
     webhooks_router,
+    ledger_router,
 ]
 
 

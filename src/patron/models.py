@@ -3,6 +3,14 @@
 from patron.core.db import Base
 from patron.core.events import OutboxEvent
 from patron.engagement.segments.models import ConsumerCursor, Segment, SegmentMember
+from patron.ledger.models import (
+    IdempotencyKey,
+    JournalEntry,
+    LedgerAccount,
+    PointsAllocation,
+    PointsLot,
+    Posting,
+)
 from patron.members.models import (
     ConsentChange,
     FunnelTransition,
@@ -23,6 +31,9 @@ __all__ = [
     "ConsentChange",
     "ConsumerCursor",
     "FunnelTransition",
+    "IdempotencyKey",
+    "JournalEntry",
+    "LedgerAccount",
     "Member",
     "MemberConsent",
     "MemberIdentity",
@@ -32,7 +43,10 @@ __all__ = [
     "Order",
     "OrderLine",
     "OutboxEvent",
+    "PointsAllocation",
+    "PointsLot",
     "PortalLink",
+    "Posting",
     "Product",
     "Refund",
     "RefundLine",

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.config import Settings
 from patron.engagement.segments.tasks import follow_events_task, refresh_due_task
+from patron.ledger.tasks import points_schedule
 from patron.webhooks.delivery import deliver_due, fan_out
 
 log = logging.getLogger("patron.worker")
@@ -28,6 +29,7 @@ TASKS: list[tuple[str, Task]] = [
     ("webhooks.deliver", deliver_due),
     ("segments.follow_events", follow_events_task),
     ("segments.refresh_due", refresh_due_task),
+    ("ledger.points_schedule", points_schedule),
 ]
 
 

@@ -1,0 +1,93 @@
+"""``patron verify`` and ``patron expire``: the ledger from the command line."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from sqlalchemy.orm import Session, sessionmaker
+
+from patron.core.config import get_settings
+from patron.core.db import make_engine, make_session_factory, transaction
+from patron.core.errors import PatronError
+from patron.ledger.schedule import DEFAULT_EXPIRING_SOON_DAYS
+from patron.ledger.service import (
+    announce_expiring_points,
+    expire_points,
+    release_pending_points,
+)
+from patron.ledger.verify import ledger_counts, verify
+from patron.tenancy.service import find_merchant
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _sessions() -> sessionmaker[Session]:
+    return make_session_factory(make_engine(get_settings().database_url))
+
+
+def _merchant_id(session: Session, slug: str | None) -> int | None:
+    return find_merchant(session, slug).id if slug else None
+
+
+def verify_command(
+    merchant: str | None = typer.Option(None, help="only this merchant (slug)"),
+) -> None:
+    """Recompute every balance and lot from the postings; exit 1 on any drift."""
+    try:
+        with transaction(_sessions()) as session:
+            merchant_id = _merchant_id(session, merchant)
+            drifts = verify(session, merchant_id)
+            counts = ledger_counts(session, merchant_id)
+    except PatronError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    if drifts:
+        for drift in drifts:
+            err.print(f"drift: {drift}", soft_wrap=True, highlight=False)
+        err.print(f"[red]ledger drift:[/red] {len(drifts)} problem(s) found")
+        raise typer.Exit(1)
+    console.print(
+        f"ledger verified: {counts.accounts} accounts, {counts.entries} entries, "
+        f"{counts.lots} lots, no drift",
+        highlight=False,
+    )
+
+
+def expire_command(
+    merchant: str | None = typer.Option(None, help="only this merchant (slug)"),
+    days: int = typer.Option(DEFAULT_EXPIRING_SOON_DAYS, help="warn this many days ahead"),
+) -> None:
+    """Release pending points whose window has ended, expire due lots, announce expiring ones."""
+    released = expired = announced = 0
+    sessions = _sessions()
+    try:
+        while True:  # in batches, one transaction each, until nothing is due
+            with transaction(sessions) as session:
+                merchant_id = _merchant_id(session, merchant)
+                batch = (
+                    release_pending_points(session, merchant_id),
+                    expire_points(session, merchant_id),
+                    announce_expiring_points(session, merchant_id, days),
+                )
+            released, expired, announced = (
+                released + batch[0],
+                expired + batch[1],
+                announced + batch[2],
+            )
+            if sum(batch) == 0:
+                break
+    except PatronError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"points released: {released} lots, expired: {expired} lots, "
+        f"expiring soon announced: {announced} lots",
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ledger commands to the ``patron`` command."""
+    app.command("verify")(verify_command)
+    app.command("expire")(expire_command)

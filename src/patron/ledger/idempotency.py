@@ -1,0 +1,121 @@
+"""Idempotency keys: a retry returns its first result; a reused key with another body is 409.
+
+Usage (any domain, e.g. a checkout commit)::
+
+    with idempotent(session, merchant_id, key, body) as slot:
+        if slot.replay is not None:
+            return slot.replay
+        result = do_the_work()
+        slot.save({"order_id": ...})
+
+The key row is inserted first, inside a savepoint, so concurrent duplicates meet at the unique
+index: on PostgreSQL the second insert waits for the first transaction, then fails and reads the
+stored result. The savepoint also wraps the work, so an error inside the block leaves the caller's
+session exactly as it was (a refused spend changes nothing, even if the caller carries on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from patron.core.clock import utcnow
+from patron.core.errors import Conflict, InvalidInput
+from patron.core.ids import fingerprint
+from patron.ledger.journal import PostedEntry, load_posted
+from patron.ledger.models import IdempotencyKey
+
+MAX_KEY_LENGTH = 200
+
+
+@dataclass
+class IdempotencySlot:
+    """``replay`` is the stored first result (return it); otherwise do the work and ``save``."""
+
+    replay: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+
+    def save(self, result: dict[str, Any]) -> None:
+        self.result = result
+
+
+def _stored(session: Session, merchant_id: int, key: str, body_fingerprint: str) -> dict[str, Any]:
+    row = session.execute(
+        select(IdempotencyKey.fingerprint, IdempotencyKey.result).where(
+            IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == key
+        )
+    ).one()
+    if row.fingerprint != body_fingerprint:
+        raise Conflict(
+            "this idempotency key was already used with a different request",
+            code="idempotency_key_reused",
+        )
+    if row.result is None:  # only if a caller forgot to save(); never for ledger operations
+        raise Conflict("the first request with this key is unfinished", code="idempotency_key_busy")
+    result: dict[str, Any] = row.result
+    return result
+
+
+@contextmanager
+def idempotent(
+    session: Session, merchant_id: int, key: str | None, body: Any
+) -> Iterator[IdempotencySlot]:
+    """Run the block once per (merchant, key); see the module docstring. ``key=None`` runs it."""
+    if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH):
+        raise InvalidInput(
+            f"an idempotency key has 1 to {MAX_KEY_LENGTH} characters",
+            code="invalid_idempotency_key",
+        )
+    body_fingerprint = fingerprint(body)
+    savepoint = session.begin_nested()
+    key_id: int | None = None
+    if key is not None:
+        try:
+            key_id = session.execute(
+                insert(IdempotencyKey).returning(IdempotencyKey.id),
+                {
+                    "merchant_id": merchant_id,
+                    "key": key,
+                    "fingerprint": body_fingerprint,
+                    "created_at": utcnow(session),
+                },
+            ).scalar_one()
+        except IntegrityError:
+            savepoint.rollback()
+            yield IdempotencySlot(replay=_stored(session, merchant_id, key, body_fingerprint))
+            return
+    slot = IdempotencySlot()
+    try:
+        yield slot
+        if key_id is not None:
+            if slot.result is None:
+                raise RuntimeError("an idempotent block must save() its result")
+            table: Table = IdempotencyKey.__table__  # type: ignore[assignment]
+            session.execute(update(table).where(table.c.id == key_id).values(result=slot.result))
+        savepoint.commit()
+    except BaseException:
+        if savepoint.is_active:
+            savepoint.rollback()
+        raise
+
+
+def once(
+    session: Session,
+    merchant_id: int,
+    key: str | None,
+    body: Any,
+    work: Callable[[], PostedEntry],
+) -> PostedEntry:
+    """Post an entry at most once per key; a replay returns the entry first posted."""
+    with idempotent(session, merchant_id, key, body) as slot:
+        if slot.replay is not None:
+            return load_posted(session, merchant_id, int(slot.replay["entry_id"]))
+        posted = work()
+        slot.save({"entry_id": posted.id})
+        return posted

@@ -1,0 +1,349 @@
+"""The journal: legs in, one balanced entry out, balances moved with conditional updates.
+
+The hot path of every points, growth and stored value change. Per entry it runs: one SELECT of
+the accounts, one conditional UPDATE per account (in primary-key order, so two tills never
+deadlock), one INSERT of the entry and one multi-row INSERT of the postings.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, and_, insert, or_, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from patron.core.clock import utcnow
+from patron.core.errors import BusinessRuleViolation, InvalidInput
+from patron.ledger.models import Asset, JournalEntry, LedgerAccount, Posting
+from patron.members.models import Member
+
+POSTINGS: Table = Posting.__table__  # type: ignore[assignment]
+AccountKey = tuple[int | None, str]  # (member_id or None for the merchant side, code)
+
+# Member accounts: refuse to go below zero unless this leg is free to (a credit, or a debt
+# posted with explicit permission). ``allow_negative`` stays true only while such a debt lasts.
+_MEMBER_UPDATE = text(
+    "UPDATE ledger_accounts SET balance = balance + :d, "
+    "allow_negative = ((:debt OR allow_negative) AND balance + :d < 0) "
+    "WHERE id = :id AND (:free OR balance + :d >= 0) RETURNING balance"
+)
+_MERCHANT_UPDATE = text(
+    "UPDATE ledger_accounts SET balance = balance + :d WHERE id = :id RETURNING balance"
+)
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One side of an entry: ``amount`` (signed, whole units) on a member's or merchant's account.
+
+    Member accounts are named by their asset; merchant accounts by a ``code`` such as
+    ``points_issued`` or ``cash_received``. ``allow_debt`` lets this one leg take a member's
+    balance below zero (a refund policy that keeps the debt); nothing else can.
+    """
+
+    asset: Asset
+    amount: int
+    member_id: int | None = None
+    code: str | None = None
+    allow_debt: bool = False
+
+    @classmethod
+    def member(cls, member_id: int, asset: Asset, amount: int, *, allow_debt: bool = False) -> Leg:
+        return cls(asset, amount, member_id=member_id, allow_debt=allow_debt)
+
+    @classmethod
+    def merchant(cls, code: str, asset: Asset, amount: int) -> Leg:
+        return cls(asset, amount, code=code)
+
+    @property
+    def key(self) -> AccountKey:
+        return (self.member_id, self.code or self.asset.value)
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """What every entry says about itself (reason, words for the member, who, why, link)."""
+
+    reason_code: str
+    description: str
+    actor: str
+    note: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    rule_version: str | None = None
+    reverses_entry_id: int | None = None
+    corrects_entry_id: int | None = None
+
+
+@dataclass(frozen=True)
+class PostedLeg:
+    account_id: int
+    member_id: int | None
+    code: str
+    asset: str
+    amount: int
+    balance_after: int
+
+
+@dataclass
+class PostedEntry:
+    """An entry as posted (or, with ``replayed``, as first posted under the same key)."""
+
+    id: int
+    occurred_at: datetime
+    postings: list[PostedLeg] = field(default_factory=list)
+    replayed: bool = False
+
+    def balance_of(self, member_id: int | None, code: str) -> int | None:
+        """The balance after this entry of the account it touched, or None."""
+        found = [
+            p.balance_after for p in self.postings if (p.member_id, p.code) == (member_id, code)
+        ]
+        return found[-1] if found else None
+
+
+@dataclass(frozen=True)
+class _Account:
+    id: int
+    member_id: int | None
+    code: str
+    asset: str
+
+
+def check_legs(legs: list[Leg]) -> None:
+    """Refuse an entry that does not balance per asset or has a meaningless leg."""
+    if len(legs) < 2:
+        raise InvalidInput("an entry needs at least two legs", code="entry_too_few_legs")
+    totals: dict[str, int] = defaultdict(int)
+    for leg in legs:
+        if type(leg.amount) is not int or leg.amount == 0:
+            raise InvalidInput("each leg moves a non-zero whole amount", code="invalid_leg_amount")
+        if leg.member_id is None and not leg.code:
+            raise InvalidInput("a merchant leg needs an account code", code="invalid_leg_account")
+        if leg.member_id is not None and leg.code not in (None, leg.asset.value):
+            raise InvalidInput("a member account is named by its asset", code="invalid_leg_account")
+        totals[leg.asset.value] += leg.amount
+    unbalanced = {asset: total for asset, total in totals.items() if total != 0}
+    if unbalanced:
+        raise InvalidInput(
+            "the legs of an entry must sum to zero for each asset",
+            code="entry_unbalanced",
+            details=unbalanced,
+        )
+
+
+def check_info(info: EntryInfo) -> None:
+    if not info.reason_code.strip() or not info.description.strip():
+        raise InvalidInput(
+            "an entry needs a reason code and a description", code="entry_unlabelled"
+        )
+    if not info.actor.strip():
+        raise InvalidInput("an entry needs an actor", code="entry_without_actor")
+
+
+def _insufficient(leg_key: AccountKey, asset: str) -> BusinessRuleViolation:
+    return BusinessRuleViolation(
+        f"not enough {asset} on this member's account",
+        code="insufficient_balance",
+        details={"member_id": leg_key[0], "asset": asset},
+    )
+
+
+def _select_accounts(
+    session: Session, merchant_id: int, keys: set[AccountKey]
+) -> dict[AccountKey, _Account]:
+    member_ids = {m for m, _ in keys if m is not None}
+    member_codes = {c for m, c in keys if m is not None}
+    merchant_codes = {c for m, c in keys if m is None}
+    conditions = []
+    if member_ids:
+        conditions.append(
+            and_(LedgerAccount.member_id.in_(member_ids), LedgerAccount.code.in_(member_codes))
+        )
+    if merchant_codes:
+        conditions.append(
+            and_(LedgerAccount.member_id.is_(None), LedgerAccount.code.in_(merchant_codes))
+        )
+    rows = session.execute(
+        select(
+            LedgerAccount.id, LedgerAccount.member_id, LedgerAccount.code, LedgerAccount.asset
+        ).where(LedgerAccount.merchant_id == merchant_id, or_(*conditions))
+    ).all()
+    found = {(r.member_id, r.code): _Account(r.id, r.member_id, r.code, r.asset) for r in rows}
+    return {k: v for k, v in found.items() if k in keys}
+
+
+def _create_accounts(session: Session, merchant_id: int, wanted: dict[AccountKey, Asset]) -> None:
+    member_ids = {m for m, _ in wanted if m is not None}
+    if member_ids:
+        known = set(
+            session.scalars(
+                select(Member.id).where(
+                    Member.id.in_(member_ids), Member.merchant_id == merchant_id
+                )
+            )
+        )
+        if member_ids - known:
+            raise InvalidInput("no such member", code="member_not_found")
+    now = utcnow(session)
+    rows: list[dict[str, Any]] = [
+        {
+            "merchant_id": merchant_id,
+            "member_id": member_id,
+            "code": code,
+            "asset": asset.value,
+            "balance": 0,
+            "allow_negative": member_id is None,
+            "created_at": now,
+        }
+        for (member_id, code), asset in wanted.items()
+    ]
+    dialect = session.get_bind().dialect.name
+    make = pg_insert if dialect == "postgresql" else sqlite_insert
+    # Two tills may open the same new account at once: the loser's row is simply skipped.
+    session.execute(make(LedgerAccount).on_conflict_do_nothing(), rows)
+
+
+def resolve_accounts(
+    session: Session, merchant_id: int, legs: list[Leg]
+) -> dict[AccountKey, _Account]:
+    """The accounts the legs name, opened on first use (a debit never opens a member account)."""
+    assets = {leg.key: leg.asset for leg in legs}
+    accounts = _select_accounts(session, merchant_id, set(assets))
+    missing = {k: a for k, a in assets.items() if k not in accounts}
+    if missing:
+        for leg in legs:
+            opens_in_debt = leg.member_id is not None and leg.amount < 0 and not leg.allow_debt
+            if leg.key in missing and opens_in_debt:
+                raise _insufficient(leg.key, leg.asset.value)
+        _create_accounts(session, merchant_id, missing)
+        accounts = _select_accounts(session, merchant_id, set(assets))
+    for key, account in accounts.items():
+        if account.asset != assets[key].value:
+            raise InvalidInput(
+                f"account {key[1]!r} holds {account.asset}, not {assets[key].value}",
+                code="asset_mismatch",
+            )
+    return accounts
+
+
+def _move_balances(
+    session: Session, accounts: dict[AccountKey, _Account], legs: list[Leg]
+) -> dict[int, int]:
+    """Apply each account's net change in primary-key order; the balances after, by account id."""
+    net: dict[int, int] = defaultdict(int)
+    debt: dict[int, bool] = defaultdict(bool)
+    by_id: dict[int, _Account] = {}
+    for leg in legs:
+        account = accounts[leg.key]
+        net[account.id] += leg.amount
+        debt[account.id] |= leg.allow_debt
+        by_id[account.id] = account
+    after: dict[int, int] = {}
+    for account_id in sorted(net):
+        d = net[account_id]
+        account = by_id[account_id]
+        if account.member_id is None:
+            params: dict[str, Any] = {"id": account_id, "d": d}
+            balance = session.execute(_MERCHANT_UPDATE, params).scalar_one()
+        else:
+            free = d >= 0 or debt[account_id]
+            params = {"id": account_id, "d": d, "debt": debt[account_id], "free": free}
+            balance = session.execute(_MEMBER_UPDATE, params).scalar_one_or_none()
+            if balance is None:
+                raise _insufficient((account.member_id, account.code), account.asset)
+        after[account_id] = balance
+    return after
+
+
+def post_legs(
+    session: Session,
+    merchant_id: int,
+    legs: list[Leg],
+    info: EntryInfo,
+    idempotency_key: str | None = None,
+) -> PostedEntry:
+    """Post a balanced entry (no idempotency, no savepoint: callers in this package add those)."""
+    check_legs(legs)
+    check_info(info)
+    accounts = resolve_accounts(session, merchant_id, legs)
+    after = _move_balances(session, accounts, legs)
+    now = utcnow(session)
+    entry_id = session.execute(
+        insert(JournalEntry).returning(JournalEntry.id),
+        {
+            "merchant_id": merchant_id,
+            "reason_code": info.reason_code,
+            "description": info.description,
+            "note": info.note,
+            "actor": info.actor,
+            "object_type": info.object_type,
+            "object_id": info.object_id,
+            "rule_version": info.rule_version,
+            "idempotency_key": idempotency_key,
+            "reverses_entry_id": info.reverses_entry_id,
+            "corrects_entry_id": info.corrects_entry_id,
+            "occurred_at": now,
+        },
+    ).scalar_one()
+    # Several legs on one account: each posting shows the balance right after itself.
+    running = {
+        aid: bal - sum(leg.amount for leg in legs if accounts[leg.key].id == aid)
+        for aid, bal in after.items()
+    }
+    posted: list[PostedLeg] = []
+    for leg in legs:
+        account = accounts[leg.key]
+        running[account.id] += leg.amount
+        posted.append(
+            PostedLeg(
+                account.id,
+                leg.member_id,
+                account.code,
+                account.asset,
+                leg.amount,
+                running[account.id],
+            )
+        )
+    session.execute(
+        POSTINGS.insert(),
+        [
+            {
+                "merchant_id": merchant_id,
+                "entry_id": entry_id,
+                "account_id": p.account_id,
+                "asset": p.asset,
+                "amount": p.amount,
+                "balance_after": p.balance_after,
+            }
+            for p in posted
+        ],
+    )
+    return PostedEntry(entry_id, now, posted)
+
+
+def load_posted(session: Session, merchant_id: int, entry_id: int) -> PostedEntry:
+    """An entry as it was posted, rebuilt from its postings (idempotent replays)."""
+    occurred_at = session.scalar(
+        select(JournalEntry.occurred_at).where(
+            JournalEntry.id == entry_id, JournalEntry.merchant_id == merchant_id
+        )
+    )
+    if occurred_at is None:
+        raise InvalidInput("no such entry", code="entry_not_found")
+    rows = session.execute(
+        select(Posting, LedgerAccount.member_id, LedgerAccount.code)
+        .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+        .where(Posting.entry_id == entry_id)
+        .order_by(Posting.id)
+    ).all()
+    postings = [
+        PostedLeg(p.account_id, member_id, code, p.asset, p.amount, p.balance_after)
+        for p, member_id, code in rows
+    ]
+    return PostedEntry(entry_id, occurred_at, postings, replayed=True)

@@ -1,0 +1,335 @@
+"""Points kept in lots: earn (maybe pending), spend earliest-expiring first, expire.
+
+Locking rule (why no two tills deadlock and no lot is double-spent): a lot is only changed by a
+transaction that already holds the owner's points account row (``points`` for released lots,
+``points_pending`` for pending ones), taken by the balance update of the entry it posts. Accounts
+are locked first (in primary-key order), lots after them. Where a lot was read before the lock, a
+conditional update checks it is unchanged and, if not, the operation stops with ``ledger_busy``
+(retry) instead of guessing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, insert, or_, select, text
+from sqlalchemy.orm import Session
+
+from patron.core.clock import utcnow
+from patron.core.errors import Conflict, InvalidInput
+from patron.core.events import emit
+from patron.ledger.journal import EntryInfo, Leg, PostedEntry, post_legs
+from patron.ledger.models import AllocationKind, Asset, PointsAllocation, PointsLot
+
+POINTS_ISSUED = "points_issued"
+POINTS_PENDING_ISSUED = "points_pending_issued"
+POINTS_REDEEMED = "points_redeemed"
+POINTS_EXPIRED = "points_expired"
+SYSTEM_ACTOR = "system"
+ALLOCATIONS: Table = PointsAllocation.__table__  # type: ignore[assignment]
+
+_TAKE_FROM_LOT = text("UPDATE points_lots SET remaining = remaining - :n WHERE id = :id")
+_GUARD_RELEASED = text(
+    "UPDATE points_lots SET reversed = reversed + :n, remaining = remaining - :from_lot "
+    "WHERE id = :id AND reversed + :n <= amount AND remaining >= :from_lot "
+    "AND released_at IS NOT NULL"
+)
+_GUARD_PENDING = text(
+    "UPDATE points_lots SET reversed = reversed + :n, remaining = remaining - :from_lot "
+    "WHERE id = :id AND reversed + :n <= amount AND remaining >= :from_lot "
+    "AND released_at IS NULL"
+)
+
+
+class LedgerBusy(Conflict):
+    """A lot changed between reading it and locking its account; the caller may retry."""
+
+    code = "ledger_busy"
+
+
+@dataclass(frozen=True)
+class Allocation:
+    lot_id: int
+    amount: int
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _record_allocations(
+    session: Session,
+    merchant_id: int,
+    entry_id: int,
+    kind: AllocationKind,
+    allocs: list[Allocation],
+) -> None:
+    if not allocs:
+        return
+    session.execute(
+        ALLOCATIONS.insert(),
+        [
+            {
+                "merchant_id": merchant_id,
+                "entry_id": entry_id,
+                "lot_id": a.lot_id,
+                "kind": kind.value,
+                "amount": a.amount,
+            }
+            for a in allocs
+        ],
+    )
+
+
+def take_from_lots(
+    session: Session,
+    merchant_id: int,
+    member_id: int,
+    entry_id: int,
+    need: int,
+    kind: AllocationKind,
+    now: datetime,
+    exclude_lot_id: int | None = None,
+) -> int:
+    """Take up to ``need`` points from the member's spendable lots, earliest expiry first (then
+    oldest); record the allocations. Returns how many points the lots gave."""
+    query = (
+        select(PointsLot.id, PointsLot.remaining)
+        .where(
+            PointsLot.merchant_id == merchant_id,
+            PointsLot.member_id == member_id,
+            PointsLot.released_at.is_not(None),
+            PointsLot.remaining > 0,
+            or_(PointsLot.expires_at.is_(None), PointsLot.expires_at > now),
+        )
+        .order_by(
+            PointsLot.expires_at.is_(None), PointsLot.expires_at, PointsLot.earned_at, PointsLot.id
+        )
+    )
+    if exclude_lot_id is not None:
+        query = query.where(PointsLot.id != exclude_lot_id)
+    allocs: list[Allocation] = []
+    left = need
+    for lot_id, remaining in session.execute(query):
+        if left == 0:
+            break
+        take = min(left, remaining)
+        allocs.append(Allocation(lot_id, take))
+        left -= take
+    if allocs:
+        session.execute(_TAKE_FROM_LOT, [{"id": a.lot_id, "n": a.amount} for a in allocs])
+    _record_allocations(session, merchant_id, entry_id, kind, allocs)
+    return need - left
+
+
+def repay_debt(
+    session: Session,
+    merchant_id: int,
+    entry_id: int,
+    balance_before: int,
+    gained: list[Allocation],
+) -> None:
+    """Points arriving while the member owes points (a permitted negative balance) pay the debt
+    first: the lots that gained keep only what is left, so lots always sum to the balance."""
+    owed = -balance_before
+    repaid: list[Allocation] = []
+    for gain in gained:
+        if owed <= 0:
+            break
+        take = min(owed, gain.amount)
+        repaid.append(Allocation(gain.lot_id, take))
+        owed -= take
+    if repaid:
+        session.execute(_TAKE_FROM_LOT, [{"id": a.lot_id, "n": a.amount} for a in repaid])
+    _record_allocations(session, merchant_id, entry_id, AllocationKind.DEBT, repaid)
+
+
+def _check_points(points: int) -> None:
+    if type(points) is not int or points <= 0:
+        raise InvalidInput("points must be a positive whole number", code="invalid_points")
+
+
+def earn(
+    session: Session,
+    merchant_id: int,
+    member_id: int,
+    points: int,
+    info: EntryInfo,
+    *,
+    available_at: datetime | None,
+    expires_at: datetime | None,
+    idempotency_key: str | None,
+) -> PostedEntry:
+    """Post an earning and open its lot (pending until ``available_at`` if that is later)."""
+    _check_points(points)
+    now = utcnow(session)
+    if expires_at is not None and expires_at <= max(now, available_at or now):
+        raise InvalidInput("points must expire after they become available", code="invalid_expiry")
+    pending = available_at is not None and available_at > now
+    asset = Asset.POINTS_PENDING if pending else Asset.POINTS
+    counter = POINTS_PENDING_ISSUED if pending else POINTS_ISSUED
+    legs = [Leg.member(member_id, asset, points), Leg.merchant(counter, asset, -points)]
+    posted = post_legs(session, merchant_id, legs, info, idempotency_key)
+    lot_id = session.execute(
+        insert(PointsLot).returning(PointsLot.id),
+        {
+            "merchant_id": merchant_id,
+            "member_id": member_id,
+            "entry_id": posted.id,
+            "amount": points,
+            "remaining": points,
+            "reversed": 0,
+            "earned_at": now,
+            "available_at": available_at if pending else now,
+            "released_at": None if pending else now,
+            "expires_at": expires_at,
+        },
+    ).scalar_one()
+    if not pending:
+        before = (posted.balance_of(member_id, Asset.POINTS.value) or 0) - points
+        repay_debt(session, merchant_id, posted.id, before, [Allocation(lot_id, points)])
+    emit(
+        session,
+        merchant_id,
+        "points.earned",
+        {
+            "member_id": member_id,
+            "entry_id": posted.id,
+            "lot_id": lot_id,
+            "points": points,
+            "pending": pending,
+            "available_at": _iso(available_at if pending else now),
+            "expires_at": _iso(expires_at),
+            "reason_code": info.reason_code,
+        },
+        subject_id=member_id,
+    )
+    return posted
+
+
+def spend(
+    session: Session,
+    merchant_id: int,
+    member_id: int,
+    points: int,
+    info: EntryInfo,
+    *,
+    idempotency_key: str | None,
+) -> PostedEntry:
+    """Take ``points`` from the member's available lots, earliest expiring first."""
+    _check_points(points)
+    now = utcnow(session)
+    expire_member_due(session, merchant_id, member_id, now)
+    legs = [
+        Leg.member(member_id, Asset.POINTS, -points),
+        Leg.merchant(POINTS_REDEEMED, Asset.POINTS, points),
+    ]
+    posted = post_legs(session, merchant_id, legs, info, idempotency_key)
+    got = take_from_lots(
+        session, merchant_id, member_id, posted.id, points, AllocationKind.SPEND, now
+    )
+    if got != points:  # the lots disagree with the balance: never spend points with no lot
+        raise LedgerBusy("points changed while spending; try again")
+    emit(
+        session,
+        merchant_id,
+        "points.spent",
+        {
+            "member_id": member_id,
+            "entry_id": posted.id,
+            "points": points,
+            "balance": posted.balance_of(member_id, Asset.POINTS.value),
+            "reason_code": info.reason_code,
+        },
+        subject_id=member_id,
+    )
+    return posted
+
+
+def _due_lots(
+    session: Session, now: datetime, merchant_id: int | None, member_id: int | None, limit: int
+) -> list[Any]:
+    query = select(
+        PointsLot.id,
+        PointsLot.merchant_id,
+        PointsLot.member_id,
+        PointsLot.remaining,
+        PointsLot.earned_at,
+    ).where(
+        PointsLot.released_at.is_not(None),
+        PointsLot.remaining > 0,
+        PointsLot.expires_at <= now,
+    )
+    if merchant_id is not None:
+        query = query.where(PointsLot.merchant_id == merchant_id)
+    if member_id is not None:
+        query = query.where(PointsLot.member_id == member_id)
+    return list(session.execute(query.order_by(PointsLot.expires_at, PointsLot.id).limit(limit)))
+
+
+def _expire_lot(session: Session, lot: Any, now: datetime) -> None:
+    earned = lot.earned_at.date().isoformat()
+    info = EntryInfo(
+        reason_code="points_expired",
+        description=f"{lot.remaining} points earned on {earned} expired",
+        actor=SYSTEM_ACTOR,
+        object_type="points_lot",
+        object_id=str(lot.id),
+    )
+    legs = [
+        Leg.member(lot.member_id, Asset.POINTS, -lot.remaining),
+        Leg.merchant(POINTS_EXPIRED, Asset.POINTS, lot.remaining),
+    ]
+    posted = post_legs(session, lot.merchant_id, legs, info)
+    changed = session.execute(
+        text("UPDATE points_lots SET remaining = 0 WHERE id = :id AND remaining = :n"),
+        {"id": lot.id, "n": lot.remaining},
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise LedgerBusy("the lot changed before it could expire")
+    _record_allocations(
+        session,
+        lot.merchant_id,
+        posted.id,
+        AllocationKind.EXPIRE,
+        [Allocation(lot.id, lot.remaining)],
+    )
+    emit(
+        session,
+        lot.merchant_id,
+        "points.expired",
+        {
+            "member_id": lot.member_id,
+            "entry_id": posted.id,
+            "lot_id": lot.id,
+            "points": lot.remaining,
+        },
+        subject_id=lot.member_id,
+    )
+
+
+def _expire_each(session: Session, lots: list[Any], now: datetime) -> int:
+    done = 0
+    for lot in lots:
+        try:
+            with session.begin_nested():
+                _expire_lot(session, lot, now)
+            done += 1
+        except LedgerBusy:
+            continue  # a spend or refund got there first; the next run sees the new state
+    return done
+
+
+def expire_member_due(session: Session, merchant_id: int, member_id: int, now: datetime) -> int:
+    """Expire this member's lots that are past their date (before spending or taking back)."""
+    return _expire_each(session, _due_lots(session, now, merchant_id, member_id, 10_000), now)
+
+
+def expire_due(
+    session: Session, merchant_id: int | None, now: datetime | None = None, limit: int = 500
+) -> int:
+    """Expire up to ``limit`` lots past their date (one entry per lot); returns how many."""
+    now = now or utcnow(session)
+    return _expire_each(session, _due_lots(session, now, merchant_id, None, limit), now)
