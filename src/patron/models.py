@@ -2,6 +2,14 @@
 
 from patron.core.db import Base
 from patron.core.events import OutboxEvent
+from patron.coupons.models import (
+    CouponCode,
+    CouponTemplate,
+    GiftGrant,
+    GiftRule,
+    MallItem,
+    MallOrder,
+)
 from patron.engagement.segments.models import ConsumerCursor, Segment, SegmentMember
 from patron.ledger.models import (
     IdempotencyKey,
@@ -30,10 +38,16 @@ __all__ = [
     "Base",
     "ConsentChange",
     "ConsumerCursor",
+    "CouponCode",
+    "CouponTemplate",
     "FunnelTransition",
+    "GiftGrant",
+    "GiftRule",
     "IdempotencyKey",
     "JournalEntry",
     "LedgerAccount",
+    "MallItem",
+    "MallOrder",
     "Member",
     "MemberConsent",
     "MemberIdentity",
