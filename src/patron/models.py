@@ -30,6 +30,7 @@ from patron.members.models import (
 )
 from patron.orders.models import Order, OrderLine, Product, Refund, RefundLine
 from patron.portal.models import PortalLink
+from patron.programs.models import MemberTier, OrderPayment, ProgramRule, TierChange, TopUp
 from patron.tenancy.models import ApiKey, Merchant, StaffUser, Store
 from patron.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -53,21 +54,26 @@ __all__ = [
     "MemberIdentity",
     "MemberNote",
     "MemberTag",
+    "MemberTier",
     "Merchant",
     "Order",
     "OrderLine",
+    "OrderPayment",
     "OutboxEvent",
     "PointsAllocation",
     "PointsLot",
     "PortalLink",
     "Posting",
     "Product",
+    "ProgramRule",
     "Refund",
     "RefundLine",
     "Segment",
     "SegmentMember",
     "StaffUser",
     "Store",
+    "TierChange",
+    "TopUp",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -34,6 +34,8 @@ from patron.orders.schemas import (
     ProductUpdate,
     RefundCreate,
 )
+from patron.programs.purchase import on_order_recorded
+from patron.programs.refunds import on_refund
 from patron.tenancy.models import Merchant, Store
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
@@ -277,9 +279,11 @@ def create_order(session: Session, merchant_id: int, data: OrderCreate) -> tuple
         return replay, False
     member = _order_member(session, merchant_id, data)
     order.member_id = member.id if member else None
-    session.add_all(OrderLine(merchant_id=merchant_id, order_id=order.id, **ln) for ln in lines)
+    line_rows = [OrderLine(merchant_id=merchant_id, order_id=order.id, **ln) for ln in lines]
+    session.add_all(line_rows)
     session.flush()
     if member is not None:
+        on_order_recorded(session, order, line_rows)
         _count_purchase(session, member.id, order)
         recompute_funnel(session, merchant_id, [member.id], f"order {order.external_id}")
     emit(session, merchant_id, "order.created", order_payload(order, lines), subject_id=order.id)
@@ -522,6 +526,7 @@ def refund_order(
     order.status = (OrderStatus.REFUNDED if all_back else OrderStatus.PARTIALLY_REFUNDED).value
     session.flush()
     if order.member_id is not None:
+        on_refund(session, order, refund, list(lines.values()))
         refresh_member_summary(session, merchant_id, [order.member_id])
         recompute_funnel(session, merchant_id, [order.member_id], f"refund {refund.external_id}")
     emit(

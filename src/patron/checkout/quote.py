@@ -1,0 +1,193 @@
+"""The checkout quote: every benefit that applies to a member's cart, line by line (read-only).
+
+Order of application (ADR 0354): tier discount on each line's price, then the member day
+discount on what is left, then coupons and other provider benefits; the order total is what
+the member pays for the goods. Points and stored value are payments against that total, in
+that order, and points and growth are earned on the base the merchant chose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from patron.checkout.members import find_member
+from patron.checkout.payments import choose_points, choose_stored_value
+from patron.checkout.receipt import render
+from patron.checkout.schemas import QuoteOut, QuoteRequest
+from patron.core.errors import InvalidInput, NotFound
+from patron.ledger import queries
+from patron.members.models import Member
+from patron.orders.service import products_by_sku
+from patron.programs.benefits import PROVIDERS, Benefit, Cart, CartLine
+from patron.programs.context import Programs, current_tier, load_programs
+from patron.programs.earning import Earning, EarnLine, split_by_weight
+from patron.programs.purchase import Payments, compute_earning
+from patron.tenancy.models import Merchant, Store
+
+
+@dataclass
+class Quote:
+    """The breakdown (``out``) and what commit needs to record it."""
+
+    out: QuoteOut
+    member: Member | None
+    store: Store | None
+    programs: Programs
+    cart: Cart
+    line_coupon: dict[int, int]
+    order_discount_minor: int
+    benefits: list[Benefit]
+    payments: Payments
+    earning: Earning = field(default_factory=lambda: Earning(0, 0))
+
+
+def percent_off(amount: int, percent: Decimal) -> int:
+    """A percentage discount, rounded down to the minor unit."""
+    return int(Fraction(amount) * Fraction(percent) / 100)
+
+
+def _store(session: Session, merchant_id: int, req: QuoteRequest) -> Store | None:
+    if req.store_id is None and req.store_code is None:
+        return None
+    query = select(Store).where(Store.merchant_id == merchant_id)
+    if req.store_id is not None:
+        query = query.where(Store.id == req.store_id)
+    else:
+        query = query.where(Store.code == req.store_code)
+    store = session.scalar(query)
+    if store is None:
+        raise NotFound("store not found", code="store_not_found")
+    return store
+
+
+def _priced_lines(
+    session: Session, merchant_id: int, req: QuoteRequest, programs: Programs, tier_pct: Decimal
+) -> tuple[list[CartLine], dict[int, tuple[int, int]]]:
+    """Cart lines at catalogue (or given) prices with tier and member day discounts applied."""
+    catalogue = products_by_sku(session, merchant_id, [ln.sku for ln in req.lines if ln.sku])
+    md = programs.member_day.config if programs.member_day and programs.is_member_day else None
+    lines: list[CartLine] = []
+    member_discounts: dict[int, tuple[int, int]] = {}
+    for no, ln in enumerate(req.lines, start=1):
+        product = catalogue.get(ln.sku) if ln.sku else None
+        price = (
+            ln.unit_price_minor
+            if ln.unit_price_minor is not None
+            else (product.price_minor if product else None)
+        )
+        name = ln.name or (product.name if product else None)
+        if price is None or name is None:
+            raise InvalidInput(
+                f"line {no}: unknown sku {ln.sku!r}; give name and unit_price_minor",
+                code="unknown_sku",
+            )
+        category = (
+            ln.category if ln.category is not None else (product.category if product else None)
+        )
+        gross = ln.quantity * price
+        tier_off = percent_off(gross, tier_pct)
+        md_off = percent_off(gross - tier_off, md.discount_percent) if md else 0
+        member_discounts[no] = (tier_off, md_off)
+        lines.append(CartLine(no, ln.sku, name, category, ln.quantity, price, tier_off + md_off))
+    return lines, member_discounts
+
+
+def _apply_benefits(
+    cart: Cart, benefits: list[Benefit]
+) -> tuple[dict[int, int], int, list[Benefit]]:
+    """Line discounts (each capped at what is left of its line), then order discounts (capped
+    at what is left of the order). Returns line coupon amounts, order discount, applied."""
+    left = {ln.line_no: ln.net_minor for ln in cart.lines}
+    line_coupon = dict.fromkeys(left, 0)
+    applied: list[Benefit] = []
+    for b in benefits:
+        if b.kind == "discount" and b.line_no is not None:
+            if b.line_no not in left:
+                raise InvalidInput(f"a benefit names line {b.line_no}", code="unknown_line")
+            amount = min(b.amount_minor, left[b.line_no])
+            left[b.line_no] -= amount
+            line_coupon[b.line_no] += amount
+            applied.append(_with_amount(b, amount))
+    order_discount = 0
+    for b in benefits:
+        if b.kind == "discount" and b.line_no is None:
+            amount = min(b.amount_minor, sum(left.values()) - order_discount)
+            order_discount += amount
+            applied.append(_with_amount(b, amount))
+        elif b.kind == "gift":
+            applied.append(b)
+    return line_coupon, order_discount, applied
+
+
+def _with_amount(b: Benefit, amount: int) -> Benefit:
+    return Benefit(b.provider, b.kind, b.label, amount, b.line_no, b.code, data=b.data)
+
+
+def build_quote(
+    session: Session, merchant_id: int, req: QuoteRequest, at: datetime, secret: str
+) -> Quote:
+    """Compute the quote (no writes). Commit calls this again inside its transaction."""
+    merchant = session.get(Merchant, merchant_id)
+    assert merchant is not None
+    store = _store(session, merchant_id, req)
+    member = find_member(session, merchant_id, req, secret)
+    programs = load_programs(session, merchant_id, at)
+    tier = current_tier(session, programs, merchant_id, member.id) if member else None
+    tier_pct = tier.discount_percent if tier else Decimal(0)
+    md_active = member is not None and programs.is_member_day
+    if not md_active:
+        programs = _without_member_day(programs)
+    lines, member_discounts = _priced_lines(session, merchant_id, req, programs, tier_pct)
+    cart = Cart(store.id if store else None, store.code if store else None, lines)
+    found: list[Benefit] = []
+    for provider in PROVIDERS:
+        found += provider.evaluate(
+            session, merchant_id, member.id if member else None, cart, req.coupon_codes, at
+        )
+    if req.coupon_codes and not found:
+        raise InvalidInput("no coupon program knows these codes", code="coupon_not_found")
+    line_coupon, order_discount, applied = _apply_benefits(cart, found)
+    nets = [ln.net_minor - line_coupon[ln.line_no] for ln in lines]
+    shares = split_by_weight(order_discount, nets)
+    paid = {ln.line_no: n - s for ln, n, s in zip(lines, nets, shares, strict=True)}
+    total = sum(paid.values())
+    payments = Payments()
+    balances = queries.member_balances(session, merchant_id, member.id) if member else None
+    if member is not None and balances is not None:
+        points, value = choose_points(programs, req.points, total, balances.points_spendable)
+        principal, bonus = choose_stored_value(
+            session, programs, merchant_id, member.id, req.stored_value, total - value
+        )
+        payments = Payments(points, value, principal, bonus)
+    quote = Quote(
+        out=None,  # type: ignore[arg-type]
+        member=member,
+        store=store,
+        programs=programs,
+        cart=cart,
+        line_coupon=line_coupon,
+        order_discount_minor=order_discount,
+        benefits=applied,
+        payments=payments,
+    )
+    if member is not None:
+        cash_share = Fraction(total - payments.non_cash_minor, total) if total else Fraction(0)
+        earn_lines = [
+            EarnLine(ln.line_no, ln.sku, ln.category, ln.gross_minor, paid[ln.line_no])
+            for ln in lines
+        ]
+        quote.earning = compute_earning(
+            session, programs, merchant_id, member.id, cart.store_code, earn_lines, cash_share
+        )
+    quote.out = render(merchant.currency, quote, member_discounts, paid, tier, balances, md_active)
+    return quote
+
+
+def _without_member_day(programs: Programs) -> Programs:
+    return replace(programs, member_day=None)

@@ -1,0 +1,129 @@
+"""Checkout: quote (read-only) and commit (one transaction, idempotent) — ADR 0354.
+
+Checkout sits above orders (ledger ← programs ← orders ← checkout): it records the order
+through the orders service and settles it through the programs itself, flagging the order so
+the orders hook does not earn a second time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from patron.checkout.quote import Quote, build_quote
+from patron.checkout.schemas import CommitOut, CommitRequest, QuoteOut, QuoteRequest
+from patron.core.clock import utcnow
+from patron.core.config import get_settings
+from patron.core.errors import Conflict, InvalidInput
+from patron.core.events import emit
+from patron.ledger.service import idempotent
+from patron.orders.schemas import OrderCreate, OrderLineIn
+from patron.orders.service import create_order, order_lines
+from patron.programs.benefits import PROVIDERS
+from patron.programs.purchase import CHECKOUT_ORDER, settle_order
+
+
+def quote(
+    session: Session, merchant_id: int, req: QuoteRequest, secret: str | None = None
+) -> QuoteOut:
+    """Every benefit that applies to the cart, what is due, and what it earns. Writes nothing."""
+    secret = secret or get_settings().secret_key
+    return build_quote(session, merchant_id, req, utcnow(session), secret).out
+
+
+def _order_of(q: Quote, external_id: str, placed_at: datetime) -> OrderCreate:
+    lines = [
+        OrderLineIn(
+            sku=ln.sku,
+            name=ln.name,
+            category=ln.category,
+            quantity=ln.quantity,
+            unit_price_minor=ln.unit_price_minor,
+            discount_minor=ln.discount_minor + q.line_coupon[ln.line_no],
+        )
+        for ln in q.cart.lines
+    ]
+    lines += [
+        OrderLineIn(
+            sku=b.gift_sku,
+            name=f"Gift: {b.gift_name or b.label}",
+            quantity=max(b.gift_quantity, 1),
+            unit_price_minor=0,
+        )
+        for b in q.benefits
+        if b.kind == "gift"
+    ]
+    return OrderCreate(
+        external_id=external_id,
+        member_id=q.member.id if q.member else None,
+        store_id=q.store.id if q.store else None,
+        placed_at=placed_at,
+        discount_minor=q.order_discount_minor,
+        lines=lines,
+        source="checkout",
+    )
+
+
+def commit(
+    session: Session,
+    merchant_id: int,
+    req: CommitRequest,
+    idempotency_key: str,
+    actor: str,
+    secret: str | None = None,
+) -> CommitOut:
+    """Recompute the quote and, in the caller's transaction, record the order, consume
+    coupons, spend points and stored value, earn points and growth and update the tier.
+
+    The same key with the same body returns the first result (``replayed``); with another
+    body it is a 409 ``idempotency_key_reused``. If a balance was spent meanwhile by another
+    till, ``insufficient_balance`` (422) and nothing is recorded."""
+    if not idempotency_key:
+        raise InvalidInput("an Idempotency-Key is required", code="idempotency_key_required")
+    secret = secret or get_settings().secret_key
+    body = {"op": "checkout", **req.model_dump(mode="json")}
+    with idempotent(session, merchant_id, f"checkout:{idempotency_key}", body) as slot:
+        if slot.replay is not None:
+            return CommitOut.model_validate({**slot.replay, "replayed": True})
+        at = utcnow(session)
+        q = build_quote(session, merchant_id, req, at, secret)
+        external_id = req.order_external_id or f"checkout-{idempotency_key}"
+        session.info[CHECKOUT_ORDER] = external_id
+        try:
+            order, created = create_order(session, merchant_id, _order_of(q, external_id, at))
+        finally:
+            session.info.pop(CHECKOUT_ORDER, None)
+        if not created:
+            raise Conflict(
+                f"order {external_id!r} was already recorded", code="order_already_recorded"
+            )
+        member_id = q.member.id if q.member else None
+        for provider in PROVIDERS:
+            mine = [b for b in q.benefits if b.provider == provider.name]
+            if mine:
+                provider.consume(session, merchant_id, member_id, mine, order.id, at)
+        if q.member is not None:
+            lines = order_lines(session, [order.id])[order.id]
+            settle_order(session, order, lines, q.payments, actor, q.programs)
+        result = CommitOut(
+            order_id=order.id, order_external_id=external_id, replayed=False, quote=q.out
+        )
+        emit(
+            session,
+            merchant_id,
+            "checkout.committed",
+            {
+                "order_id": order.id,
+                "member_id": member_id,
+                "total_minor": q.out.total_minor,
+                "cash_minor": q.out.cash_due_minor,
+                "points_redeemed": q.out.points_redeemed,
+                "stored_value_minor": q.out.stored_principal_minor + q.out.stored_bonus_minor,
+                "points_earned": q.out.points_to_earn,
+                "growth_earned": q.out.growth_to_earn,
+            },
+            subject_id=order.id,
+        )
+        slot.save(result.model_dump(mode="json"))
+    return result

@@ -1,0 +1,228 @@
+"""A member's purchase through the programs: spend what paid for it, earn points and growth,
+update the tier; and a refund reverses it by the lines refunded (ADR 0353).
+
+Orders call :func:`on_order_recorded` and :func:`on_refund` (the layering is
+ledger ← programs ← orders); checkout settles its own orders with :func:`settle_order` and
+marks them so the order hook does not earn twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from patron.core.clock import utcnow
+from patron.ledger.service import (
+    Asset,
+    EntryInfo,
+    Leg,
+    earn_points,
+    post_entry,
+    spend_points,
+)
+from patron.programs import stored_value, tiers
+from patron.programs.calendar import expiry_at
+from patron.programs.context import Programs, current_tier, earn_context, load_programs
+from patron.programs.earning import Earning, EarnLine, earn_growth
+from patron.programs.earning import earn_points as compute_points
+from patron.programs.models import OrderPayment
+from patron.tenancy.models import Store
+
+GROWTH_ISSUED = "growth_issued"
+# session.info key: the external id of the order checkout is settling itself.
+CHECKOUT_ORDER = "patron.checkout_order"
+
+
+@dataclass(frozen=True)
+class Payments:
+    points_redeemed: int = 0
+    points_value_minor: int = 0
+    stored_principal_minor: int = 0
+    stored_bonus_minor: int = 0
+
+    @property
+    def non_cash_minor(self) -> int:
+        return self.points_value_minor + self.stored_principal_minor + self.stored_bonus_minor
+
+
+def compute_earning(
+    session: Session,
+    programs: Programs,
+    merchant_id: int,
+    member_id: int,
+    store_code: str | None,
+    lines: Sequence[EarnLine],
+    cash_share: Fraction,
+) -> Earning:
+    """Points and growth these lines earn (no writes): the one formula quote and commit use."""
+    tier = current_tier(session, programs, merchant_id, member_id)
+    out = Earning(0, 0)
+    if programs.points is not None:
+        ctx = earn_context(session, programs, merchant_id, member_id, tier, store_code, cash_share)
+        out = compute_points(programs.points.config, lines, ctx)
+    if programs.tiers is not None:
+        out.growth, out.line_growth = earn_growth(programs.tiers.config, lines)
+    return out
+
+
+def _earn_lines(lines: Sequence[Any]) -> list[EarnLine]:
+    return [
+        EarnLine(ln.line_no, ln.sku, ln.category, ln.quantity * ln.unit_price_minor, ln.paid_minor)
+        for ln in lines
+    ]
+
+
+def _info(order: Any, reason: str, words: str, actor: str, rule: str | None) -> EntryInfo:
+    return EntryInfo(
+        reason, words, actor, object_type="order", object_id=str(order.id), rule_version=rule
+    )
+
+
+def _post_earning(
+    session: Session, programs: Programs, order: Any, earning: Earning, actor: str
+) -> int | None:
+    if earning.points <= 0 or programs.points is None:
+        return None
+    cfg = programs.points.config
+    now = utcnow(session)
+    available = now + timedelta(days=cfg.pending_days) if cfg.pending_days else None
+    expires = expiry_at(cfg.expiry, available or now, programs.zone)
+    words = f"{earning.points} points for order {order.external_id}"
+    posted = earn_points(
+        session,
+        order.merchant_id,
+        order.member_id,
+        earning.points,
+        _info(order, "purchase_points", words, actor, programs.points.tag),
+        available_at=available,
+        expires_at=expires,
+    )
+    return posted.id
+
+
+def settle_order(
+    session: Session,
+    order: Any,
+    lines: Sequence[Any],
+    payments: Payments,
+    actor: str,
+    programs: Programs | None = None,
+) -> OrderPayment:
+    """Post what a member's order spent and earned, record the payment split, update the tier.
+
+    Points deduction and stored value are payments (they do not lower the order total); the
+    ledger refuses (``insufficient_balance``) if a concurrent till took the balance first."""
+    merchant_id, member_id = order.merchant_id, order.member_id
+    programs = programs or load_programs(session, merchant_id, order.placed_at)
+    spend_id = None
+    if payments.points_redeemed:
+        spend_id = spend_points(
+            session,
+            merchant_id,
+            member_id,
+            payments.points_redeemed,
+            _info(
+                order,
+                "points_deduction",
+                f"{payments.points_redeemed} points paid {payments.points_value_minor} "
+                f"of order {order.external_id}",
+                actor,
+                programs.points.tag if programs.points else None,
+            ),
+        ).id
+    total = order.total_minor
+    cash = total - payments.non_cash_minor
+    cash_share = Fraction(cash, total) if total else Fraction(0)
+    store_code = (
+        session.scalar(select(Store.code).where(Store.id == order.store_id))
+        if order.store_id
+        else None
+    )
+    earning = compute_earning(
+        session, programs, merchant_id, member_id, store_code, _earn_lines(lines), cash_share
+    )
+    legs = stored_value.spend_legs(
+        member_id, payments.stored_principal_minor, payments.stored_bonus_minor
+    )
+    if earning.growth:
+        legs += [
+            Leg.member(member_id, Asset.GROWTH, earning.growth),
+            Leg.merchant(GROWTH_ISSUED, Asset.GROWTH, -earning.growth),
+        ]
+    value_id = None
+    if legs:
+        tags = [r.tag for r in (programs.stored_value, programs.tiers) if r and r.version]
+        words = f"Order {order.external_id}: " + ", ".join(
+            part
+            for part in (
+                f"{payments.stored_principal_minor + payments.stored_bonus_minor} stored value used"
+                if payments.stored_principal_minor + payments.stored_bonus_minor
+                else "",
+                f"{earning.growth} growth earned" if earning.growth else "",
+            )
+            if part
+        )
+        value_id = post_entry(
+            session,
+            merchant_id,
+            legs,
+            _info(order, "purchase", words, actor, ",".join(tags) or None),
+        ).id
+    earn_id = _post_earning(session, programs, order, earning, actor)
+    row = OrderPayment(
+        merchant_id=merchant_id,
+        order_id=order.id,
+        member_id=member_id,
+        local_date=programs.local_date,
+        total_minor=total,
+        cash_minor=cash,
+        points_redeemed=payments.points_redeemed,
+        points_value_minor=payments.points_value_minor,
+        stored_principal_minor=payments.stored_principal_minor,
+        stored_bonus_minor=payments.stored_bonus_minor,
+        points_earned=earning.points,
+        growth_earned=earning.growth,
+        line_earnings={
+            str(ln.line_no): [
+                earning.line_points.get(ln.line_no, 0),
+                earning.line_growth.get(ln.line_no, 0),
+            ]
+            for ln in lines
+        },
+        earn_entry_id=earn_id,
+        spend_entry_id=spend_id,
+        value_entry_id=value_id,
+        rule_versions=programs.versions(),
+        points_taken_back=0,
+        points_forgiven=0,
+        growth_taken_back=0,
+        points_returned=0,
+        principal_returned_minor=0,
+        bonus_returned_minor=0,
+        created_at=utcnow(session),
+    )
+    session.add(row)
+    session.flush()
+    if earning.growth:
+        tiers.reevaluate(session, merchant_id, member_id, f"order {order.external_id}")
+    return row
+
+
+def on_order_recorded(session: Session, order: Any, lines: Sequence[Any]) -> OrderPayment | None:
+    """An order recorded through the orders API earns points and growth for its member
+    (paid in cash: no redemptions). Orders that checkout settles itself are skipped."""
+    if order.member_id is None or session.info.get(CHECKOUT_ORDER) == order.external_id:
+        return None
+    return settle_order(session, order, lines, Payments(), actor="orders")
+
+
+def payment_of(session: Session, order_id: int) -> OrderPayment | None:
+    return session.scalar(
+        select(OrderPayment).where(OrderPayment.order_id == order_id).with_for_update()
+    )

@@ -1,0 +1,166 @@
+"""Versioned program rules: every change is a new version effective from a time (ADR 0350)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from patron.core.clock import utcnow
+from patron.core.errors import Conflict, InvalidInput, NotFound
+from patron.core.events import emit
+from patron.programs.config import (
+    CONFIG_MODELS,
+    Kind,
+    MemberDayConfig,
+    PointsConfig,
+    RefundPolicyConfig,
+    StoredValueConfig,
+    TiersConfig,
+)
+from patron.programs.models import ProgramRule
+
+C = TypeVar("C", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class RuleInForce(Generic[C]):
+    """A setting as it applies at one moment, with the version that entries record."""
+
+    kind: Kind
+    version: int
+    config: C
+
+    @property
+    def tag(self) -> str:
+        return f"{self.kind.value}:v{self.version}"
+
+
+def parse_config(kind: Kind, raw: dict[str, Any]) -> BaseModel:
+    """Validate a setting's body; 422 ``invalid_program_config`` with the reasons if wrong."""
+    try:
+        return CONFIG_MODELS[kind].model_validate(raw)
+    except ValidationError as exc:
+        details = [
+            {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]} for e in exc.errors()
+        ]
+        raise InvalidInput(
+            f"the {kind.value} settings are not valid",
+            code="invalid_program_config",
+            details={"errors": details},
+        ) from exc
+
+
+def put_rule(
+    session: Session,
+    merchant_id: int,
+    kind: Kind,
+    raw: dict[str, Any],
+    actor: str,
+    effective_from: datetime | None = None,
+) -> ProgramRule:
+    """Create the next version of a setting, in force from ``effective_from`` (default now)."""
+    config = parse_config(kind, raw)
+    now = utcnow(session)
+    if effective_from is not None and effective_from.tzinfo is None:
+        raise InvalidInput("effective_from needs a time zone", code="naive_datetime")
+    latest = session.scalar(
+        select(func.max(ProgramRule.version)).where(
+            ProgramRule.merchant_id == merchant_id, ProgramRule.kind == kind.value
+        )
+    )
+    rule = ProgramRule(
+        merchant_id=merchant_id,
+        kind=kind.value,
+        version=(latest or 0) + 1,
+        effective_from=effective_from or now,
+        config=config.model_dump(mode="json"),
+        created_at=now,
+        actor=actor,
+    )
+    try:
+        with session.begin_nested():
+            session.add(rule)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict("another change of this setting came first; retry", code="busy") from exc
+    emit(
+        session,
+        merchant_id,
+        "program.changed",
+        {
+            "kind": kind.value,
+            "version": rule.version,
+            "effective_from": rule.effective_from.isoformat(),
+        },
+    )
+    return rule
+
+
+def rule_row(session: Session, merchant_id: int, kind: Kind, at: datetime) -> ProgramRule | None:
+    """The version in force at ``at``: the latest with ``effective_from <= at``."""
+    return session.scalar(
+        select(ProgramRule)
+        .where(
+            ProgramRule.merchant_id == merchant_id,
+            ProgramRule.kind == kind.value,
+            ProgramRule.effective_from <= at,
+        )
+        .order_by(ProgramRule.effective_from.desc(), ProgramRule.version.desc())
+        .limit(1)
+    )
+
+
+def versions(session: Session, merchant_id: int, kind: Kind) -> list[ProgramRule]:
+    """Every version of a setting, newest first."""
+    return list(
+        session.scalars(
+            select(ProgramRule)
+            .where(ProgramRule.merchant_id == merchant_id, ProgramRule.kind == kind.value)
+            .order_by(ProgramRule.version.desc())
+        )
+    )
+
+
+def _in_force(
+    session: Session, merchant_id: int, kind: Kind, at: datetime, model: type[C]
+) -> RuleInForce[C] | None:
+    row = rule_row(session, merchant_id, kind, at)
+    if row is None:
+        return None
+    return RuleInForce(kind, row.version, model.model_validate(row.config))
+
+
+def points_rule(s: Session, m: int, at: datetime) -> RuleInForce[PointsConfig] | None:
+    return _in_force(s, m, Kind.POINTS, at, PointsConfig)
+
+
+def tiers_rule(s: Session, m: int, at: datetime) -> RuleInForce[TiersConfig] | None:
+    return _in_force(s, m, Kind.TIERS, at, TiersConfig)
+
+
+def stored_value_rule(s: Session, m: int, at: datetime) -> RuleInForce[StoredValueConfig]:
+    found = _in_force(s, m, Kind.STORED_VALUE, at, StoredValueConfig)
+    return found or RuleInForce(Kind.STORED_VALUE, 0, StoredValueConfig())
+
+
+def member_day_rule(s: Session, m: int, at: datetime) -> RuleInForce[MemberDayConfig] | None:
+    return _in_force(s, m, Kind.MEMBER_DAY, at, MemberDayConfig)
+
+
+def refund_policy(s: Session, m: int, at: datetime) -> RuleInForce[RefundPolicyConfig]:
+    found = _in_force(s, m, Kind.REFUND_POLICY, at, RefundPolicyConfig)
+    return found or RuleInForce(Kind.REFUND_POLICY, 0, RefundPolicyConfig())
+
+
+def current_rule(session: Session, merchant_id: int, kind: Kind) -> ProgramRule:
+    """The version in force now (404 if the merchant never set it)."""
+    row = rule_row(session, merchant_id, kind, utcnow(session))
+    if row is None:
+        raise NotFound(f"no {kind.value} settings yet", code="program_not_configured")
+    return row
