@@ -13,6 +13,7 @@ from patron.core.config import Settings, get_settings
 from patron.core.db import make_engine, make_session_factory
 from patron.core.http import install_error_handlers
 from patron.core.logging import configure_logging
+from patron.coupons.api import router as coupons_router
 from patron.engagement.segments.api import router as segments_router
 from patron.ledger.api import router as ledger_router
 from patron.members.api import router as members_router
@@ -29,6 +30,7 @@ ROUTERS = [
     segments_router,
     webhooks_router,
     ledger_router,
+    coupons_router,
 ]
 
 
