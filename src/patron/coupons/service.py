@@ -248,8 +248,9 @@ def issue_bulk(
 ) -> tuple[int, int]:
     """Issue one coupon to each listed member with set-based inserts. Returns (issued, skipped):
     unknown members and members at the per-member limit (or already given one under
-    ``reason_key``) are skipped. All or nothing against the total limit: if fewer remain than
-    members to issue to, ``coupon_issue_limit_reached`` and nothing is issued."""
+    ``reason_key``) are skipped; repeated ids count once. All or nothing against the total
+    limit: if fewer remain than members to issue to, ``coupon_issue_limit_reached`` and
+    nothing is issued."""
     template = get_template(session, merchant_id, template_id)
     now = utcnow(session)
     _check_issuable(template, now)
