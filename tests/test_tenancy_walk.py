@@ -39,6 +39,13 @@ SAMPLE_BODIES: dict[str, Any] = {
     "update_segment": {"name": "hijacked"},
     "update_template": {"name": "hijacked"},
     "preview_template": {"member_id": 0},
+    "update_coupon_template": {"name": "hijacked"},
+    "issue_coupon": {"member_id": 1},
+    "issue_coupons_bulk": {"member_ids": [1]},
+    "void_coupon": {"reason": "hijacked"},
+    "update_mall_item": {"name": "hijacked"},
+    "update_mall_order": {"status": "ready"},
+    "update_gift_rule": {"name": "hijacked"},
     "adjust_member_balance": {
         "asset": "points",
         "amount": 5,
@@ -117,8 +124,10 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         json={"asset": "points", "amount": 10, "reason_code": "welcome", "description": "Hi"},
         headers=a.headers,
     ).json()
+    coupons = seed_alpha_coupons(client, a, member["id"])
     SAMPLE_BODIES["merge_members"] = {"other_member_id": other["id"]}
     return {
+        **coupons,
         "member_id": member["id"],
         "product_id": product["id"],
         "order_id": order["id"],
@@ -131,6 +140,41 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         "message_id": message_id,
         "tag": "vip",
         "entry_id": entry["id"],
+    }
+
+
+def seed_alpha_coupons(client: TestClient, a: Tenant, member_id: int) -> dict[str, Any]:
+    template = client.post(
+        "/api/v1/coupon-templates",
+        json={"name": "Alpha 10 off", "kind": "amount_off", "amount_off_minor": 1000},
+        headers=a.headers,
+    ).json()
+    code = client.post(
+        f"/api/v1/coupon-templates/{template['id']}/issue",
+        json={"member_id": member_id},
+        headers=a.headers,
+    ).json()
+    item = client.post(
+        "/api/v1/mall/items",
+        json={"kind": "gift", "name": "Alpha cup", "points_price": 5, "stock": 3},
+        headers=a.headers,
+    ).json()
+    mall_order = client.post(
+        "/api/v1/mall/redeem",
+        json={"member_id": member_id, "item_id": item["id"]},
+        headers={**a.headers, "Idempotency-Key": "alpha-mall-1"},
+    ).json()
+    rule = client.post(
+        "/api/v1/gift-rules",
+        json={"name": "Alpha gift", "buy_sku": "X", "gift_sku": "G", "gift_name": "Gift"},
+        headers=a.headers,
+    ).json()
+    return {
+        "template_id": template["id"],
+        "coupon_id": code["id"],
+        "item_id": item["id"],
+        "mall_order_id": mall_order["id"],
+        "gift_rule_id": rule["id"],
     }
 
 

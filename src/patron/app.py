@@ -14,6 +14,7 @@ from patron.core.config import Settings, get_settings
 from patron.core.db import make_engine, make_session_factory
 from patron.core.http import install_error_handlers
 from patron.core.logging import configure_logging
+from patron.coupons.api import router as coupons_router
 from patron.engagement.api import router as engagement_router
 from patron.engagement.callbacks_api import router as engagement_callbacks_router
 from patron.engagement.segments.api import router as segments_router
@@ -40,6 +41,7 @@ ROUTERS = [
     ledger_router,
     programs_router,
     checkout_router,
+    coupons_router,
 ]
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.config import Settings
+from patron.coupons.automation import follow_events_task as coupons_follow_events
+from patron.coupons.automation import schedule_task as coupons_schedule
 from patron.engagement.dispatcher import dispatch_messages
 from patron.engagement.segments.tasks import follow_events_task, refresh_due_task
 from patron.ledger.tasks import points_schedule
@@ -27,6 +29,8 @@ Task = Callable[[sessionmaker[Session], Settings], int]
 
 # Each domain adds its tasks here (one line each).
 TASKS: list[tuple[str, Task]] = [
+    ("coupons.follow_events", coupons_follow_events),
+    ("coupons.schedule", coupons_schedule),
     ("webhooks.fan_out", fan_out),
     ("webhooks.deliver", deliver_due),
     ("segments.follow_events", follow_events_task),

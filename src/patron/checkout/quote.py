@@ -16,6 +16,9 @@ from fractions import Fraction
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+# Checkout sits above coupons: importing the providers registers them in PROVIDERS.
+import patron.coupons.benefits
+import patron.coupons.gifts  # noqa: F401
 from patron.checkout.members import find_member
 from patron.checkout.payments import choose_points, choose_stored_value
 from patron.checkout.receipt import render
