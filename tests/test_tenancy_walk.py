@@ -14,7 +14,14 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import Tenant
 
-MARKERS = ("+8613812345678", "A-SECRET-ORDER", "alpha-only-sku", "hidden@alpha-shop.com")
+MARKERS = (
+    "+8613812345678",
+    "A-SECRET-ORDER",
+    "alpha-only-sku",
+    "hidden@alpha-shop.com",
+    "alpha-hook",
+    "Alpha segment",
+)
 
 # Valid request bodies by operation id, so that validation passes and the tenancy check decides.
 SAMPLE_BODIES: dict[str, Any] = {
@@ -31,6 +38,8 @@ SAMPLE_BODIES: dict[str, Any] = {
         "reason_code": "goodwill",
         "description": "stolen",
     },
+    "update_webhook_endpoint": {"description": "hijacked"},
+    "update_segment": {"name": "hijacked"},
 }
 
 
@@ -62,6 +71,18 @@ def seed_alpha(client: TestClient, a: Tenant) -> dict[str, Any]:
         json={"asset": "points", "amount": 10, "reason_code": "welcome", "description": "Hi"},
         headers=a.headers,
     ).json()
+    endpoint = client.post(
+        "/api/v1/webhook-endpoints",
+        json={"url": "http://127.0.0.1:9/alpha-hook", "event_types": ["*"]},
+        headers=a.headers,
+    ).json()
+    client.post(f"/api/v1/webhook-endpoints/{endpoint['id']}/test", headers=a.headers)
+    delivery = client.get("/api/v1/webhook-deliveries", headers=a.headers).json()["items"][0]
+    segment = client.post(
+        "/api/v1/segments",
+        json={"name": MARKERS[5], "rules": {"field": "tag", "op": "has", "value": "vip"}},
+        headers=a.headers,
+    ).json()
     SAMPLE_BODIES["merge_members"] = {"other_member_id": other["id"]}
     return {
         "member_id": member["id"],
@@ -69,6 +90,9 @@ def seed_alpha(client: TestClient, a: Tenant) -> dict[str, Any]:
         "order_id": order["id"],
         "store_id": a.store_id,
         "key_id": keys[0]["id"],
+        "endpoint_id": endpoint["id"],
+        "delivery_id": delivery["id"],
+        "segment_id": segment["id"],
         "tag": "vip",
         "entry_id": entry["id"],
     }

@@ -13,10 +13,12 @@ from patron.core.config import Settings, get_settings
 from patron.core.db import make_engine, make_session_factory
 from patron.core.http import install_error_handlers
 from patron.core.logging import configure_logging
+from patron.engagement.segments.api import router as segments_router
 from patron.ledger.api import router as ledger_router
 from patron.members.api import router as members_router
 from patron.orders.api import router as orders_router
 from patron.tenancy.api import router as tenancy_router
+from patron.webhooks.api import router as webhooks_router
 from patron.worker import InProcessWorker
 
 # Each domain adds its router here (one line each).
@@ -25,6 +27,8 @@ ROUTERS = [
     members_router,
     orders_router,
     ledger_router,
+    segments_router,
+    webhooks_router,
 ]
 
 

@@ -17,7 +17,7 @@ from patron.core.logging import configure_logging
 from patron.core.migrate import upgrade
 from patron.ledger import cli as ledger_cli
 from patron.tenancy import service as tenancy
-from patron.worker import run_forever
+from patron.worker import drain, run_forever
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Patron: loyalty and retention.")
 merchant_app = typer.Typer(no_args_is_help=True, help="Merchants.")
@@ -70,10 +70,16 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    once: bool = typer.Option(False, "--once", help="work until nothing is due, then exit"),
+) -> None:
     """Run the background worker as its own process (webhooks, messages, schedules)."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    if once:
+        done = drain(sessions_for_cli(), settings, max_rounds=1_000_000)
+        console.print(f"worker: {done} items handled")
+        return
     with contextlib.suppress(KeyboardInterrupt):
         run_forever(sessions_for_cli(), settings)
 

@@ -2,6 +2,7 @@
 
 from patron.core.db import Base
 from patron.core.events import OutboxEvent
+from patron.engagement.segments.models import ConsumerCursor, Segment, SegmentMember
 from patron.ledger.models import (
     IdempotencyKey,
     JournalEntry,
@@ -28,6 +29,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "ConsentChange",
+    "ConsumerCursor",
     "FunnelTransition",
     "IdempotencyKey",
     "JournalEntry",
@@ -48,6 +50,8 @@ __all__ = [
     "Product",
     "Refund",
     "RefundLine",
+    "Segment",
+    "SegmentMember",
     "StaffUser",
     "Store",
     "WebhookAttempt",

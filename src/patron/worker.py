@@ -14,7 +14,9 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.config import Settings
+from patron.engagement.segments.tasks import follow_events_task, refresh_due_task
 from patron.ledger.tasks import points_schedule
+from patron.webhooks.delivery import deliver_due, fan_out
 
 log = logging.getLogger("patron.worker")
 
@@ -24,6 +26,10 @@ Task = Callable[[sessionmaker[Session], Settings], int]
 # Each domain adds its tasks here (one line each).
 TASKS: list[tuple[str, Task]] = [
     ("ledger.points_schedule", points_schedule),
+    ("webhooks.fan_out", fan_out),
+    ("webhooks.deliver", deliver_due),
+    ("segments.follow_events", follow_events_task),
+    ("segments.refresh_due", refresh_due_task),
 ]
 
 

@@ -7,6 +7,8 @@ twice (``fanned_out_at`` is set in the same transaction as the deliveries it cre
 
 from __future__ import annotations
 
+import re
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -49,7 +51,30 @@ def emit(
     return event
 
 
-EVENT_TYPES: tuple[str, ...] = (
+# The event type registry. Each domain registers the names it emits (at import time), so
+# webhook endpoints can subscribe to them and a typo in a subscription is refused.
+_EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+_registry: dict[str, None] = {}  # an ordered set: the catalogue lists names as registered
+_registry_lock = threading.Lock()
+
+
+def register_event_types(*names: str) -> None:
+    """Add event type names (``domain.happening``) to the catalogue; repeats are a no-op."""
+    for name in names:
+        if not _EVENT_NAME.match(name):
+            raise ValueError(f"event type {name!r} must look like 'domain.happening'")
+    with _registry_lock:
+        for name in names:
+            _registry.setdefault(name, None)
+
+
+def known_event_types() -> tuple[str, ...]:
+    """Every registered event type, in registration order."""
+    with _registry_lock:
+        return tuple(_registry)
+
+
+register_event_types(
     "member.created",
     "member.updated",
     "member.merged",
@@ -57,9 +82,4 @@ EVENT_TYPES: tuple[str, ...] = (
     "member.consent_changed",
     "order.created",
     "order.refunded",
-    "points.earned",
-    "points.spent",
-    "points.expired",
-    "points.expiring_soon",
-    "balance.adjusted",
 )

@@ -1,0 +1,1 @@
+"""Engagement: segments, campaigns, journeys, messages and channels."""

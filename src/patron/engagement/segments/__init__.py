@@ -1,0 +1,1 @@
+"""Segments: rules over members evaluated in SQL, materialised and kept current."""
