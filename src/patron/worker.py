@@ -31,12 +31,12 @@ Task = Callable[[sessionmaker[Session], Settings], int]
 TASKS: list[tuple[str, Task]] = [
     ("coupons.follow_events", coupons_follow_events),
     ("coupons.schedule", coupons_schedule),
+    ("ledger.points_schedule", points_schedule),
     ("webhooks.fan_out", fan_out),
     ("webhooks.deliver", deliver_due),
     ("segments.follow_events", follow_events_task),
     ("segments.refresh_due", refresh_due_task),
     ("messages", dispatch_messages),
-    ("ledger.points_schedule", points_schedule),
     ("programs.schedule", programs_schedule),
 ]
 

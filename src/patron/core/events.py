@@ -82,9 +82,4 @@ register_event_types(
     "member.consent_changed",
     "order.created",
     "order.refunded",
-    "points.earned",
-    "points.spent",
-    "points.expired",
-    "points.expiring_soon",
-    "balance.adjusted",
 )
