@@ -13,11 +13,12 @@ from patron.core.config import Settings, get_settings
 from patron.core.db import make_engine, make_session_factory
 from patron.core.http import install_error_handlers
 from patron.core.logging import configure_logging
+from patron.imports.api import router as imports_router
 from patron.tenancy.api import router as tenancy_router
 from patron.worker import InProcessWorker
 
 # Each domain adds its router here (one line each).
-ROUTERS = [tenancy_router]
+ROUTERS = [tenancy_router, imports_router]
 
 
 def create_app(

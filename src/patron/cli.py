@@ -15,6 +15,7 @@ from patron.core.db import make_engine, make_session_factory, transaction
 from patron.core.errors import PatronError
 from patron.core.logging import configure_logging
 from patron.core.migrate import upgrade
+from patron.imports.cli import export_app, import_app
 from patron.tenancy import service as tenancy
 from patron.worker import run_forever
 
@@ -25,6 +26,8 @@ staff_app = typer.Typer(no_args_is_help=True, help="Dashboard users.")
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(staff_app, name="staff")
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
 console = Console()
 err = Console(stderr=True)
 

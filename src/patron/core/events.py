@@ -57,4 +57,5 @@ EVENT_TYPES: tuple[str, ...] = (
     "member.consent_changed",
     "order.created",
     "order.refunded",
+    "import.completed",
 )
