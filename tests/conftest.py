@@ -126,9 +126,13 @@ def sessions(engine: Engine, clock: FrozenClock) -> sessionmaker[Session]:
 
 
 @pytest.fixture
-def db(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """A session for the test body; commit when the code under test would."""
-    session = sessions()
+def db(engine: Engine, clock: FrozenClock) -> Iterator[Session]:
+    """A session for the test body (deferred: it takes no write lock until it writes).
+
+    On SQLite a transaction reads one snapshot: call ``db.rollback()`` (or ``commit()``) before
+    reading what other sessions or API calls committed since this session last read.
+    """
+    session = make_session_factory(engine, clock, read_only=True)()
     yield session
     session.rollback()
     session.close()

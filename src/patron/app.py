@@ -14,11 +14,18 @@ from patron.core.db import make_engine, make_session_factory
 from patron.core.http import install_error_handlers
 from patron.core.logging import configure_logging
 from patron.imports.api import router as imports_router
+from patron.members.api import router as members_router
+from patron.orders.api import router as orders_router
 from patron.tenancy.api import router as tenancy_router
 from patron.worker import InProcessWorker
 
 # Each domain adds its router here (one line each).
-ROUTERS = [tenancy_router, imports_router]
+ROUTERS = [
+    tenancy_router,
+    members_router,
+    orders_router,
+    imports_router,
+]
 
 
 def create_app(
@@ -57,6 +64,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_session_factory(engine, clock)
+    app.state.read_sessions = make_session_factory(engine, clock, read_only=True)
     install_error_handlers(app)
 
     @app.get("/health", tags=["health"], operation_id="health")

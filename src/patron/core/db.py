@@ -77,9 +77,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _sqlite_begin_immediate(conn: Any) -> None:
-    # Writers take the lock at BEGIN, so two writers never deadlock upgrading a read lock.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(conn: Any) -> None:
+    # Units of work that write take the lock at BEGIN (IMMEDIATE), so two writers queue on
+    # busy_timeout instead of failing when a read lock cannot be upgraded. Read-only sessions
+    # begin DEFERRED and never block writers (WAL).
+    mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -97,7 +100,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         def _no_pysqlite_begin(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None
 
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -107,12 +110,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(parsed, **kwargs)
 
 
-def make_session_factory(engine: Engine, clock: Clock | None = None) -> sessionmaker[Session]:
-    """Sessions bound to ``engine`` carrying ``clock`` (see :mod:`patron.core.clock`)."""
+def make_session_factory(
+    engine: Engine, clock: Clock | None = None, *, read_only: bool = False
+) -> sessionmaker[Session]:
+    """Sessions bound to ``engine`` carrying ``clock`` (see :mod:`patron.core.clock`).
+
+    ``read_only`` sessions begin DEFERRED on SQLite (no write lock); on PostgreSQL nothing changes.
+    """
     info: dict[str, Any] = {}
     if clock is not None:
         info["clock"] = clock
-    return sessionmaker(bind=engine, expire_on_commit=False, info=info)
+    bind = engine.execution_options(sqlite_begin="DEFERRED") if read_only else engine
+    return sessionmaker(bind=bind, expire_on_commit=False, info=info)
 
 
 @contextmanager

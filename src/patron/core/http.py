@@ -20,9 +20,19 @@ log = logging.getLogger("patron.http")
 T = TypeVar("T")
 
 
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """The request's unit of work: committed when the endpoint returns, rolled back on error."""
-    factory: sessionmaker[Session] = request.app.state.sessions
+    """The request's unit of work: committed when the endpoint returns, rolled back on error.
+
+    GET requests get a read session (no write lock on SQLite); the rest a write session.
+    """
+    factory: sessionmaker[Session] = (
+        request.app.state.read_sessions
+        if request.method in READ_METHODS
+        else request.app.state.sessions
+    )
     session = factory()
     try:
         yield session

@@ -102,8 +102,11 @@ class OrderLine(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_minor: Mapped[int] = mapped_column(BigInteger)
     discount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
-    # quantity * unit_price_minor - discount_minor: what the customer paid for the line.
+    # quantity * unit_price_minor - discount_minor: the line's price after its own discount.
     total_minor: Mapped[int] = mapped_column(BigInteger)
+    # total_minor less the line's share of order-level discounts: what was paid for the line.
+    # The lines' paid amounts add up to the order total exactly (largest-remainder split).
+    paid_minor: Mapped[int] = mapped_column(BigInteger)
     refunded_quantity: Mapped[int] = mapped_column(Integer, default=0)
     refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
 

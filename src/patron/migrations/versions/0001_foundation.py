@@ -346,6 +346,7 @@ def upgrade() -> None:
     sa.Column('unit_price_minor', sa.BigInteger(), nullable=False),
     sa.Column('discount_minor', sa.BigInteger(), nullable=False),
     sa.Column('total_minor', sa.BigInteger(), nullable=False),
+    sa.Column('paid_minor', sa.BigInteger(), nullable=False),
     sa.Column('refunded_quantity', sa.Integer(), nullable=False),
     sa.Column('refunded_minor', sa.BigInteger(), nullable=False),
     sa.CheckConstraint('quantity > 0', name=op.f('ck_order_lines_positive_quantity')),

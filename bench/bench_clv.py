@@ -1,0 +1,176 @@
+"""Benchmark our CLV maximum-likelihood fits against the lifetimes library.
+
+    python bench/bench_clv.py --customers 23570      # CDNOW master as is
+    python bench/bench_clv.py --customers 1000000    # CDNOW customers resampled (seed 20240101)
+
+Data: CDNOW master (../shared/data/cdnow/CDNOW_master.txt.gz), calibration 1997-01-01..1997-09-30,
+weeks. Above 23,570 customers we resample whole customer histories with replacement (fixed seed),
+so the population (and the MLE) stays that of CDNOW. Our time = collapse to distinct rows + fit;
+lifetimes' time = its ``.fit`` on the per-customer arrays (as its docs use it), run in a subprocess
+with the peer venv bench/.venv-peers (``make -C bench peers``). Writes a markdown table to stdout
+and to bench/out/clv.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from patron.analytics.clv import BGNBD, GammaGamma, ParetoNBD, collapse_rfm, rfm_summary  # noqa: E402
+
+PEER_PYTHON = ROOT / "bench" / ".venv-peers" / "bin" / "python"
+NAMES = {"bgnbd": "BG/NBD", "pnbd": "Pareto/NBD", "gg": "Gamma-Gamma"}
+
+
+def master_path() -> Path:
+    """CDNOW master beside the repo (or beside its grandparent, for a worktree)."""
+    for base in (ROOT.parent, ROOT.parent.parent):
+        path = base / "shared" / "data" / "cdnow" / "CDNOW_master.txt.gz"
+        if path.exists():
+            return path
+    raise SystemExit("CDNOW_master.txt.gz not found in ../shared/data/cdnow")
+
+
+def load_summary(n_customers: int, seed: int) -> pd.DataFrame:
+    """RFM summary (weeks) of CDNOW master, resampled to ``n_customers`` if larger."""
+    raw = pd.read_csv(master_path(), sep=r"\s+", dtype={"date": str})
+    raw["date"] = pd.to_datetime(raw["date"], format="%Y%m%d")
+    s = rfm_summary(raw, "customer_id", "date", "dollar_value", "1997-09-30", freq="W")
+    if n_customers == len(s):
+        return s.reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    return s.iloc[rng.integers(0, len(s), n_customers)].reset_index(drop=True)
+
+
+def ours(s: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Time our fits: collapse to distinct rows + fit (weights)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, cls in (("bgnbd", BGNBD), ("pnbd", ParetoNBD)):
+        start = time.perf_counter()
+        rows = collapse_rfm(s["x"], s["t_x"], s["T"])
+        model = cls()
+        res = model.fit(rows.x, rows.t_x, rows.T, rows.weights)
+        out[name] = {
+            "seconds": time.perf_counter() - start,
+            "params": res.params,
+            "ll": res.log_likelihood,
+            "rows": rows.n_rows,
+            "model": model,
+        }
+    start = time.perf_counter()
+    rep = s[(s["x"] > 0) & (s["monetary"] > 0)]
+    keys = np.column_stack((rep["x"].to_numpy(), rep["monetary"].to_numpy()))
+    uniq, counts = np.unique(keys, axis=0, return_counts=True)
+    gg = GammaGamma()
+    res = gg.fit(uniq[:, 0], uniq[:, 1], counts)
+    out["gg"] = {
+        "seconds": time.perf_counter() - start,
+        "params": res.params,
+        "ll": res.log_likelihood,
+        "rows": len(uniq),
+        "model": gg,
+    }
+    return out
+
+
+def peers(s: pd.DataFrame, models: list[str], timeout: float) -> dict[str, Any]:
+    """Run lifetimes in the peer venv; {} if that venv is missing."""
+    if not PEER_PYTHON.exists():
+        print(f"peer venv missing ({PEER_PYTHON}); run: make -C bench peers", file=sys.stderr)
+        return {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rfm.npz"
+        np.savez(path, **{k: s[k].to_numpy() for k in ("x", "t_x", "T", "monetary")})
+        results: dict[str, Any] = {}
+        for name in models:
+            cmd = [str(PEER_PYTHON), str(ROOT / "bench" / "_peer_lifetimes.py"), str(path), name]
+            try:
+                done = subprocess.run(
+                    cmd, capture_output=True, text=True, timeout=timeout, check=True
+                )
+                results.update(json.loads(done.stdout))
+            except subprocess.TimeoutExpired:
+                results[name] = {"timeout": timeout}
+            except subprocess.CalledProcessError as err:
+                results[name] = {"error": err.stderr.strip().splitlines()[-1:]}
+    return results
+
+
+def their_ll(name: str, info: dict[str, Any], params: dict[str, float], s: pd.DataFrame) -> float:
+    """Our log-likelihood at lifetimes' parameters (so both LLs are the same function)."""
+    model = info["model"]
+    if name == "gg":
+        rep = s[(s["x"] > 0) & (s["monetary"] > 0)]
+        p = [params["p"], params["q"], params["v"]]
+        return float(model.loglik_and_gradient(p, rep["x"], rep["monetary"])[0])
+    rows = collapse_rfm(s["x"], s["t_x"], s["T"])
+    p = [params[k] for k in model.param_names]
+    return float(model.loglik_and_gradient(p, rows.x, rows.t_x, rows.T, rows.weights)[0])
+
+
+def table(s: pd.DataFrame, mine: dict[str, Any], theirs: dict[str, Any]) -> str:
+    """Markdown table of times, speed-ups, parameter differences and both LLs."""
+    lines = [
+        f"Customers: {len(s):,}",
+        "",
+        "| model | distinct rows | ours (s) | lifetimes (s) | speed-up | max rel. param diff "
+        "| LL ours | LL lifetimes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    rename = {"gamma": "v"}
+    for name, info in mine.items():
+        peer = theirs.get(name, {})
+        if "seconds" in peer:
+            tp = peer["params"]
+            diff = max(
+                abs(info["params"][k] - tp[rename.get(k, k)]) / abs(info["params"][k])
+                for k in info["params"]
+            )
+            cells = [
+                f"{peer['seconds']:.2f}",
+                f"{peer['seconds'] / info['seconds']:.0f}x",
+                f"{diff:.1e}",
+                f"{their_ll(name, info, tp, s):.2f}",
+            ]
+        else:
+            why = f"timeout {peer['timeout']:.0f}s" if "timeout" in peer else "n/a"
+            cells = [why, "", "", ""]
+        lines.append(
+            f"| {NAMES[name]} | {info['rows']:,} | {info['seconds']:.3f} | {cells[0]} | {cells[1]} "
+            f"| {cells[2]} | {info['ll']:.2f} | {cells[3]} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=23570)
+    parser.add_argument("--seed", type=int, default=20240101)
+    parser.add_argument("--models", default="bgnbd,pnbd,gg")
+    parser.add_argument("--peer-timeout", type=float, default=3600.0)
+    parser.add_argument("--no-peers", action="store_true")
+    args = parser.parse_args()
+    s = load_summary(args.customers, args.seed)
+    mine = {k: v for k, v in ours(s).items() if k in args.models.split(",")}
+    theirs = {} if args.no_peers else peers(s, list(mine), args.peer_timeout)
+    text = table(s, mine, theirs)
+    print(text)
+    out = ROOT / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    (out / "clv.md").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Analytics: customer-base models and reporting."""

@@ -1,0 +1,240 @@
+"""Shared machinery for the maximum-likelihood fits of the CLV models.
+
+Every model implements ``_loglik_grad(params, data)`` that returns the weighted total
+log-likelihood and its gradient with respect to the *natural* parameters. :func:`maximise`
+then optimises over log-parameters with L-BFGS-B (chain rule: d/dlog p = p * d/dp), minimising
+the weighted *mean* negative log-likelihood so that tolerances do not depend on the data size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import minimize
+
+FloatArray = npt.NDArray[np.float64]
+ArrayLike = npt.ArrayLike
+
+LogLikGrad = Callable[[FloatArray], tuple[float, FloatArray]]
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Outcome of a maximum-likelihood fit.
+
+    ``log_likelihood`` is the weighted *total* log-likelihood (the number papers report),
+    ``n_obs`` the total weight (number of customers), ``iterations`` the L-BFGS-B iterations.
+    """
+
+    model: str
+    params: dict[str, float]
+    log_likelihood: float
+    iterations: int
+    converged: bool
+    message: str
+    n_obs: float
+    function_evaluations: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able dictionary of the result."""
+        return {
+            "model": self.model,
+            "params": dict(self.params),
+            "log_likelihood": float(self.log_likelihood),
+            "iterations": int(self.iterations),
+            "function_evaluations": int(self.function_evaluations),
+            "converged": bool(self.converged),
+            "message": self.message,
+            "n_obs": float(self.n_obs),
+        }
+
+
+@dataclass(frozen=True)
+class RFMData:
+    """Validated (x, t_x, T, weights) arrays plus the distinct values of x.
+
+    ``x_unique[x_index] == x``: special functions of x are evaluated once per distinct x.
+    """
+
+    x: FloatArray
+    t_x: FloatArray
+    T: FloatArray
+    weights: FloatArray
+    x_unique: FloatArray = field(repr=False)
+    x_index: npt.NDArray[np.intp] = field(repr=False)
+
+    @property
+    def total_weight(self) -> float:
+        """Sum of the weights (number of customers represented)."""
+        return float(self.weights.sum())
+
+
+def as_float_array(values: ArrayLike, name: str) -> FloatArray:
+    """Return ``values`` as a 1-d float64 array, rejecting NaN and infinities."""
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def prepare_rfm(
+    x: ArrayLike, t_x: ArrayLike, T: ArrayLike, weights: ArrayLike | None = None
+) -> RFMData:
+    """Validate RFM inputs and precompute the distinct frequencies."""
+    xa = as_float_array(x, "x")
+    ta = as_float_array(t_x, "t_x")
+    Ta = as_float_array(T, "T")
+    if not (xa.shape == ta.shape == Ta.shape):
+        raise ValueError("x, t_x and T must have the same length")
+    if xa.size == 0:
+        raise ValueError("no customers to fit")
+    if np.any(xa < 0) or np.any(xa != np.round(xa)):
+        raise ValueError("x must be non-negative integers")
+    if np.any(ta < 0) or np.any(ta > Ta + 1e-9):
+        raise ValueError("need 0 <= t_x <= T")
+    if np.any((xa == 0) & (ta != 0)):
+        raise ValueError("t_x must be 0 when x is 0")
+    wa = np.ones_like(xa) if weights is None else as_float_array(weights, "weights")
+    if wa.shape != xa.shape or np.any(wa < 0):
+        raise ValueError("weights must be non-negative and as long as x")
+    x_unique, x_index = np.unique(xa, return_inverse=True)
+    return RFMData(xa, ta, Ta, wa, x_unique, x_index.reshape(-1))
+
+
+def maximise(
+    model: str,
+    names: Sequence[str],
+    loglik_grad: LogLikGrad,
+    total_weight: float,
+    initial: Sequence[float] | None = None,
+    max_iter: int = 2000,
+) -> FitResult:
+    """Maximise ``loglik_grad`` over log-parameters with L-BFGS-B and an analytic gradient."""
+    x0 = np.zeros(len(names)) if initial is None else np.log(np.asarray(initial, dtype=float))
+    scale = 1.0 / total_weight
+
+    def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
+        params = np.exp(log_params)
+        with np.errstate(all="ignore"):
+            ll, grad = loglik_grad(params)
+        if not np.isfinite(ll) or not np.all(np.isfinite(grad)):
+            return np.inf, np.zeros_like(log_params)
+        return -ll * scale, -grad * params * scale
+
+    res = minimize(
+        objective,
+        x0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-30.0, 30.0)] * len(names),
+        options={"maxiter": max_iter, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
+    )
+    params = np.exp(res.x)
+    return FitResult(
+        model=model,
+        params={n: float(v) for n, v in zip(names, params, strict=True)},
+        log_likelihood=float(-res.fun / scale),
+        iterations=int(res.nit),
+        converged=bool(res.success),
+        message=str(res.message),
+        n_obs=total_weight,
+        function_evaluations=int(res.nfev),
+    )
+
+
+def params_array(
+    params: Mapping[str, float] | None, names: Sequence[str], model: str
+) -> FloatArray:
+    """Return the parameters in ``names`` order, or raise if the model is not fitted."""
+    if params is None:
+        raise RuntimeError(f"{model}: fit the model (or pass params) first")
+    missing = [n for n in names if n not in params]
+    if missing:
+        raise ValueError(f"{model}: missing parameters {missing}")
+    return np.array([float(params[n]) for n in names], dtype=np.float64)
+
+
+def log1mexp(v: FloatArray) -> FloatArray:
+    """Stable ``log(1 - exp(v))`` for ``v <= 0`` (Mächler 2012)."""
+    out = np.empty_like(v)
+    small = v > -np.log(2.0)
+    out[small] = np.log(-np.expm1(v[small]))
+    out[~small] = np.log1p(-np.exp(v[~small]))
+    return out
+
+
+class TransactionModel:
+    """Base class of the buy-till-you-die transaction models (BG/NBD, Pareto/NBD, MBG/NBD).
+
+    Subclasses set ``name`` and ``param_names`` and implement :meth:`_loglik_grad`.
+    """
+
+    name: str = ""
+    param_names: tuple[str, ...] = ()
+
+    def __init__(self, params: Mapping[str, float] | None = None) -> None:
+        self.params: dict[str, float] | None = dict(params) if params is not None else None
+        self.result: FitResult | None = None
+
+    def _loglik_grad(self, p: FloatArray, data: RFMData) -> tuple[float, FloatArray]:
+        raise NotImplementedError
+
+    def probability_alive(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
+        """P(customer is alive at T | x, t_x, T)."""
+        raise NotImplementedError
+
+    def expected_purchases(
+        self, t: float, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """E[number of purchases in (T, T + t] | x, t_x, T]."""
+        raise NotImplementedError
+
+    def expected_purchases_unconditional(self, t: ArrayLike) -> FloatArray:
+        """E[X(t)]: expected repeat purchases in (0, t] of a customer just acquired."""
+        raise NotImplementedError
+
+    def _p(self) -> FloatArray:
+        return params_array(self.params, self.param_names, self.name)
+
+    def fit(
+        self,
+        x: ArrayLike,
+        t_x: ArrayLike,
+        T: ArrayLike,
+        weights: ArrayLike | None = None,
+        initial: Sequence[float] | None = None,
+    ) -> FitResult:
+        """Fit by maximum likelihood; ``weights`` count customers per (possibly collapsed) row."""
+        data = prepare_rfm(x, t_x, T, weights)
+        res = maximise(
+            self.name,
+            self.param_names,
+            lambda p: self._loglik_grad(p, data),
+            data.total_weight,
+            initial,
+        )
+        self.params = res.params
+        self.result = res
+        return res
+
+    def loglik_and_gradient(
+        self,
+        params: ArrayLike,
+        x: ArrayLike,
+        t_x: ArrayLike,
+        T: ArrayLike,
+        weights: ArrayLike | None = None,
+    ) -> tuple[float, FloatArray]:
+        """Weighted total log-likelihood and its gradient in the natural parameters."""
+        data = prepare_rfm(x, t_x, T, weights)
+        return self._loglik_grad(np.asarray(params, dtype=np.float64), data)
+
+    def log_likelihood(
+        self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, weights: ArrayLike | None = None
+    ) -> float:
+        """Weighted total log-likelihood at the current parameters."""
+        return self.loglik_and_gradient(self._p(), x, t_x, T, weights)[0]

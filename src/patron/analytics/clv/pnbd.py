@@ -1,0 +1,182 @@
+"""Pareto/NBD model (Schmittlein, Morrison & Colombo 1987).
+
+While alive a customer buys as a Poisson process with rate ``lambda ~ Gamma(r, alpha)``; their
+lifetime is exponential with rate ``mu ~ Gamma(s, beta)``. The likelihood follows Fader & Hardie,
+"A Note on Deriving the Pareto/NBD Model and Related Expressions" (2005):
+
+    L = Gamma(r+x) alpha^r beta^s / Gamma(r)
+        * [ 1 / ((alpha+T)^(r+x) (beta+T)^s) + s * (H(t_x) - H(T)) ]
+
+with ``H(y) = integral_y^inf (alpha+tau)^-(r+x) (beta+tau)^-(s+1) dtau``
+``= M^-a 2F1(a, b; a+1; z) / a``
+where ``a = r+s+x`` and, for alpha >= beta, ``M = alpha+y, b = s+1, z = (alpha-beta)/M``, else
+``M = beta+y, b = r+x, z = (beta-alpha)/M`` (so that always 0 <= z < 1). Everything is in log space.
+
+The gradient is analytic: d/d(params) of ``J(a,b,z) = 2F1(a,b;a+1;z)/a`` comes from its power
+series ``J = sum_n (b)_n z^n / (n! (a+n))`` differentiated term by term in a, b and z.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import digamma, gammaln, hyp2f1
+
+from ._base import ArrayLike, FloatArray, RFMData, TransactionModel, as_float_array, log1mexp
+
+_SERIES_MAX_TERMS = 20000
+
+
+def _hyp_args(
+    p: FloatArray, x: FloatArray, y: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Return ``a, b, z, M`` of ``H(y) = M^-a J(a, b, z)`` in the stable branch."""
+    r, alpha, s, beta = p
+    a = r + s + x
+    if alpha >= beta:
+        m = alpha + y
+        return a, np.full_like(x, s + 1.0), (alpha - beta) / m, m
+    m = beta + y
+    return a, r + x, (beta - alpha) / m, m
+
+
+def _log_h(p: FloatArray, x: FloatArray, y: FloatArray) -> FloatArray:
+    """log H(y) with scipy's hyp2f1."""
+    a, b, z, m = _hyp_args(p, x, y)
+    return np.asarray(np.log(hyp2f1(a, b, a + 1.0, z)) - np.log(a) - a * np.log(m))
+
+
+def _log_terms(
+    p: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> tuple[FloatArray, ...]:
+    """Return (A, B, log H(t_x), log H(T)): the 'alive at T' and 'died in (t_x, T]' terms."""
+    r, alpha, s, beta = p
+    log_h1 = _log_h(p, x, t_x)
+    log_h2 = _log_h(p, x, T)
+    log_d = np.full_like(x, -np.inf)
+    gap = log_h2 < log_h1
+    log_d[gap] = log_h1[gap] + log1mexp(log_h2[gap] - log_h1[gap])
+    term_a = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    term_b = np.log(s) + log_d
+    return term_a, term_b, log_h1, log_h2
+
+
+def _j_series(a: FloatArray, b: FloatArray, z: FloatArray) -> tuple[FloatArray, ...]:
+    """Return J, dJ/da, dJ/db, dJ/dz for ``J = 2F1(a, b; a+1; z) / a`` by power series."""
+    n_rows = a.size
+    out = np.zeros((4, n_rows))
+    act = np.arange(n_rows)
+    aa, bb, zz = a.copy(), b.copy(), z.copy()
+    c = np.ones(n_rows)  # (b)_n z^n / n!
+    h = np.zeros(n_rows)  # psi(b+n) - psi(b)
+    s0, sa, sb, sz = (np.zeros(n_rows) for _ in range(4))
+    for n in range(_SERIES_MAX_TERMS):
+        inv = 1.0 / (aa + n)
+        term = c * inv
+        s0 += term
+        sa -= term * inv
+        sb += term * h
+        grow = c * (bb + n)
+        sz += grow / (aa + n + 1.0)
+        h += 1.0 / (bb + n)
+        c = grow * zz / (n + 1.0)
+        if n % 8 == 7:
+            small = c * (1.0 + h + np.abs(bb + n)) <= 1e-17 * s0 * (1.0 - zz)
+            done = small & ((bb + n) * zz < n + 1.0)
+            if np.any(done):
+                out[:, act[done]] = np.vstack((s0[done], sa[done], sb[done], sz[done]))
+                keep = ~done
+                act, aa, bb, zz, c, h = act[keep], aa[keep], bb[keep], zz[keep], c[keep], h[keep]
+                s0, sa, sb, sz = s0[keep], sa[keep], sb[keep], sz[keep]
+            if act.size == 0:
+                break
+    if act.size:
+        out[:, act] = np.vstack((s0, sa, sb, sz))
+    return out[0], out[1], out[2], out[3]
+
+
+def _dlog_h(p: FloatArray, x: FloatArray, y: FloatArray) -> FloatArray:
+    """Gradient of log H(y) w.r.t. (r, alpha, s, beta), shape (4, n)."""
+    _, alpha, _, beta = p
+    a, b, z, m = _hyp_args(p, x, y)
+    j, j_a, j_b, j_z = _j_series(a, b, z)
+    log_m = np.log(m)
+    ga, gb, gz = j_a / j, j_b / j, j_z / j
+    if alpha >= beta:
+        return np.vstack((-log_m + ga, -a / m + gz * (beta + y) / m**2, -log_m + ga + gb, -gz / m))
+    return np.vstack((-log_m + ga + gb, -gz / m, -log_m + ga, -a / m + gz * (alpha + y) / m**2))
+
+
+class ParetoNBD(TransactionModel):
+    """Pareto/NBD model with parameters ``r, alpha, s, beta``."""
+
+    name = "pnbd"
+    param_names = ("r", "alpha", "s", "beta")
+
+    def _loglik_grad(self, p: FloatArray, data: RFMData) -> tuple[float, FloatArray]:
+        r, alpha, s, beta = p
+        x, t_x, T, w = data.x, data.t_x, data.T, data.weights
+        xu, idx = data.x_unique, data.x_index
+        term_a, term_b, log_h1, log_h2 = _log_terms(p, x, t_x, T)
+        lse = np.logaddexp(term_a, term_b)
+        base = (gammaln(r + xu) - gammaln(r))[idx] + r * np.log(alpha) + s * np.log(beta)
+        ll = float(np.dot(w, base + lse))
+        wa = np.exp(term_a - lse)
+        wb = np.exp(term_b - lse)
+        d_a = np.vstack(
+            (
+                -np.log(alpha + T),
+                -(r + x) / (alpha + T),
+                -np.log(beta + T),
+                np.full_like(x, -s) / (beta + T),
+            )
+        )
+        d_b = np.zeros_like(d_a)
+        live = np.isfinite(term_b)
+        if np.any(live):
+            rho = np.exp(log_h2[live] - log_h1[live])
+            g1 = _dlog_h(p, x[live], t_x[live])
+            g2 = _dlog_h(p, x[live], T[live])
+            d_b[:, live] = (g1 - rho * g2) / (1.0 - rho)
+        d_b[2] += 1.0 / s
+        d_base = np.vstack(
+            (
+                (digamma(r + xu) - digamma(r))[idx] + np.log(alpha),
+                np.full_like(x, r / alpha),
+                np.full_like(x, np.log(beta)),
+                np.full_like(x, s / beta),
+            )
+        )
+        grad = (d_base + wa * d_a + wb * d_b) @ w
+        return ll, np.asarray(grad, dtype=np.float64)
+
+    def probability_alive(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
+        """P(alive at T | x, t_x, T) = (alive-at-T term) / likelihood."""
+        xa, ta, Ta = (as_float_array(v, n) for v, n in ((x, "x"), (t_x, "t_x"), (T, "T")))
+        term_a, term_b, _, _ = _log_terms(self._p(), xa, ta, Ta)
+        return np.asarray(np.exp(term_a - np.logaddexp(term_a, term_b)), dtype=np.float64)
+
+    def expected_purchases(
+        self, t: float, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """E[purchases in (T, T+t] | x, t_x, T] = P(alive) (r+x)(beta+T)/((alpha+T)(s-1)) [...]."""
+        r, alpha, s, beta = self._p()
+        xa, ta, Ta = (as_float_array(v, n) for v, n in ((x, "x"), (t_x, "t_x"), (T, "T")))
+        if t <= 0:
+            return np.zeros_like(xa)
+        log_q = np.log(beta + Ta) - np.log(beta + Ta + t)
+        part = (r + xa) / (alpha + Ta) * (beta + Ta) * _one_minus_pow_over(log_q, s - 1.0)
+        return np.asarray(part * self.probability_alive(xa, ta, Ta), dtype=np.float64)
+
+    def expected_purchases_unconditional(self, t: ArrayLike) -> FloatArray:
+        """E[X(t)] = r beta / (alpha (s-1)) [1 - (beta/(beta+t))^(s-1)]."""
+        r, alpha, s, beta = self._p()
+        ta = as_float_array(t, "t")
+        log_q = np.log(beta) - np.log(beta + ta)
+        return np.asarray(r * beta / alpha * _one_minus_pow_over(log_q, s - 1.0))
+
+
+def _one_minus_pow_over(log_q: FloatArray, k: float) -> FloatArray:
+    """(1 - q^k) / k, continuous at k = 0 (where it is -log q)."""
+    if abs(k) < 1e-12:
+        return np.asarray(-log_q)
+    return np.asarray(-np.expm1(k * log_q) / k)

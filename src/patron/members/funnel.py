@@ -1,0 +1,163 @@
+"""Funnel stage: user → customer → member → fan, derived by these rules (docs/members.md):
+
+* **fan** — registered, and either at least ``FAN_MIN_ORDERS`` purchases in the last
+  ``FAN_WINDOW_DAYS`` days or an engagement score of at least ``FAN_MIN_ENGAGEMENT``;
+* **member** — registered in the loyalty program;
+* **customer** — at least one purchase that was not fully refunded;
+* **user** — anyone else the merchant can reach (a contact, a lead).
+
+A stage can go down as well as up (a fan who stops buying becomes a member again); every move
+is kept in ``funnel_transitions`` with its time and reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from patron.core.clock import utcnow
+from patron.core.events import emit
+from patron.members.models import FunnelStage, FunnelTransition, Member
+from patron.orders.models import Order, OrderStatus
+
+FAN_MIN_ORDERS = 3
+FAN_WINDOW_DAYS = 365
+FAN_MIN_ENGAGEMENT = 10
+COUNTED_STATUSES = (OrderStatus.COMPLETED.value, OrderStatus.PARTIALLY_REFUNDED.value)
+
+
+def stage_for(
+    registered: bool, orders_count: int, recent_orders: int, engagement_score: int
+) -> FunnelStage:
+    """The stage the rules give for these facts."""
+    if registered and (recent_orders >= FAN_MIN_ORDERS or engagement_score >= FAN_MIN_ENGAGEMENT):
+        return FunnelStage.FAN
+    if registered:
+        return FunnelStage.MEMBER
+    if orders_count > 0:
+        return FunnelStage.CUSTOMER
+    return FunnelStage.USER
+
+
+def recompute_funnel(
+    session: Session, merchant_id: int, member_ids: Iterable[int], reason: str
+) -> dict[int, str]:
+    """Re-derive the stage of these members; record and announce each move. Returns the moves."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return {}
+    session.flush()
+    now = utcnow(session)
+    moves: dict[int, str] = {}
+    for start in range(0, len(ids), 1000):
+        moves.update(_recompute_chunk(session, merchant_id, ids[start : start + 1000], reason, now))
+    return moves
+
+
+def _recompute_chunk(
+    session: Session, merchant_id: int, ids: list[int], reason: str, now: datetime
+) -> dict[int, str]:
+    since = now - timedelta(days=FAN_WINDOW_DAYS)
+    recent = dict(
+        session.execute(
+            select(Order.member_id, func.count())
+            .where(
+                Order.merchant_id == merchant_id,
+                Order.member_id.in_(ids),
+                Order.placed_at >= since,
+                Order.status.in_(COUNTED_STATUSES),
+            )
+            .group_by(Order.member_id)
+        ).all()
+    )
+    rows = session.execute(
+        select(
+            Member.id,
+            Member.registered_at,
+            Member.orders_count,
+            Member.engagement_score,
+            Member.funnel_stage,
+        ).where(Member.merchant_id == merchant_id, Member.id.in_(ids))
+    ).all()
+    moves: dict[int, str] = {}
+    transitions: list[dict[str, Any]] = []
+    for member_id, registered_at, orders_count, engagement, current in rows:
+        new = stage_for(
+            registered_at is not None, orders_count, recent.get(member_id, 0), engagement
+        )
+        if new.value == current:
+            continue
+        moves[member_id] = new.value
+        transitions.append(
+            {
+                "merchant_id": merchant_id,
+                "member_id": member_id,
+                "from_stage": current,
+                "to_stage": new.value,
+                "moved_at": now,
+                "reason": reason,
+            }
+        )
+    if not transitions:
+        return moves
+    for stage in {t["to_stage"] for t in transitions}:
+        session.execute(
+            update(Member)
+            .where(Member.id.in_([m for m, s in moves.items() if s == stage]))
+            .values(funnel_stage=stage)
+            .execution_options(synchronize_session=False)
+        )
+    session.execute(insert(FunnelTransition), transitions)
+    for t in transitions:
+        member_id = int(t["member_id"])
+        emit(
+            session,
+            merchant_id,
+            "member.stage_changed",
+            {
+                "member_id": t["member_id"],
+                "from": t["from_stage"],
+                "to": t["to_stage"],
+                "reason": reason,
+            },
+            subject_id=t["member_id"],
+        )
+    return moves
+
+
+def record_initial_stage(session: Session, member: Member, reason: str) -> None:
+    """The first stage of a new member (the move from nothing)."""
+    session.add(
+        FunnelTransition(
+            merchant_id=member.merchant_id,
+            member_id=member.id,
+            from_stage=None,
+            to_stage=member.funnel_stage,
+            moved_at=utcnow(session),
+            reason=reason,
+        )
+    )
+
+
+def decay_fans(session: Session, merchant_id: int | None = None, batch: int = 5000) -> int:
+    """Re-derive the stage of fans whose recent purchases may have aged out (scheduled)."""
+    cutoff = utcnow(session) - timedelta(days=FAN_WINDOW_DAYS)
+    query = select(Member.merchant_id, Member.id).where(
+        Member.funnel_stage == FunnelStage.FAN.value,
+        Member.engagement_score < FAN_MIN_ENGAGEMENT,
+        Member.first_order_at.is_not(None),
+        Member.first_order_at < cutoff,
+    )
+    if merchant_id is not None:
+        query = query.where(Member.merchant_id == merchant_id)
+    by_merchant: dict[int, list[int]] = {}
+    for m_id, member_id in session.execute(query.limit(batch)):
+        by_merchant.setdefault(m_id, []).append(member_id)
+    moved = 0
+    for m_id, ids in by_merchant.items():
+        moved += len(recompute_funnel(session, m_id, ids, "purchases older than a year"))
+    return moved
