@@ -9,16 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.imports.reading import currency_exponent
+from patron.members.service import phone_region
 from patron.tenancy.models import Merchant, Store
-
-
-def merchant_region(merchant: Merchant) -> str:
-    """Default phone region: the territory of the merchant's locale (zh_Hans_CN → CN)."""
-    parts = merchant.locale.replace("-", "_").split("_")
-    region = next((p for p in reversed(parts) if len(p) == 2 and p.isupper()), None)
-    if region:
-        return region
-    return "CN" if merchant.timezone == "Asia/Shanghai" else "US"
 
 
 @dataclass(slots=True)
@@ -45,7 +37,7 @@ class ImportContext:
             currency=merchant.currency,
             exponent=currency_exponent(merchant.currency),
             zone=ZoneInfo(merchant.timezone),
-            region=merchant_region(merchant),
+            region=phone_region(session, merchant_id),
             namespace=namespace,
             store_codes=codes,
         )
