@@ -396,7 +396,7 @@ class BulkWriter:
         if not member_ids:
             return
         refresh_member_summary(self.session, self.merchant_id, member_ids)
-        recompute_funnel(self.session, self.merchant_id, member_ids, reason)
+        recompute_funnel(self.session, self.merchant_id, member_ids, reason, announce=False)
 
 
 def _status(row: OrderRow, total: int, refunded: int) -> str:

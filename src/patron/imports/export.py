@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from patron.imports.generic import MEMBER_COLUMNS, ORDER_COLUMNS
+from patron.imports.generic import ADDRESS_KEYS, MEMBER_COLUMNS, ORDER_COLUMNS
 from patron.imports.reading import currency_exponent
 from patron.members.models import Member, MemberConsent, MemberIdentity, MemberNote, MemberTag
 from patron.orders.models import Order, OrderLine, Refund
@@ -106,8 +106,7 @@ def _member_page_rows(session: Session, merchant_id: int, members: list[Member])
                 m.birthday.isoformat() if m.birthday else "",
                 m.locale or "",
                 ";".join(tags.get(m.id, [])),
-                *(str(address.get(k, "")) for k in ("address1", "address2", "city")),
-                *(str(address.get(k, "")) for k in ("province", "country", "zip")),
+                *(str(address.get(k, "")) for k in ADDRESS_KEYS),
                 _when(m.registered_at),
                 _when(m.created_at),
                 {True: "yes", False: "no"}.get(given.get("email"), ""),  # type: ignore[arg-type]

@@ -37,6 +37,7 @@ MEMBER_COLUMNS = (
     "birthday",
     "locale",
     "tags",
+    "company",
     "address1",
     "address2",
     "city",
@@ -72,14 +73,14 @@ ORDER_COLUMNS = (
     "line_discount",
 )
 ORDER_REQUIRED = {"order_id", "placed_at", "name", "quantity", "unit_price"}
-_ADDRESS = ("address1", "address2", "city", "province", "country", "zip")
+ADDRESS_KEYS = ("company", "address1", "address2", "city", "province", "country", "zip")
 STATUSES = {"completed", "cancelled"}
 CHANNELS = {"store", "online"}
 
 
 def _member(rec: Record, ctx: ImportContext) -> MemberRow:
     v = rec.values
-    address = {k: val for k in _ADDRESS if (val := text(v.get(k)))}
+    address = {k: val for k in ADDRESS_KEYS if (val := text(v.get(k)))}
     region = (address.get("country") or ctx.region).upper()
     consents: dict[str, bool] = {}
     for channel, column in (("email", "accepts_email"), ("sms", "accepts_sms")):
