@@ -6,9 +6,9 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from bench.imports import generate
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.imports import generate
 from patron.core.db import transaction
 from patron.imports.runner import run_import
 from tests.conftest import Tenant
