@@ -18,6 +18,7 @@ from patron.coupons.api import router as coupons_router
 from patron.engagement.api import router as engagement_router
 from patron.engagement.callbacks_api import router as engagement_callbacks_router
 from patron.engagement.segments.api import router as segments_router
+from patron.imports.api import router as imports_router
 from patron.ledger.api import router as ledger_router
 from patron.members.api import router as members_router
 from patron.orders.api import router as orders_router
@@ -42,6 +43,7 @@ ROUTERS = [
     programs_router,
     checkout_router,
     coupons_router,
+    imports_router,
 ]
 
 

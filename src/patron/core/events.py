@@ -82,4 +82,5 @@ register_event_types(
     "member.consent_changed",
     "order.created",
     "order.refunded",
+    "import.completed",
 )
