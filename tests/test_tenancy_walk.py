@@ -63,6 +63,7 @@ EXEMPT = {
     "get_program_rule": "the caller's own program settings, addressed by kind",
     "put_program_rule": "the caller's own program settings, addressed by kind",
     "program_versions": "the caller's own program settings, addressed by kind",
+    "import_csv": "imports into the caller's own merchant; kind is customers or orders",
 }
 
 # Where two kinds of object share a parameter name, which of A's objects each operation gets.
