@@ -17,6 +17,7 @@ from patron.core.logging import configure_logging
 from patron.coupons.api import router as coupons_router
 from patron.engagement.api import router as engagement_router
 from patron.engagement.callbacks_api import router as engagement_callbacks_router
+from patron.engagement.campaigns.api import router as campaigns_router
 from patron.engagement.segments.api import router as segments_router
 from patron.ledger.api import router as ledger_router
 from patron.members.api import router as members_router
@@ -42,6 +43,7 @@ ROUTERS = [
     programs_router,
     checkout_router,
     coupons_router,
+    campaigns_router,
 ]
 
 

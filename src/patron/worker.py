@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from patron.core.config import Settings
 from patron.coupons.automation import follow_events_task as coupons_follow_events
 from patron.coupons.automation import schedule_task as coupons_schedule
+from patron.engagement.campaigns.release import release_task as campaigns_release
 from patron.engagement.dispatcher import dispatch_messages
 from patron.engagement.segments.tasks import follow_events_task, refresh_due_task
 from patron.ledger.tasks import points_schedule
@@ -35,6 +36,7 @@ TASKS: list[tuple[str, Task]] = [
     ("webhooks.deliver", deliver_due),
     ("segments.follow_events", follow_events_task),
     ("segments.refresh_due", refresh_due_task),
+    ("campaigns.release", campaigns_release),
     ("messages", dispatch_messages),
     ("ledger.points_schedule", points_schedule),
     ("programs.schedule", programs_schedule),
