@@ -48,6 +48,9 @@ SAMPLE_BODIES: dict[str, Any] = {
     "update_gift_rule": {"name": "hijacked"},
     "update_campaign": {"name": "hijacked"},
     "launch_campaign": {},
+    "update_journey": {"name": "hijacked"},
+    "switch_journey": {"on": True},
+    "promote_product": {"product_id": 1},
     "adjust_member_balance": {
         "asset": "points",
         "amount": 5,
@@ -160,7 +163,12 @@ def seed_alpha_engagement(
         },
         headers=a.headers,
     ).json()
-    return {"campaign_id": campaign["id"]}
+    journey = client.post(
+        "/api/v1/journeys/from-library",
+        json={"key": "after_sales", "name": "Alpha care"},
+        headers=a.headers,
+    ).json()
+    return {"campaign_id": campaign["id"], "journey_id": journey["id"]}
 
 
 def seed_alpha_coupons(client: TestClient, a: Tenant, member_id: int) -> dict[str, Any]:
