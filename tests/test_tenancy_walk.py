@@ -51,6 +51,7 @@ SAMPLE_BODIES: dict[str, Any] = {
     "update_journey": {"name": "hijacked"},
     "switch_journey": {"on": True},
     "promote_product": {"product_id": 1},
+    "top_up": {"amount_minor": 100},
     "adjust_member_balance": {
         "asset": "points",
         "amount": 5,
@@ -64,6 +65,20 @@ EXEMPT = {
     "put_channel": "the caller's own channel settings, addressed by channel name",
     "provider_callback": "no API key; the provider's signature is checked",
     "whatsapp_verify": "provider URL verification; verified by the merchant's verify token",
+    "get_program_rule": "the caller's own program settings, addressed by kind",
+    "put_program_rule": "the caller's own program settings, addressed by kind",
+    "program_versions": "the caller's own program settings, addressed by kind",
+}
+
+# Where two kinds of object share a parameter name, which of A's objects each operation gets.
+ALIASES = {
+    op: {"template_id": "coupon_template_id"}
+    for op in (
+        "get_coupon_template",
+        "update_coupon_template",
+        "issue_coupon",
+        "issue_coupons_bulk",
+    )
 }
 
 
@@ -90,6 +105,16 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         headers=a.headers,
     ).json()
     keys = client.get("/api/v1/api-keys", headers=a.headers).json()
+    top_up = client.post(
+        f"/api/v1/members/{member['id']}/top-ups",
+        json={"amount_minor": 10000},
+        headers={**a.headers, "Idempotency-Key": "alpha-topup-1"},
+    ).json()
+    entry = client.post(
+        f"/api/v1/members/{member['id']}/adjustments",
+        json={"asset": "points", "amount": 10, "reason_code": "welcome", "description": "Hi"},
+        headers=a.headers,
+    ).json()
     endpoint = client.post(
         "/api/v1/webhook-endpoints",
         json={"url": "http://127.0.0.1:9/alpha-hook", "event_types": ["*"]},
@@ -147,6 +172,7 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         "message_id": message_id,
         "tag": "vip",
         "entry_id": entry["id"],
+        "top_up_id": top_up["id"],
     }
 
 
@@ -198,7 +224,7 @@ def seed_alpha_coupons(client: TestClient, a: Tenant, member_id: int) -> dict[st
         headers=a.headers,
     ).json()
     return {
-        "template_id": template["id"],
+        "coupon_template_id": template["id"],
         "coupon_id": code["id"],
         "item_id": item["id"],
         "mall_order_id": mall_order["id"],
@@ -234,9 +260,12 @@ def test_every_route_hides_merchant_a_from_merchant_b(
             continue
         missing = [p for p in params if p not in ids]
         assert not missing, f"{template}: add an object of A for {missing} to seed_alpha"
-        path = template.format(**ids)
+        path = template.format(
+            **{**ids, **{k: ids[v] for k, v in ALIASES.get(operation_id, {}).items()}}
+        )
         body = SAMPLE_BODIES.get(operation_id)
-        r = client.request(method, path, json=body, headers=other_tenant.headers)
+        headers = {**other_tenant.headers, "Idempotency-Key": f"walk-{operation_id}"}
+        r = client.request(method, path, json=body, headers=headers)
         assert r.status_code == 404, f"{method} {path} with B's key: {r.status_code} {r.text[:200]}"
         checked += 1
     assert checked >= 15

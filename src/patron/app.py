@@ -20,6 +20,7 @@ from patron.engagement.callbacks_api import router as engagement_callbacks_route
 from patron.engagement.campaigns.api import router as campaigns_router
 from patron.engagement.journeys.api import router as journeys_router
 from patron.engagement.segments.api import router as segments_router
+from patron.imports.api import router as imports_router
 from patron.ledger.api import router as ledger_router
 from patron.members.api import router as members_router
 from patron.orders.api import router as orders_router
@@ -46,6 +47,7 @@ ROUTERS = [
     coupons_router,
     campaigns_router,
     journeys_router,
+    imports_router,
 ]
 
 

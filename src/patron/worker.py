@@ -35,6 +35,7 @@ Task = Callable[[sessionmaker[Session], Settings], int]
 TASKS: list[tuple[str, Task]] = [
     ("coupons.follow_events", coupons_follow_events),
     ("coupons.schedule", coupons_schedule),
+    ("ledger.points_schedule", points_schedule),
     ("webhooks.fan_out", fan_out),
     ("webhooks.deliver", deliver_due),
     ("segments.follow_events", follow_events_task),
@@ -44,7 +45,6 @@ TASKS: list[tuple[str, Task]] = [
     ("journeys.schedule", journeys_schedule),
     ("journeys.steps", journeys_steps),
     ("messages", dispatch_messages),
-    ("ledger.points_schedule", points_schedule),
     ("programs.schedule", programs_schedule),
 ]
 
