@@ -26,11 +26,11 @@ from patron.core.clock import utcnow
 from patron.core.config import Settings
 from patron.core.db import transaction
 from patron.core.errors import BusinessRuleViolation, NotFound
-from patron.core.events import OutboxEvent
+from patron.core.events import OutboxEvent, consume_outbox
 from patron.engagement.journeys.engine import enrol
 from patron.engagement.journeys.festivals import festival_date
 from patron.engagement.journeys.models import Journey, JourneyVersion
-from patron.engagement.segments.models import ConsumerCursor, SegmentMember
+from patron.engagement.segments.models import SegmentMember
 from patron.engagement.segments.sqlfn import has_in_json_array, month_day
 from patron.members.models import Member
 from patron.orders.models import Product
@@ -120,25 +120,11 @@ def enrol_from_events(session: Session, events: Iterable[OutboxEvent]) -> int:
 
 def follow_events(session: Session, batch: int = 500) -> int:
     """Read the outbox past the "journeys" cursor; returns how many events were read."""
-    cursor = session.get(ConsumerCursor, CURSOR, with_for_update=True)
-    if cursor is None:
-        cursor = ConsumerCursor(name=CURSOR, last_event_id=0, updated_at=utcnow(session))
-        session.add(cursor)
-        session.flush()
-    events = list(
-        session.scalars(
-            select(OutboxEvent)
-            .where(OutboxEvent.id > cursor.last_event_id)
-            .order_by(OutboxEvent.id)
-            .limit(batch)
-        )
-    )
-    if not events:
-        return 0
-    enrol_from_events(session, events)
-    cursor.last_event_id = events[-1].id
-    cursor.updated_at = utcnow(session)
-    return len(events)
+
+    def handle(events: list[OutboxEvent]) -> None:
+        enrol_from_events(session, events)
+
+    return consume_outbox(session, CURSOR, handle, batch=batch)
 
 
 def _date_condition(trigger: dict[str, Any], today: date) -> tuple[ColumnElement[bool], str] | None:
