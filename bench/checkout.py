@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 import psycopg
-from sqlalchemy import Engine, event, text
+from sqlalchemy import JSON, Engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 from tests.live import live_server
 
@@ -242,12 +242,19 @@ def spread_ids(engine: Engine) -> None:
             if c.name != "id" and (not c.nullable or c.name == "merchant_id"):
                 row[c.name] = _placeholder(c, t.name)
         marks = ", ".join("?" for _ in row)
-        raw.execute(f"INSERT INTO {t.name} ({', '.join(row)}) VALUES ({marks})", list(row.values()))
+        raw.execute(
+            f"INSERT OR IGNORE INTO {t.name} ({', '.join(row)}) VALUES ({marks})",
+            list(row.values()),
+        )
     raw.execute("COMMIT")
     raw.close()
 
 
 def _placeholder(column: Any, table: str) -> Any:
+    if column.name == "merchant_id":
+        return 0
+    if isinstance(column.type, JSON):
+        return "{}"
     try:
         kind = column.type.python_type
     except NotImplementedError:  # JSON

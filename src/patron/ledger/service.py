@@ -367,5 +367,11 @@ def announce_expiring_points(
     days: int = _schedule.DEFAULT_EXPIRING_SOON_DAYS,
     now: datetime | None = None,
 ) -> int:
-    """Emit ``points.expiring_soon`` once per lot expiring within ``days``. Returns how many."""
-    return _schedule.announce_expiring_points(session, merchant_id, days, now)
+    """Emit ``points.expiring_soon`` once per lot expiring within its merchant's lead time
+    (the programs' ``expiring_notice_days``; ``days`` for merchants without one). Returns how
+    many."""
+    now = now or _schedule.utcnow(session)
+    own = _schedule.notice_days(session, now)
+    return _schedule.announce_expiring_points(
+        session, merchant_id, days, now, days_by_merchant=own
+    )

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import emit
+from patron.ledger.schedule import NOTICE_DAYS_PROVIDERS
 from patron.programs.config import (
     CONFIG_MODELS,
     Kind,
@@ -180,3 +181,20 @@ def current_rule(session: Session, merchant_id: int, kind: Kind) -> ProgramRule:
     if row is None:
         raise NotFound(f"no {kind.value} settings yet", code="program_not_configured")
     return row
+
+
+def expiring_notice_days(session: Session, now: datetime) -> dict[int, int]:
+    """Each merchant's ``expiring_notice_days`` from the points setting in force at ``now``
+    (for the ledger's ``points.expiring_soon`` task)."""
+    rows = session.execute(
+        select(ProgramRule.merchant_id, ProgramRule.config)
+        .where(ProgramRule.kind == Kind.POINTS.value, ProgramRule.effective_from <= now)
+        .order_by(ProgramRule.effective_from, ProgramRule.version)
+    ).all()
+    found: dict[int, int] = {}
+    for merchant_id, config in rows:  # later versions overwrite earlier ones
+        found[merchant_id] = PointsConfig.model_validate(config).expiring_notice_days
+    return found
+
+
+NOTICE_DAYS_PROVIDERS.append(expiring_notice_days)
