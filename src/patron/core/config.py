@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 10.0
     webhook_max_attempts: int = 8
     analytics_path: str = "var/analytics.duckdb"
+    # The analytics pages sync the copy first when its last sync is older than this.
+    analytics_max_age_minutes: float = 10.0
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:
