@@ -44,7 +44,7 @@ def nice_max(v: float) -> float:
     if v <= 0:
         return 1.0
     base = 10.0 ** math.floor(math.log10(v))
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (1, 2, 4, 6, 8, 10):  # quarters of these are round too
         if v <= step * base + 1e-12:
             return step * base
     return 10 * base
@@ -81,7 +81,7 @@ def _axes(top: float, fmt: Fmt, width: int, height: int) -> list[str]:
 
 
 def _x_labels(labels: Sequence[str], xs: Sequence[float], height: int) -> list[str]:
-    step = max(1, math.ceil(len(labels) / 12))  # at most ~12 labels, never overlapping
+    step = max(1, math.ceil(len(labels) / 7))  # at most ~7 labels, never overlapping
     return [
         _text(x, height - PAD_B + 18, label)
         for i, (label, x) in enumerate(zip(labels, xs, strict=True))

@@ -229,6 +229,7 @@ class _Figures:
             [f"+{m}" for m in range(months)],
             cells,
             notes=[charts.plain(int(sizes[d])) for d in cohorts],
+            width=1000,
         )
         note = self._(
             "Rows: month of first purchase (size on the right). Columns: months since. "
@@ -272,6 +273,8 @@ class _Figures:
                 None if p not in rate.index or pd.isna(rate[p]) else float(rate[p]) for p in periods
             ]
             series.append(Series(f"{self._(frm.title())} → {self._(to.title())}", values))
+        if all(v is None for line in series for v in line.values):
+            return None
         title = self._("Conversion between stages")
         chart = charts.line_chart(title, [self._period(p) for p in periods], series, percent)
         return Figure("funnel_conversion", title, chart, c)
