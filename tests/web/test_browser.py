@@ -163,3 +163,50 @@ def test_analytics_charts_in_a_real_browser(
             page.click("form.lang button[value=zh_Hans]")
         assert "复购率" in page.inner_text("#kpi-repurchase_rate")
         _shot(page, "analytics-zh")
+
+
+def test_segment_builder_live_count_in_a_real_browser(
+    browser: object,
+    engine: Engine,
+    settings: Settings,
+    clock: FrozenClock,
+    tenant: Tenant,
+    sessions: sessionmaker[Session],
+) -> None:
+    from playwright.sync_api import expect
+
+    seed_member(sessions, tenant, tags=["vip"])
+    seed_member(
+        sessions, tenant, first="Tom", last="Ng", phone="+8613900139000", email=None, order_ref=None
+    )
+    app = create_app(settings, engine=engine, clock=clock, run_worker=False)
+    with live_server(app) as base:
+        page = browser.new_page(viewport={"width": 1360, "height": 900})  # type: ignore[attr-defined]
+        page.goto(f"{base}/login")
+        page.fill("#email", tenant.owner_email)
+        page.fill("#password", tenant.owner_password)
+        page.click("button[type=submit].btn-block")
+        page.wait_for_url(f"{base}/dashboard")
+        page.goto(f"{base}/segments/new")
+        page.fill("#seg-name", "Everyone or VIP")
+        first = page.locator(".rule-row").nth(0)
+        first.locator("select[name=field]").select_option("orders_count")
+        first.locator("select[name=op]").select_option("gte")
+        first.locator("input[name=value]").fill("1")
+        expect(page.locator("#live-count")).to_have_text("1")
+        page.click("[data-role=add]")
+        assert page.locator(".rule-row").count() == 2
+        second = page.locator(".rule-row").nth(1)
+        second.locator("select[name=field]").select_option("tag")
+        second.locator("select[name=op]").select_option("has_not")
+        second.locator("input[name=value]").fill("vip")
+        page.click("label.chip:has-text('any rule')")
+        expect(page.locator("#live-count")).to_have_text("2")
+        _shot(page, "segment-builder")
+        with page.expect_navigation():
+            page.click("button[value=save]")
+        assert page.locator("h1").inner_text() == "Everyone or VIP"
+        assert page.locator("table.data tbody tr").count() == 2
+        _shot(page, "segment-detail")
+        page.goto(f"{base}/segments")
+        _shot(page, "segments")
