@@ -6,7 +6,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from patron.core.clock import FrozenClock
 from patron.core.db import transaction
+from patron.engagement import messages
+from patron.engagement.models import Message, MessageEvent
 from patron.engagement.segments import service as segments
 from patron.engagement.segments.models import Segment
 from tests.conftest import Tenant
@@ -116,4 +119,81 @@ def test_other_merchant_gets_404_for_a_segment(
     assert client.get(f"/segments/{seg_id}/edit").status_code == 404
     token = csrf_of(client.get("/segments"))
     r = client.post(f"/segments/{seg_id}/refresh", data={"csrf_token": token})
+    assert r.status_code == 404
+
+
+def _message(
+    sessions: sessionmaker[Session], tenant: Tenant, member_id: int, key: str, **change: object
+) -> int:
+    """A message queued through the pipeline; ``change`` sets where the worker left it (what a
+    provider's answer or exhausted retries would have written)."""
+    with transaction(sessions) as s:
+        msg = messages.enqueue_message(
+            s,
+            tenant.merchant_id,
+            member_id,
+            "in_app",
+            topic="promotions",
+            kind="marketing",
+            dedupe_key=key,
+            content={"en": {"title": "Hello {{ member.first_name }}", "body": "New coats"}},
+        )
+        for name, value in change.items():
+            setattr(msg, name, value)
+        return msg.id
+
+
+def test_member_panel_and_messages_page_with_filters(
+    client: TestClient, tenant: Tenant, sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    mei, lin = _two_members(sessions, tenant)
+    sent = _message(sessions, tenant, mei, "k1", status="sent", sent_at=clock.now())
+    skipped = _message(sessions, tenant, mei, "k2", status="skipped", status_reason="frequency_cap")
+    other = _message(sessions, tenant, lin, "k3")
+    sign_in(client, tenant)
+    page = client.get(f"/members/{mei}")
+    panel = page.text[page.text.index('id="messages"') :]
+    assert f'id="message-{sent}"' in panel and f'id="message-{skipped}"' in panel
+    assert "frequency_cap" in panel and f'id="message-{other}"' not in panel
+    assert "In-app" in panel and "Skipped" in panel
+    log = client.get("/messages?status=skipped&channel=in_app")
+    assert log.status_code == 200
+    body = log.text[log.text.index('id="message-log"') :]
+    assert f'id="message-{skipped}"' in body
+    assert f'id="message-{sent}"' not in body and f'id="message-{other}"' not in body
+    everything = client.get("/messages")
+    for mid in (sent, skipped, other):
+        assert f'id="message-{mid}"' in everything.text
+    assert "dead-letters" not in everything.text
+
+
+def test_dead_letter_retry_changes_status_once(
+    client: TestClient, tenant: Tenant, sessions: sessionmaker[Session], db: Session
+) -> None:
+    mei, _lin = _two_members(sessions, tenant)
+    dead = _message(sessions, tenant, mei, "k1", status="dead", last_error="timeout x5")
+    sign_in(client, tenant)
+    page = client.get("/messages")
+    section = page.text[page.text.index('id="dead-letters"') : page.text.index('id="message-log"')]
+    assert f'action="/messages/{dead}/retry"' in section
+    r = client.post(f"/messages/{dead}/retry", data={"csrf_token": csrf_of(page)})
+    assert r.status_code == 200 and "The message is queued again." in r.text
+    again = client.post(f"/messages/{dead}/retry", data={"csrf_token": csrf_of(page)})
+    assert "Only dead or unknown messages can be retried." in again.text
+    msg = db.get(Message, dead)
+    assert msg is not None
+    assert (msg.status, msg.generation, msg.status_reason) == ("queued", 1, "manual retry")
+    events = db.scalars(select(MessageEvent.type).where(MessageEvent.message_id == dead)).all()
+    assert events.count("retry") == 1
+
+
+def test_other_merchant_gets_404_for_a_message(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant, sessions: sessionmaker[Session]
+) -> None:
+    mei, _lin = _two_members(sessions, tenant)
+    dead = _message(sessions, tenant, mei, "k1", status="dead")
+    sign_in(client, other_tenant)
+    page = client.get("/messages")
+    assert f"message-{dead}" not in page.text
+    r = client.post(f"/messages/{dead}/retry", data={"csrf_token": csrf_of(page)})
     assert r.status_code == 404

@@ -6,6 +6,7 @@ from types import ModuleType
 
 from patron.web.dashboard import analytics as dashboard_analytics
 from patron.web.dashboard import members as dashboard_members
+from patron.web.dashboard import messages as dashboard_messages
 from patron.web.dashboard import segments as dashboard_segments
 from patron.web.dashboard import session as dashboard_session
 from patron.web.portal import pages as portal_pages
@@ -16,6 +17,7 @@ DASHBOARD: list[ModuleType] = [
     dashboard_members,
     dashboard_analytics,
     dashboard_segments,
+    dashboard_messages,
 ]
 
 # Member portal: each module exposes `router` and `NAV` (and optionally `PORTAL_HOME_PANELS`).
