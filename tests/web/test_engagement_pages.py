@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.clock import FrozenClock
 from patron.core.db import transaction
-from patron.engagement import messages
-from patron.engagement.models import Message, MessageEvent
+from patron.engagement import library, messages, policy
+from patron.engagement.models import ChannelSetting, Message, MessageEvent, MessageTemplate
 from patron.engagement.segments import service as segments
 from patron.engagement.segments.models import Segment
 from tests.conftest import Tenant
@@ -196,4 +196,111 @@ def test_other_merchant_gets_404_for_a_message(
     page = client.get("/messages")
     assert f"message-{dead}" not in page.text
     r = client.post(f"/messages/{dead}/retry", data={"csrf_token": csrf_of(page)})
+    assert r.status_code == 404
+
+
+def test_channel_secrets_are_never_echoed_and_blank_keeps_them(
+    client: TestClient, tenant: Tenant, db: Session
+) -> None:
+    sign_in(client, tenant)
+    page = client.get("/message-settings")
+    assert page.status_code == 200
+    form = {
+        "csrf_token": csrf_of(page),
+        "enabled": "on",
+        "cred_account_sid": "AC123",
+        "cred_auth_token": "s3cret-token-value",
+        "cred_from_number": "+15550001111",
+    }
+    r = client.post("/message-settings/channels/sms", data=form)
+    assert r.status_code == 200 and "Channel settings saved." in r.text
+    assert "s3cret-token-value" not in r.text
+    assert 'data-secret="auth_token"' in r.text and 'value="AC123"' in r.text
+    # Saving again with the secret box left blank keeps the stored secret.
+    r = client.post("/message-settings/channels/sms", data={**form, "cred_auth_token": ""})
+    assert "s3cret-token-value" not in r.text
+    row = db.scalars(select(ChannelSetting)).one()
+    assert row.credentials == {
+        "account_sid": "AC123",
+        "auth_token": "s3cret-token-value",
+        "from_number": "+15550001111",
+    }
+    assert row.enabled is True
+
+
+def test_quiet_hours_and_cap_are_saved_through_the_policy(
+    client: TestClient, tenant: Tenant, db: Session
+) -> None:
+    sign_in(client, tenant)
+    token = csrf_of(client.get("/message-settings"))
+    form = {
+        "csrf_token": token,
+        "cap_messages": "3",
+        "cap_window_days": "14",
+        "quiet_start": "22:00",
+        "quiet_end": "08:30",
+        "quiet_hours_enabled": "on",
+    }
+    r = client.post("/message-settings/policy", data=form)
+    assert "Quiet hours and caps saved." in r.text
+    assert 'value="22:00"' in r.text and 'value="08:30"' in r.text and 'value="14"' in r.text
+    current = policy.policy_for(db, tenant.merchant_id)
+    assert (current.cap_messages, current.cap_window_days) == (3, 14)
+    assert current.quiet_start.strftime("%H:%M") == "22:00"
+    bad = client.post("/message-settings/policy", data={**form, "quiet_end": "8h"})
+    assert "Not saved: quiet_end: use HH:MM" in bad.text
+    db.rollback()
+    assert policy.policy_for(db, tenant.merchant_id).quiet_end.strftime("%H:%M") == "08:30"
+
+
+def test_template_editor_refuses_unknown_variables_and_previews_for_a_member(
+    client: TestClient, tenant: Tenant, sessions: sessionmaker[Session], db: Session
+) -> None:
+    mei, _lin = _two_members(sessions, tenant)
+    sign_in(client, tenant)
+    token = csrf_of(client.get("/templates/new?channel=in_app"))
+    form = {
+        "csrf_token": token,
+        "channel": "in_app",
+        "name": "Welcome",
+        "en__title": "Hi {{ member.first_name }}",
+        "en__body": "Your code is {{ member.shoe_size }}",
+    }
+    bad = client.post("/templates/save", data=form)
+    assert bad.status_code == 422 and 'id="template-error"' in bad.text
+    assert "shoe_size" in bad.text
+    assert db.scalar(select(func.count()).select_from(MessageTemplate)) == 0
+    form["en__body"] = "Welcome to the club"
+    form["zh_Hans__title"] = "{{ member.first_name }}，你好"
+    form["zh_Hans__body"] = "欢迎加入"
+    ok = client.post("/templates/save", data=form, follow_redirects=False)
+    assert ok.status_code == 303
+    db.rollback()
+    saved = db.scalars(select(MessageTemplate)).one()
+    assert saved.variants["en"] == {
+        "title": "Hi {{ member.first_name }}",
+        "body": "Welcome to the club",
+    }
+    listing = client.get("/templates")
+    assert "Welcome" in listing.text and "中文" in listing.text
+    preview = client.get(f"/templates/{saved.id}?member={mei}&locale=en")
+    shown = preview.text[preview.text.index('id="preview"') :]
+    assert "Hi Mei" in shown and "Welcome to the club" in shown
+
+
+def test_other_merchant_gets_404_for_a_template(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant, sessions: sessionmaker[Session]
+) -> None:
+    with transaction(sessions) as s:
+        template = library.create_template(
+            s, tenant.merchant_id, "Hi", "in_app", {"en": {"title": "Hi", "body": "Yo"}}
+        )
+        template_id = template.id
+    sign_in(client, other_tenant)
+    assert client.get(f"/templates/{template_id}").status_code == 404
+    token = csrf_of(client.get("/templates"))
+    r = client.post(
+        "/templates/save",
+        data={"csrf_token": token, "template_id": str(template_id), "en__title": "x"},
+    )
     assert r.status_code == 404

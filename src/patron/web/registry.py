@@ -5,10 +5,12 @@ from __future__ import annotations
 from types import ModuleType
 
 from patron.web.dashboard import analytics as dashboard_analytics
+from patron.web.dashboard import channels as dashboard_channels
 from patron.web.dashboard import members as dashboard_members
 from patron.web.dashboard import messages as dashboard_messages
 from patron.web.dashboard import segments as dashboard_segments
 from patron.web.dashboard import session as dashboard_session
+from patron.web.dashboard import templates as dashboard_templates
 from patron.web.portal import pages as portal_pages
 
 # Merchant dashboard: each module exposes `router` and `NAV` (and optionally `MEMBER_PANELS`).
@@ -18,6 +20,8 @@ DASHBOARD: list[ModuleType] = [
     dashboard_analytics,
     dashboard_segments,
     dashboard_messages,
+    dashboard_channels,
+    dashboard_templates,
 ]
 
 # Member portal: each module exposes `router` and `NAV` (and optionally `PORTAL_HOME_PANELS`).

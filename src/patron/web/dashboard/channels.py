@@ -1,0 +1,193 @@
+"""Message settings in the dashboard: each channel's credentials, quiet hours and the
+frequency cap (managers only). Secrets are write-only: the page says "set", never the value,
+and a blank secret box keeps the stored one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from patron.core.errors import InvalidInput, NotFound, PatronError
+from patron.core.http import SessionDep
+from patron.engagement import library, policy
+from patron.tenancy.models import Role
+from patron.web.auth import ManagerPageDep
+from patron.web.i18n import N_
+from patron.web.nav import NavItem
+from patron.web.rendering import flash, render, translate
+
+router = APIRouter()
+NAV = [
+    NavItem(
+        "message-settings",
+        N_("Message settings"),
+        "/message-settings",
+        icon="shield",
+        order=60,
+        min_role=Role.MANAGER,
+    )
+]
+
+
+@dataclass(frozen=True)
+class CredentialField:
+    key: str
+    secret: bool = False
+    kind: str = "text"  # text | number | flag
+
+
+# What each built-in channel reads from its credentials (see engagement/channels/*.py).
+CHANNEL_FORMS: dict[str, tuple[CredentialField, ...]] = {
+    "email": (
+        CredentialField("host"),
+        CredentialField("port", kind="number"),
+        CredentialField("username"),
+        CredentialField("password", secret=True),
+        CredentialField("from_address"),
+        CredentialField("from_name"),
+        CredentialField("starttls", kind="flag"),
+        CredentialField("use_ssl", kind="flag"),
+        CredentialField("bounce_secret", secret=True),
+    ),
+    "sms": (
+        CredentialField("account_sid"),
+        CredentialField("auth_token", secret=True),
+        CredentialField("from_number"),
+    ),
+    "whatsapp": (
+        CredentialField("phone_number_id"),
+        CredentialField("access_token", secret=True),
+        CredentialField("app_secret", secret=True),
+        CredentialField("api_version"),
+    ),
+    "wechat": (
+        CredentialField("appid"),
+        CredentialField("secret", secret=True),
+        CredentialField("token", secret=True),
+    ),
+    "in_app": (),
+}
+
+
+def _channel_cards(session: Any, merchant_id: int) -> list[dict[str, Any]]:
+    stored = {row.channel: row for row in library.list_channel_settings(session, merchant_id)}
+    cards = []
+    for channel, fields in CHANNEL_FORMS.items():
+        row = stored.get(channel)
+        creds = row.credentials if row else {}
+        cards.append(
+            {
+                "channel": channel,
+                "enabled": bool(row and row.enabled),
+                "configured": row is not None,
+                "base_url": (row.base_url if row else None) or "",
+                "fields": [
+                    {
+                        "key": f.key,
+                        "secret": f.secret,
+                        "kind": f.kind,
+                        "is_set": f.key in creds,
+                        # a secret is never sent back to the browser, not even masked
+                        "value": "" if f.secret else _shown(creds.get(f.key)),
+                    }
+                    for f in fields
+                ],
+            }
+        )
+    return cards
+
+
+def _shown(value: Any) -> Any:
+    return "" if value is None else value
+
+
+@router.get("/message-settings")
+def settings_page(request: Request, session: SessionDep, staff: ManagerPageDep) -> Response:
+    current = policy.policy_for(session, staff.merchant_id)
+    context = {
+        "cards": _channel_cards(session, staff.merchant_id),
+        "policy": {
+            "cap_messages": current.cap_messages,
+            "cap_window_days": current.cap_window_days,
+            "quiet_hours_enabled": current.quiet_hours_enabled,
+            "quiet_start": current.quiet_start.strftime("%H:%M"),
+            "quiet_end": current.quiet_end.strftime("%H:%M"),
+        },
+    }
+    return render(request, "dashboard/engagement/settings.html", context)
+
+
+def _credentials(channel: str, form: Any, previous: dict[str, Any]) -> dict[str, Any]:
+    creds: dict[str, Any] = {}
+    for f in CHANNEL_FORMS[channel]:
+        raw = str(form.get(f"cred_{f.key}", "")).strip()
+        if f.kind == "flag":
+            creds[f.key] = raw == "on"
+        elif f.secret and not raw:
+            if f.key in previous:
+                creds[f.key] = previous[f.key]  # blank box: keep the stored secret
+        elif raw and f.kind == "number":
+            if not raw.isdigit():
+                raise InvalidInput(f"{f.key}: a whole number", code="invalid_credentials")
+            creds[f.key] = int(raw)
+        elif raw:
+            creds[f.key] = raw
+    return creds
+
+
+@router.post("/message-settings/channels/{channel}")
+async def save_channel(
+    request: Request, channel: str, session: SessionDep, staff: ManagerPageDep
+) -> Response:
+    """Replace one channel's settings (secrets left blank are kept)."""
+    if channel not in CHANNEL_FORMS:
+        raise NotFound("unknown channel", code="unknown_channel")
+    form = await request.form()
+    stored = {r.channel: r for r in library.list_channel_settings(session, staff.merchant_id)}
+    previous = stored[channel].credentials if channel in stored else {}
+    try:
+        library.put_channel_setting(
+            session,
+            staff.merchant_id,
+            channel,
+            enabled=form.get("enabled") == "on",
+            base_url=str(form.get("base_url", "")).strip() or None,
+            credentials=_credentials(channel, form, previous),
+        )
+        flash(request, translate(request, "Channel settings saved."))
+    except PatronError as exc:
+        session.rollback()
+        flash(request, translate(request, "Not saved: %(reason)s", reason=exc.message), "error")
+    return RedirectResponse(f"/message-settings#channel-{channel}", status_code=303)
+
+
+@router.post("/message-settings/policy")
+def save_policy(
+    request: Request,
+    session: SessionDep,
+    staff: ManagerPageDep,
+    cap_messages: Annotated[int, Form(ge=0, le=1000)],
+    cap_window_days: Annotated[int, Form(ge=1, le=365)],
+    quiet_start: Annotated[str, Form(max_length=5)],
+    quiet_end: Annotated[str, Form(max_length=5)],
+    quiet_hours_enabled: Annotated[str, Form(max_length=3)] = "",
+) -> Response:
+    """Quiet hours and the marketing frequency cap (from the next dispatch round)."""
+    try:
+        policy.set_policy(
+            session,
+            staff.merchant_id,
+            cap_messages=cap_messages,
+            cap_window_days=cap_window_days,
+            quiet_hours_enabled=quiet_hours_enabled == "on",
+            quiet_start=quiet_start,
+            quiet_end=quiet_end,
+        )
+        flash(request, translate(request, "Quiet hours and caps saved."))
+    except PatronError as exc:
+        session.rollback()
+        flash(request, translate(request, "Not saved: %(reason)s", reason=exc.message), "error")
+    return RedirectResponse("/message-settings#policy", status_code=303)
