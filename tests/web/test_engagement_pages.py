@@ -7,11 +7,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.clock import FrozenClock
+from patron.core.config import Settings
 from patron.core.db import transaction
-from patron.engagement import library, messages, policy
-from patron.engagement.models import ChannelSetting, Message, MessageEvent, MessageTemplate
+from patron.engagement import library, messages, policy, tokens
+from patron.engagement.models import (
+    ChannelSetting,
+    InboxItem,
+    Message,
+    MessageEvent,
+    MessageTemplate,
+)
 from patron.engagement.segments import service as segments
 from patron.engagement.segments.models import Segment
+from patron.members import service as members
+from patron.members.schemas import MemberUpdate
+from patron.portal import service as portal
 from tests.conftest import Tenant
 from tests.web.helpers import csrf_of, seed_member, sign_in
 
@@ -304,3 +314,124 @@ def test_other_merchant_gets_404_for_a_template(
         data={"csrf_token": token, "template_id": str(template_id), "en__title": "x"},
     )
     assert r.status_code == 404
+
+
+def _inbox_item(
+    sessions: sessionmaker[Session], tenant: Tenant, member_id: int, key: str, title: str
+) -> int:
+    """A message and the inbox row the in-app channel writes when it is sent."""
+    message_id = _message(sessions, tenant, member_id, key, status="sent")
+    with transaction(sessions) as s:
+        msg = s.get(Message, message_id)
+        assert msg is not None
+        item = InboxItem(
+            merchant_id=tenant.merchant_id,
+            member_id=member_id,
+            message_id=message_id,
+            title=title,
+            body=f"{title} body",
+            created_at=msg.created_at,
+        )
+        s.add(item)
+        s.flush()
+        return item.id
+
+
+def _portal(
+    client: TestClient,
+    sessions: sessionmaker[Session],
+    tenant: Tenant,
+    member_id: int,
+    settings: Settings,
+) -> None:
+    with transaction(sessions) as s:
+        issued = portal.create_portal_link(s, tenant.merchant_id, member_id, settings=settings)
+    path = issued.url.removeprefix(settings.base_url)
+    page = client.get(path)
+    client.post(path, data={"csrf_token": csrf_of(page)})
+
+
+def test_portal_inbox_shows_only_own_items_and_marks_read(
+    client: TestClient,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    db: Session,
+) -> None:
+    mei, lin = _two_members(sessions, tenant)
+    mine = _inbox_item(sessions, tenant, mei, "k1", "Spring sale")
+    theirs = _inbox_item(sessions, tenant, lin, "k2", "Lin only")
+    _portal(client, sessions, tenant, mei, settings)
+    page = client.get("/portal/inbox")
+    assert page.status_code == 200
+    assert "Spring sale" in page.text and "Lin only" not in page.text
+    assert f'id="item-{mine}"' in page.text and "unread" in page.text
+    assert (
+        client.post(f"/portal/inbox/{theirs}/read", data={"csrf_token": csrf_of(page)}).status_code
+        == 404
+    )
+    r = client.post(f"/portal/inbox/{mine}/read", data={"csrf_token": csrf_of(page)})
+    assert r.status_code == 200 and "Mark read" not in r.text
+    db.rollback()
+    assert db.get(InboxItem, mine).read_at is not None  # type: ignore[union-attr]
+    assert db.get(InboxItem, theirs).read_at is None  # type: ignore[union-attr]
+
+
+def test_portal_notification_preferences_per_channel_and_topic(
+    client: TestClient,
+    tenant: Tenant,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    db: Session,
+) -> None:
+    mei, _lin = _two_members(sessions, tenant)
+    _portal(client, sessions, tenant, mei, settings)
+    page = client.get("/portal/notifications")
+    assert page.status_code == 200 and "Birthday gifts" in page.text
+    r = client.post(
+        "/portal/notifications",
+        data={
+            "csrf_token": csrf_of(page),
+            "channel": "sms",
+            "topic": "birthday",
+            "granted": "true",
+        },
+    )
+    assert "Your message settings are saved." in r.text
+    row = r.text[r.text.index('data-topic="sms-birthday"') :][:900]
+    assert "Turn off" in row
+    db.rollback()
+    rows = {(c.channel, c.topic): c.granted for c in members.consents(db, tenant.merchant_id, mei)}
+    assert rows == {("sms", "birthday"): True}
+    refused = client.post(
+        "/portal/notifications",
+        data={"csrf_token": csrf_of(page), "channel": "sms", "topic": "secrets", "granted": "true"},
+    )
+    assert refused.status_code == 404
+
+
+def test_unsubscribe_landing_page_in_portal_style_and_chinese_strings(
+    client: TestClient, tenant: Tenant, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    mei, _lin = _two_members(sessions, tenant)
+    url = tokens.unsubscribe_url(
+        settings.base_url, settings.secret_key, tenant.merchant_id, mei, "email", "promotions"
+    )
+    page = client.get(url.removeprefix(settings.base_url))
+    assert page.status_code == 200 and 'class="center-page"' in page.text
+    assert "Stop receiving “Offers and promotions” by Email?" in page.text
+    with transaction(sessions) as s:
+        members.update_member(s, tenant.merchant_id, mei, MemberUpdate(locale="zh-CN"))
+    page = client.get(url.removeprefix(settings.base_url))
+    assert '<html lang="zh-Hans">' in page.text and "退订" in page.text
+    done = client.post(url.removeprefix(settings.base_url), data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200 and 'class="center-page"' in done.text
+    sign_in(client, tenant)
+    token = csrf_of(client.get("/segments"))
+    zh = client.post(
+        "/language", data={"locale": "zh_Hans", "next": "/segments", "csrf_token": token}
+    )
+    assert "会员分群" in zh.text and "新建分群" in zh.text
+    assert "消息设置" in client.get("/message-settings").text
+    assert "死信" not in client.get("/messages").text and "消息" in client.get("/messages").text

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import html
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from patron.core.errors import Forbidden, NotFound
@@ -20,6 +19,10 @@ from patron.engagement.channels import get_channel
 from patron.engagement.channels.base import CallbackRejected, CallbackRequest, Credentials
 from patron.engagement.models import ChannelSetting
 from patron.engagement.outcomes import apply_updates
+from patron.members.models import Member
+from patron.tenancy.models import Merchant
+from patron.web.auth import MerchantView
+from patron.web.rendering import render
 
 router = APIRouter(tags=["engagement callbacks"])
 
@@ -109,30 +112,33 @@ def track_click(token: str, session: SessionDep, settings: SettingsDep) -> Redir
     return RedirectResponse(target, status_code=302, headers=NO_STORE)
 
 
-def _page(title: str, body: str) -> HTMLResponse:
-    return HTMLResponse(
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"</head><body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>",
-        headers=NO_STORE,
-    )
+def _landing(request: Request, session: SessionDep, target: dict[str, Any], done: bool) -> Response:
+    """The unsubscribe page in the portal's look, in the member's language (no cookie needed)."""
+    request.state.area = "portal"
+    merchant = session.get(Merchant, target["merchant_id"])
+    member = session.get(Member, target["member_id"])
+    if merchant is not None:
+        request.state.merchant = MerchantView.of(merchant)
+        request.state.preferred_locale = (member.locale if member else None) or merchant.locale
+    context = {"target": target, "done": done}
+    response = render(request, "portal/unsubscribe.html", context)
+    response.headers.update(NO_STORE)
+    return response
 
 
 @router.get("/u/{token}", operation_id="unsubscribe_page", include_in_schema=False)
-def unsubscribe_page(token: str, settings: SettingsDep) -> HTMLResponse:
+def unsubscribe_page(
+    request: Request, token: str, session: SessionDep, settings: SettingsDep
+) -> Response:
     """The landing page: a GET never unsubscribes (link scanners follow GETs; RFC 8058)."""
     target = tracking.read_unsubscribe(settings.secret_key, token)
-    what = html.escape(f"{target['topic']} messages by {target['channel']}")
-    return _page(
-        "Unsubscribe",
-        f"<p>Stop receiving {what}?</p>"
-        "<form method='post'><input type='hidden' name='List-Unsubscribe' value='One-Click'>"
-        "<button type='submit'>Unsubscribe</button></form>",
-    )
+    return _landing(request, session, target, done=False)
 
 
 @router.post("/u/{token}", operation_id="unsubscribe", include_in_schema=False)
-def unsubscribe(token: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+def unsubscribe(
+    request: Request, token: str, session: SessionDep, settings: SettingsDep
+) -> Response:
     """RFC 8058 one-click (and the landing page's button): consent is revoked at once."""
     target = tracking.unsubscribe(session, settings.secret_key, token)
-    what = html.escape(f"{target['topic']} messages by {target['channel']}")
-    return _page("Unsubscribed", f"<p>You will no longer receive {what}.</p>")
+    return _landing(request, session, target, done=True)

@@ -11,6 +11,7 @@ from patron.web.dashboard import messages as dashboard_messages
 from patron.web.dashboard import segments as dashboard_segments
 from patron.web.dashboard import session as dashboard_session
 from patron.web.dashboard import templates as dashboard_templates
+from patron.web.portal import engagement as portal_engagement
 from patron.web.portal import pages as portal_pages
 
 # Merchant dashboard: each module exposes `router` and `NAV` (and optionally `MEMBER_PANELS`).
@@ -27,4 +28,5 @@ DASHBOARD: list[ModuleType] = [
 # Member portal: each module exposes `router` and `NAV` (and optionally `PORTAL_HOME_PANELS`).
 PORTAL: list[ModuleType] = [
     portal_pages,
+    portal_engagement,
 ]

@@ -1,0 +1,102 @@
+"""The member portal's messages: the in-app inbox and notification preferences per channel
+and topic (consent through the members service, effective at once)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from patron.core.errors import NotFound
+from patron.core.http import SessionDep
+from patron.engagement import inbox
+from patron.engagement.consent import ALL_TOPICS
+from patron.members import service as members
+from patron.members.models import ConsentChannel
+from patron.members.schemas import ConsentIn
+from patron.web.i18n import N_
+from patron.web.nav import NavItem
+from patron.web.portal.pages import VisitorDep
+from patron.web.rendering import flash, render, translate
+
+router = APIRouter(prefix="/portal")
+NAV = [NavItem("inbox", N_("Inbox"), "/portal/inbox", icon="note", order=20)]
+ITEMS_PER_PAGE = 20
+# Topics the ready-made journeys and campaigns send on (engagement/journeys/library.py).
+TOPICS = ("promotions", "birthday", "festivals", "aftercare", "winback", "welcome")
+
+
+@router.get("/inbox")
+def inbox_page(
+    request: Request,
+    session: SessionDep,
+    who: VisitorDep,
+    cursor: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    items = inbox.inbox_items(
+        session, who.merchant_id, who.member.id, limit=ITEMS_PER_PAGE, cursor=cursor
+    )
+    more = len(items) > ITEMS_PER_PAGE
+    items = items[:ITEMS_PER_PAGE]
+    context = {
+        "items": items,
+        "unread": inbox.unread_count(session, who.merchant_id, who.member.id),
+        "next_cursor": items[-1].id if more and items else None,
+        "paged": cursor is not None,
+    }
+    return render(request, "portal/inbox.html", context)
+
+
+@router.post("/inbox/{item_id}/read")
+def read_item(request: Request, item_id: int, session: SessionDep, who: VisitorDep) -> Response:
+    inbox.mark_read(session, who.merchant_id, who.member.id, item_id)
+    return RedirectResponse(f"/portal/inbox#item-{item_id}", status_code=303)
+
+
+@router.post("/inbox/read-all")
+def read_all(request: Request, session: SessionDep, who: VisitorDep) -> Response:
+    inbox.mark_all_read(session, who.merchant_id, who.member.id)
+    return RedirectResponse("/portal/inbox", status_code=303)
+
+
+@router.get("/notifications")
+def notifications(request: Request, session: SessionDep, who: VisitorDep) -> Response:
+    """A switch per channel and topic; a channel blocked for every topic (STOP) shows as off."""
+    rows = members.consents(session, who.merchant_id, who.member.id)
+    current = {(c.channel, c.topic): c.granted for c in rows}
+    grid = []
+    for channel in ConsentChannel:
+        blocked = current.get((channel.value, ALL_TOPICS)) is False
+        grid.append(
+            {
+                "channel": channel.value,
+                "topics": [
+                    (topic, not blocked and current.get((channel.value, topic)) is True)
+                    for topic in TOPICS
+                ],
+            }
+        )
+    return render(request, "portal/notifications.html", {"grid": grid, "topics": TOPICS})
+
+
+@router.post("/notifications")
+def save_notification(
+    request: Request,
+    session: SessionDep,
+    who: VisitorDep,
+    channel: Annotated[str, Form(max_length=16)],
+    topic: Annotated[str, Form(max_length=40)],
+    granted: Annotated[str, Form(max_length=5)],
+) -> Response:
+    if topic not in TOPICS:
+        raise NotFound("unknown topic", code="invalid_topic")
+    try:
+        consent = ConsentIn(
+            channel=channel, granted=granted == "true", topic=topic, source="portal"
+        )
+    except ValueError as exc:
+        raise NotFound("unknown channel", code="invalid_channel") from exc
+    members.set_consent(session, who.merchant_id, who.member.id, consent)
+    flash(request, translate(request, "Your message settings are saved."))
+    return RedirectResponse(f"/portal/notifications#{channel}", status_code=303)
