@@ -175,7 +175,7 @@ def test_segment_builder_live_count_in_a_real_browser(
 ) -> None:
     from playwright.sync_api import expect
 
-    seed_member(sessions, tenant, tags=["vip"])
+    mei = seed_member(sessions, tenant, tags=["vip"])
     seed_member(
         sessions, tenant, first="Tom", last="Ng", phone="+8613900139000", email=None, order_ref=None
     )
@@ -210,3 +210,21 @@ def test_segment_builder_live_count_in_a_real_browser(
         _shot(page, "segment-detail")
         page.goto(f"{base}/segments")
         _shot(page, "segments")
+        for path, name in [
+            ("/messages", "messages"),
+            ("/message-settings", "message-settings"),
+            ("/templates/new?channel=email", "template-new"),
+        ]:
+            page.goto(base + path)
+            assert page.locator("h1").count() == 1
+            _shot(page, name)
+        with transaction(sessions) as s:
+            link = portal.create_portal_link(s, tenant.merchant_id, mei, settings=settings)
+        phone = browser.new_page(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
+        phone.goto(base + link.url.removeprefix(settings.base_url))
+        phone.click("button[type=submit].btn-block")
+        phone.wait_for_url(f"{base}/portal")
+        phone.goto(f"{base}/portal/inbox")
+        _shot(phone, "portal-inbox")
+        phone.goto(f"{base}/portal/notifications")
+        _shot(phone, "portal-notifications")
