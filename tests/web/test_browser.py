@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from patron.analytics.lifetime import clear_cache
 from patron.app import create_app
 from patron.core.clock import FrozenClock
 from patron.core.config import Settings
@@ -20,6 +21,7 @@ from patron.core.db import transaction
 from patron.portal import service as portal
 from tests.conftest import Tenant, need_service
 from tests.live import live_server
+from tests.web.analytics_data import seed_crowd
 from tests.web.helpers import seed_member
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -122,3 +124,42 @@ def test_dashboard_and_portal_in_a_real_browser(
         assert "Your preferences are saved." in phone.inner_text(".flash")
         assert phone.locator(".chip input[value=Coats]").is_checked()
         _shot(phone, "portal-profile")
+
+
+def test_analytics_charts_in_a_real_browser(
+    browser: object,
+    engine: Engine,
+    settings: Settings,
+    clock: FrozenClock,
+    tenant: Tenant,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+) -> None:
+    seed_crowd(sessions, tenant)
+    clear_cache()
+    mine = settings.model_copy(update={"analytics_path": str(tmp_path / "a.duckdb")})
+    app = create_app(mine, engine=engine, clock=clock, run_worker=False)
+    with live_server(app) as base:
+        page = browser.new_page(viewport={"width": 1360, "height": 900})  # type: ignore[attr-defined]
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(f"{base}/login")
+        page.fill("#email", tenant.owner_email)
+        page.fill("#password", tenant.owner_password)
+        page.click("button[type=submit].btn-block")
+        page.wait_for_url(f"{base}/dashboard")
+        page.click("nav.nav a[href='/analytics']")
+        page.wait_for_url(f"{base}/analytics")
+        _shot(page, "analytics")
+        charts = page.locator("svg.chart")
+        assert charts.count() >= 8
+        box = page.locator("#fig-cohorts svg.chart").bounding_box()
+        assert box is not None and box["width"] > 600 and box["height"] > 100
+        assert page.locator("#fig-p_alive svg.chart rect").count() >= 10
+        assert page.locator("#fig-clv svg.chart").count() == 1
+        assert errors == []  # no CSP violation or script error
+        _shot(page, "analytics")
+        with page.expect_navigation():
+            page.click("form.lang button[value=zh_Hans]")
+        assert "复购率" in page.inner_text("#kpi-repurchase_rate")
+        _shot(page, "analytics-zh")
