@@ -85,6 +85,23 @@ def test_demo_history_runs_through_the_programs(
     # Funnel moves happened when the events did, not when the demo ran.
     assert str(moves[0])[:10] <= (first + timedelta(days=1)).date().isoformat()
     assert str(moves[1])[:10] <= START.date().isoformat()
+    # Journeys are on and ran as the clock moved; the past campaign released with a holdout.
+    assert scalar(engine, "SELECT count(*) FROM journeys WHERE status = 'on'") == 6
+    assert scalar(engine, "SELECT count(*) FROM journey_enrolments") > 0
+    assert scalar(engine, "SELECT count(*) FROM inbox_items") > 0
+    assert scalar(engine, "SELECT count(*) FROM messages WHERE status = 'sent'") > 0
+    with engine.connect() as conn:
+        c = conn.execute(
+            text(
+                "SELECT status, audience_count, treated_count, holdout_count, released_count "
+                "FROM campaigns"
+            )
+        ).one()
+        drawn = conn.execute(text("SELECT count(*) FROM campaign_recipients")).scalar_one()
+    assert c[0] == "sent" and c[1] > 0 and c[1] == c[2] + c[3] == drawn and c[4] == c[2]
+    with engine.connect() as conn:
+        launched = conn.execute(text("SELECT launched_at FROM campaigns")).scalar_one()
+    assert str(launched)[:10] == (START - timedelta(days=60)).date().isoformat()
     with sessions() as s:
         assert verify(s) == []
         s.rollback()

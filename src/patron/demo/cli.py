@@ -14,6 +14,7 @@ from patron.core.config import Settings, get_settings
 from patron.core.db import make_engine, make_session_factory
 from patron.core.errors import Conflict, PatronError
 from patron.demo import catalogue as cat
+from patron.demo.engage import switch_on_journeys
 from patron.demo.generate import DemoConfig, events
 from patron.demo.replay import replay_history
 from patron.demo.seasonality import build_calendar
@@ -98,6 +99,7 @@ def _replay(
     with travelling.begin() as session:
         login = create_demo_merchant(session, slug, since)
         programs = setup_programs(session, login.merchant_id, since)
+        switch_on_journeys(session, login.merchant_id)
     with _bar(show) as bar:
         task = bar.add_task("events", total=None)
         result = replay_history(

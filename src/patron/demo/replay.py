@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.clock import FrozenClock
 from patron.core.config import Settings
+from patron.demo.engage import CAMPAIGN_DAYS_BEFORE_NOW, launch_past_campaign
 from patron.demo.generate import (
     NAMESPACE,
     DemoConfig,
@@ -48,8 +49,9 @@ from patron.orders.schemas import OrderCreate, OrderLineIn, RefundCreate, Refund
 from patron.orders.service import create_order, refund_order
 from patron.worker import drain, run_once
 
-# Seconds after the merchant's midnight at which the day's worker round runs.
-WORKER_AT = timedelta(minutes=5)
+# The worker's daily round runs at 12:05 the merchant's time; a replay "day" is the 24 hours
+# before it (so the clock never goes back: events of a day, then that day's round).
+WORKER_AT = timedelta(hours=12, minutes=5)
 # A worker round that handled this much may have left work behind: drain until idle.
 BUSY_ROUND = 150
 
@@ -147,9 +149,11 @@ class Replay:
         self.pending: dict[str, PendingRefund] = {}
         self.shopper = Shopper(merchant_id, programs, settings.secret_key, random.Random(cfg.seed))
         self.result = ReplayResult()
+        self.campaign_at = cfg.now - timedelta(days=CAMPAIGN_DAYS_BEFORE_NOW)
+        self.campaign_id: int | None = None
 
     def _day(self, event: DemoEvent) -> date:
-        return event.at.astimezone(self.zone).date()
+        return (event.at.astimezone(self.zone) - WORKER_AT).date()
 
     def _midnight_after(self, day: date) -> datetime:
         return datetime.combine(day + timedelta(days=1), datetime.min.time(), self.zone)
@@ -184,6 +188,9 @@ class Replay:
             self.clock.set(at)
             if (day + timedelta(days=1)).day == 1:
                 self._monthly_review()
+            if self.campaign_id is None and at >= self.campaign_at:
+                with self.factory.begin() as session:
+                    self.campaign_id = launch_past_campaign(session, self.merchant_id)
             self._worker()
             day += timedelta(days=1)
 

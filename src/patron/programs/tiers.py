@@ -10,12 +10,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
-from patron.core.events import emit
+from patron.core.events import emit, register_event_types
 from patron.ledger.models import Asset, JournalEntry, LedgerAccount, Posting
 from patron.programs.calendar import add_months, merchant_zone, months_before
 from patron.programs.config import Tier, TiersConfig
 from patron.programs.models import MemberTier, TierChange
 from patron.programs.rules import RuleInForce, tiers_rule
+
+register_event_types("tier.changed")
 
 
 def growth_earned(session: Session, merchant_id: int, member_id: int, since: datetime) -> int:
