@@ -100,3 +100,28 @@ def sign_in(client: TestClient, tenant: Tenant) -> None:
     )
     assert r.status_code == 303, r.text
     assert r.headers["location"] == "/dashboard"
+
+
+def add_staff(
+    sessions: sessionmaker[Session], tenant: Tenant, role: str, email: str | None = None
+) -> tuple[str, str]:
+    """A dashboard login with ``role`` for the tenant; returns (email, password)."""
+    from patron.tenancy import service as tenancy
+
+    address = email or f"{role}@{tenant.owner_email.split('@')[1]}"
+    with transaction(sessions) as s:
+        tenancy.create_staff_user(
+            s, tenant.merchant_id, address, role.title(), role, "staff pass 1"
+        )
+    return address, "staff pass 1"
+
+
+def sign_in_as(client: TestClient, email: str, password: str) -> None:
+    """Sign the test client in to the dashboard with this login."""
+    page = client.get("/login")
+    r = client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": csrf_of(page)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
