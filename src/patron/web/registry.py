@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from patron.web.dashboard import member_loyalty as dashboard_member_loyalty
 from patron.web.dashboard import members as dashboard_members
 from patron.web.dashboard import programs as dashboard_programs
 from patron.web.dashboard import session as dashboard_session
@@ -14,6 +15,7 @@ DASHBOARD: list[ModuleType] = [
     dashboard_session,
     dashboard_members,
     dashboard_programs,
+    dashboard_member_loyalty,
 ]
 
 # Member portal: each module exposes `router` and `NAV` (and optionally `PORTAL_HOME_PANELS`).
