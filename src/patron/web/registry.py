@@ -8,6 +8,7 @@ from patron.web.dashboard import member_loyalty as dashboard_member_loyalty
 from patron.web.dashboard import members as dashboard_members
 from patron.web.dashboard import programs as dashboard_programs
 from patron.web.dashboard import session as dashboard_session
+from patron.web.portal import loyalty as portal_loyalty
 from patron.web.portal import pages as portal_pages
 
 # Merchant dashboard: each module exposes `router` and `NAV` (and optionally `MEMBER_PANELS`).
@@ -21,4 +22,5 @@ DASHBOARD: list[ModuleType] = [
 # Member portal: each module exposes `router` and `NAV` (and optionally `PORTAL_HOME_PANELS`).
 PORTAL: list[ModuleType] = [
     portal_pages,
+    portal_loyalty,
 ]
