@@ -110,7 +110,9 @@ def _placed(kind: Kind, loc: str) -> bool:
 
 def changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """What a version changed against the one before it: (setting, was, now)."""
-    old, new = _flatten(before or {}), _flatten(after)
+    if before is None:
+        return []  # the first version: everything is new, nothing "changed"
+    old, new = _flatten(before), _flatten(after)
     return [
         (k, old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
     ]

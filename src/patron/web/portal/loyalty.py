@@ -3,15 +3,17 @@ coupons wallet and the points mall."""
 
 from __future__ import annotations
 
+import io
 import secrets
 from typing import Annotated, Any
 
+import segno
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from patron.checkout.members import membership_qr_svg
+from patron.checkout.members import membership_qr_svg, membership_qr_token
 from patron.core.errors import PatronError
 from patron.core.http import SessionDep, SettingsDep
 from patron.coupons import mall
@@ -72,9 +74,12 @@ def card(request: Request, session: SessionDep, settings: SettingsDep, who: Visi
 @router.get("/card.svg")
 def card_svg(settings: SettingsDep, who: MemberDep) -> Response:
     """The QR code alone, as an image for the home page's card."""
+    # A standalone document (xmlns, viewBox) so the browser can scale it as an image.
+    qr = segno.make(membership_qr_token(who.member, settings.secret_key), error="m")
+    buffer = io.BytesIO()
+    qr.save(buffer, kind="svg", scale=4, border=2, omitsize=True, xmldecl=False)
     headers = {"Cache-Control": "private, max-age=3600"}
-    svg = membership_qr_svg(who.member, settings.secret_key)
-    return Response(svg, media_type="image/svg+xml", headers=headers)
+    return Response(buffer.getvalue(), media_type="image/svg+xml", headers=headers)
 
 
 @router.get("/points")
