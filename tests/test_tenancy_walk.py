@@ -46,6 +46,12 @@ SAMPLE_BODIES: dict[str, Any] = {
     "update_mall_item": {"name": "hijacked"},
     "update_mall_order": {"status": "ready"},
     "update_gift_rule": {"name": "hijacked"},
+    "update_campaign": {"name": "hijacked"},
+    "launch_campaign": {},
+    "update_journey": {"name": "hijacked"},
+    "switch_journey": {"on": True},
+    "promote_product": {"product_id": 1},
+    "top_up": {"amount_minor": 100},
     "adjust_member_balance": {
         "asset": "points",
         "amount": 5,
@@ -58,7 +64,23 @@ SAMPLE_BODIES: dict[str, Any] = {
 EXEMPT = {
     "put_channel": "the caller's own channel settings, addressed by channel name",
     "provider_callback": "no API key; the provider's signature is checked",
+    "provider_callback_check": "no API key; the provider's signature is checked",
     "whatsapp_verify": "provider URL verification; verified by the merchant's verify token",
+    "get_program_rule": "the caller's own program settings, addressed by kind",
+    "put_program_rule": "the caller's own program settings, addressed by kind",
+    "program_versions": "the caller's own program settings, addressed by kind",
+    "import_csv": "imports into the caller's own merchant; kind is customers or orders",
+}
+
+# Where two kinds of object share a parameter name, which of A's objects each operation gets.
+ALIASES = {
+    op: {"template_id": "coupon_template_id"}
+    for op in (
+        "get_coupon_template",
+        "update_coupon_template",
+        "issue_coupon",
+        "issue_coupons_bulk",
+    )
 }
 
 
@@ -85,6 +107,16 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         headers=a.headers,
     ).json()
     keys = client.get("/api/v1/api-keys", headers=a.headers).json()
+    top_up = client.post(
+        f"/api/v1/members/{member['id']}/top-ups",
+        json={"amount_minor": 10000},
+        headers={**a.headers, "Idempotency-Key": "alpha-topup-1"},
+    ).json()
+    entry = client.post(
+        f"/api/v1/members/{member['id']}/adjustments",
+        json={"asset": "points", "amount": 10, "reason_code": "welcome", "description": "Hi"},
+        headers=a.headers,
+    ).json()
     endpoint = client.post(
         "/api/v1/webhook-endpoints",
         json={"url": "http://127.0.0.1:9/alpha-hook", "event_types": ["*"]},
@@ -125,9 +157,11 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         headers=a.headers,
     ).json()
     coupons = seed_alpha_coupons(client, a, member["id"])
+    engagement = seed_alpha_engagement(client, a, segment["id"], template["id"])
     SAMPLE_BODIES["merge_members"] = {"other_member_id": other["id"]}
     return {
         **coupons,
+        **engagement,
         "member_id": member["id"],
         "product_id": product["id"],
         "order_id": order["id"],
@@ -140,7 +174,29 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         "message_id": message_id,
         "tag": "vip",
         "entry_id": entry["id"],
+        "top_up_id": top_up["id"],
     }
+
+
+def seed_alpha_engagement(
+    client: TestClient, a: Tenant, segment_id: int, template_id: int
+) -> dict[str, Any]:
+    campaign = client.post(
+        "/api/v1/campaigns",
+        json={
+            "name": "Alpha spring",
+            "segment_id": segment_id,
+            "channel": "in_app",
+            "template_id": template_id,
+        },
+        headers=a.headers,
+    ).json()
+    journey = client.post(
+        "/api/v1/journeys/from-library",
+        json={"key": "after_sales", "name": "Alpha care"},
+        headers=a.headers,
+    ).json()
+    return {"campaign_id": campaign["id"], "journey_id": journey["id"]}
 
 
 def seed_alpha_coupons(client: TestClient, a: Tenant, member_id: int) -> dict[str, Any]:
@@ -170,7 +226,7 @@ def seed_alpha_coupons(client: TestClient, a: Tenant, member_id: int) -> dict[st
         headers=a.headers,
     ).json()
     return {
-        "template_id": template["id"],
+        "coupon_template_id": template["id"],
         "coupon_id": code["id"],
         "item_id": item["id"],
         "mall_order_id": mall_order["id"],
@@ -206,9 +262,12 @@ def test_every_route_hides_merchant_a_from_merchant_b(
             continue
         missing = [p for p in params if p not in ids]
         assert not missing, f"{template}: add an object of A for {missing} to seed_alpha"
-        path = template.format(**ids)
+        path = template.format(
+            **{**ids, **{k: ids[v] for k, v in ALIASES.get(operation_id, {}).items()}}
+        )
         body = SAMPLE_BODIES.get(operation_id)
-        r = client.request(method, path, json=body, headers=other_tenant.headers)
+        headers = {**other_tenant.headers, "Idempotency-Key": f"walk-{operation_id}"}
+        r = client.request(method, path, json=body, headers=headers)
         assert r.status_code == 404, f"{method} {path} with B's key: {r.status_code} {r.text[:200]}"
         checked += 1
     assert checked >= 15

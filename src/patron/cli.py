@@ -17,6 +17,7 @@ from patron.core.errors import PatronError
 from patron.core.logging import configure_logging
 from patron.core.migrate import upgrade
 from patron.demo import cli as demo_cli
+from patron.imports.cli import export_app, import_app
 from patron.ledger import cli as ledger_cli
 from patron.programs import cli as programs_cli
 from patron.tenancy import service as tenancy
@@ -33,6 +34,8 @@ app.add_typer(analytics_app, name="analytics")
 app.add_typer(programs_cli.app, name="programs")
 ledger_cli.register(app)
 app.command("demo")(demo_cli.demo)
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
 console = Console()
 err = Console(stderr=True)
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.db import transaction
-from patron.imports.bulk import BulkWriter, split_discount
+from patron.imports.bulk import BulkWriter
 from patron.imports.rows import ImportResult, MemberRow, OrderLineRow, OrderRow, RefundRow
 from patron.members.models import Member, MemberIdentity, MemberTag
 from patron.orders.models import Order, OrderLine, Refund
@@ -70,12 +70,6 @@ def write_orders(
     with transaction(sessions) as s:
         BulkWriter(s, tenant.merchant_id, "import").write_orders(rows, result)
     return result
-
-
-def test_split_discount_adds_up() -> None:
-    assert split_discount([9000, 900], 100) == [91, 9]
-    assert split_discount([1, 1, 1], 2) == [1, 1, 0]
-    assert split_discount([0, 0], 0) == [0, 0]
 
 
 def test_orders_create_members_and_replay_changes_nothing(

@@ -16,8 +16,9 @@ from patron.core.db import transaction
 from patron.core.events import OutboxEvent
 from patron.ledger import service as ledger
 from patron.ledger.queries import member_balances
+from patron.ledger.tasks import points_schedule
 from patron.ledger.verify import verify
-from patron.worker import TASKS, drain
+from patron.worker import TASKS
 from tests.conftest import Tenant
 from tests.ledger.helpers import balance, info, make_members, points
 
@@ -36,7 +37,7 @@ def events(session: Session, type_: str) -> list[dict[str, object]]:
 def test_worker_releases_announces_and_expires(
     sessions: sessionmaker[Session], settings: Settings, tenant: Tenant, clock: FrozenClock
 ) -> None:
-    assert "ledger.points_schedule" in [name for name, _ in TASKS]
+    assert ("ledger.points_schedule", points_schedule) in TASKS
     [m] = make_members(sessions, tenant.merchant_id, 1)
     t0 = clock.now()
     with transaction(sessions) as s:
@@ -50,20 +51,20 @@ def test_worker_releases_announces_and_expires(
             expires_at=t0 + 20 * DAY,
         )
         ledger.earn_points(s, tenant.merchant_id, m, 15, info(), expires_at=t0 + 5 * DAY)
-    assert drain(sessions, settings) == 1  # the 15 expire within 7 days: announced once
-    assert drain(sessions, settings) == 0
+    assert points_schedule(sessions, settings) == 1  # the 15 expire within 7 days: announced once
+    assert points_schedule(sessions, settings) == 0
     with transaction(sessions) as s:
         [soon] = events(s, "points.expiring_soon")
         assert (soon["member_id"], soon["points"]) == (m, 15)
     clock.advance(3 * DAY)
-    assert drain(sessions, settings) == 1  # the 60 become spendable
+    assert points_schedule(sessions, settings) == 1  # the 60 become spendable
     with transaction(sessions) as s:
         b = member_balances(s, tenant.merchant_id, m)
         assert (b.points_spendable, b.points_pending) == (75, 0)
     clock.advance(3 * DAY)
-    assert drain(sessions, settings) == 1  # the 15 expire
+    assert points_schedule(sessions, settings) == 1  # the 15 expire
     clock.advance(8 * DAY)
-    assert drain(sessions, settings) == 1  # the 60 are announced
+    assert points_schedule(sessions, settings) == 1  # the 60 are announced
     with transaction(sessions) as s:
         assert points(s, m) == 60
         assert balance(s, None, "points_expired") == 15

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import Counter
@@ -22,9 +23,8 @@ from patron.core.events import emit
 from patron.webhooks import service
 from patron.webhooks.delivery import fan_out
 from patron.webhooks.models import WebhookAttempt, WebhookDelivery
-from patron.worker import drain
 from tests.conftest import Tenant, make_tenant
-from tests.webhooks.conftest import Receiver, add_endpoint, emit_committed
+from tests.webhooks.conftest import Receiver, add_endpoint, emit_committed, work
 
 
 def _settings_for(engine: Engine) -> Settings:
@@ -70,7 +70,7 @@ def test_two_workers_deliver_each_message_exactly_once(
         assert s.scalar(select(func.count(func.distinct(WebhookDelivery.event_id)))) == 200
         assert s.scalar(select(func.count()).select_from(WebhookDelivery)) == 200
 
-    done = run_in_parallel(lambda: drain(sessions, settings, max_rounds=1000))
+    done = run_in_parallel(lambda: work(sessions, settings))
 
     ids = Counter(r.headers["webhook-id"] for r in receiver.requests)
     assert len(ids) == 200
@@ -133,5 +133,7 @@ def test_worker_once_drains_and_exits(
     emit_committed(sessions, tenant.merchant_id, "member.updated", {"member_id": 1})
     result = CliRunner().invoke(cli_app, ["worker", "--once"])
     assert result.exit_code == 0, result.output
-    assert "worker: 4 items handled" in result.output
+    handled = re.search(r"worker: (\d+) items handled", result.output)
+    assert handled is not None, result.output
+    assert int(handled.group(1)) >= 4  # 2 fan-outs + 2 deliveries, plus other domains' reads
     assert [r.json["type"] for r in receiver.requests] == ["member.created", "member.updated"]

@@ -105,7 +105,7 @@ def commit(
                 provider.consume(session, merchant_id, member_id, mine, order.id, at)
         if q.member is not None:
             lines = order_lines(session, [order.id])[order.id]
-            settle_order(session, order, lines, q.payments, actor, q.programs)
+            settle_order(session, order, lines, q.payments, actor, q.programs, q.earning)
         result = CommitOut(
             order_id=order.id, order_external_id=external_id, replayed=False, quote=q.out
         )

@@ -14,7 +14,6 @@ from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.engagement import tokens
 from patron.engagement.channels import get_channel
 from patron.engagement.models import ChannelSetting, MessageTemplate
-from patron.engagement.policy import policy_for
 from patron.engagement.preparation import template_variables
 from patron.engagement.templates import (
     RenderFailed,
@@ -24,8 +23,6 @@ from patron.engagement.templates import (
 )
 from patron.members.models import Member
 from patron.tenancy.models import Merchant
-
-__all__ = ["policy_for"]
 
 
 def list_channel_settings(session: Session, merchant_id: int) -> list[ChannelSetting]:

@@ -13,7 +13,6 @@ subtotal = Σ line totals; total = subtotal − order discount; negative amounts
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.core.ids import fingerprint
-from patron.imports import funnel_hook
 from patron.imports.bulk_members import MemberBatch
 from patron.imports.identities import (
     IDENTITY_COLUMNS,
@@ -38,7 +36,10 @@ from patron.imports.identities import (
 )
 from patron.imports.rows import ImportResult, MemberRow, OrderRow
 from patron.imports.sql import BulkSql
-from patron.orders.models import Order, OrderLine, OrderStatus
+from patron.members.service import recompute_funnel
+from patron.members.summary import refresh_member_summary
+from patron.orders.models import Order, OrderStatus
+from patron.orders.service import split_by_weight
 from patron.tenancy.models import Merchant, Store
 
 ORDER_COLUMNS = (
@@ -70,7 +71,7 @@ REFUND_COLUMNS = (
     "request_hash",
     "created_at",
 )
-_LINE_BASE = (
+LINE_COLUMNS = (
     "id",
     "merchant_id",
     "order_id",
@@ -82,22 +83,11 @@ _LINE_BASE = (
     "unit_price_minor",
     "discount_minor",
     "total_minor",
+    "paid_minor",  # the line's total less its share of the order discount
+    "refunded_quantity",
+    "refunded_minor",
 )
 _LOOKUP_CHUNK = 5000
-
-
-def split_discount(totals: Sequence[int], discount: int) -> list[int]:
-    """Share an order discount over lines in proportion to their totals, in whole minor units
-    (largest remainder), so the shares add up to ``discount`` exactly."""
-    base = sum(totals)
-    if discount == 0 or base == 0:
-        return [0] * len(totals)
-    shares = [discount * t // base for t in totals]
-    rest = discount - sum(shares)
-    order = sorted(range(len(totals)), key=lambda i: -((discount * totals[i]) % base))
-    for i in order[:rest]:
-        shares[i] += 1
-    return shares
 
 
 def order_fingerprint(row: OrderRow) -> str:
@@ -184,14 +174,6 @@ class BulkWriter:
             s.code: (s.id, s.channel)
             for s in session.scalars(select(Store).where(Store.merchant_id == merchant_id))
         }
-        # paid_minor (order discount share per line) exists once the orders service lands.
-        self.with_paid = "paid_minor" in OrderLine.__table__.c
-        self.line_columns = (
-            *_LINE_BASE,
-            *(("paid_minor",) if self.with_paid else ()),
-            "refunded_quantity",
-            "refunded_minor",
-        )
 
     # -- members ---------------------------------------------------------------------------
 
@@ -367,9 +349,8 @@ class BulkWriter:
                     now,
                 )
             )
-            shares = split_discount(totals, row.order_discount_minor)
+            shares = split_by_weight(row.order_discount_minor, totals)
             for n, (x, share) in enumerate(zip(row.lines, shares, strict=True), 1):
-                paid = (x.total_minor - share,) if self.with_paid else ()
                 lines.append(
                     (
                         next(line_ids),
@@ -383,7 +364,7 @@ class BulkWriter:
                         x.unit_price_minor,
                         x.discount_minor,
                         x.total_minor,
-                        *paid,
+                        x.total_minor - share,
                         0,
                         0,
                     )
@@ -403,7 +384,7 @@ class BulkWriter:
                     )
                 )
         self.sql.insert("orders", ORDER_COLUMNS, orders)
-        self.sql.insert("order_lines", self.line_columns, lines)
+        self.sql.insert("order_lines", LINE_COLUMNS, lines)
         self.sql.insert("refunds", REFUND_COLUMNS, refunds)
         result.created += len(orders)
         result.lines_written += len(lines)
@@ -414,8 +395,8 @@ class BulkWriter:
         """Purchase summary and funnel stage of the members a batch touched (only those)."""
         if not member_ids:
             return
-        funnel_hook.refresh_member_summary(self.session, self.merchant_id, member_ids)
-        funnel_hook.recompute_funnel(self.session, self.merchant_id, member_ids, reason)
+        refresh_member_summary(self.session, self.merchant_id, member_ids)
+        recompute_funnel(self.session, self.merchant_id, member_ids, reason, announce=False)
 
 
 def _status(row: OrderRow, total: int, refunded: int) -> str:

@@ -65,25 +65,29 @@ MemberRef = int | NewMember
 
 
 def lookup(session: Session, merchant_id: int, keys: Iterable[Key]) -> dict[Key, MemberRef]:
-    """Which member owns each of ``keys`` (absent keys are not in the result). One query per
-    5,000 distinct values."""
-    wanted = set(keys)
-    values = sorted({k[2] for k in wanted})
+    """Which member owns each of ``keys`` (absent keys are not in the result).
+
+    One query per (kind, namespace) and 5,000 values, each constrained on the whole unique
+    index (merchant_id, kind, namespace, value): a query on ``value`` alone would scan all the
+    merchant's identities for every batch.
+    """
+    groups: dict[tuple[str, str], set[str]] = {}
+    for kind, namespace, value in keys:
+        groups.setdefault((kind, namespace), set()).add(value)
     found: dict[Key, MemberRef] = {}
-    for start in range(0, len(values), _LOOKUP_CHUNK):
-        chunk = values[start : start + _LOOKUP_CHUNK]
-        rows = session.execute(
-            select(
-                MemberIdentity.kind,
-                MemberIdentity.namespace,
-                MemberIdentity.value,
-                MemberIdentity.member_id,
-            ).where(MemberIdentity.merchant_id == merchant_id, MemberIdentity.value.in_(chunk))
-        )
-        for kind, namespace, value, member_id in rows:
-            key = (kind, namespace, value)
-            if key in wanted:
-                found[key] = member_id
+    for (kind, namespace), value_set in groups.items():
+        values = sorted(value_set)
+        for start in range(0, len(values), _LOOKUP_CHUNK):
+            rows = session.execute(
+                select(MemberIdentity.value, MemberIdentity.member_id).where(
+                    MemberIdentity.merchant_id == merchant_id,
+                    MemberIdentity.kind == kind,
+                    MemberIdentity.namespace == namespace,
+                    MemberIdentity.value.in_(values[start : start + _LOOKUP_CHUNK]),
+                )
+            )
+            for value, member_id in rows:
+                found[(kind, namespace, value)] = member_id
     return found
 
 

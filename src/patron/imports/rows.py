@@ -8,8 +8,11 @@ point the merchant at the exact line in their spreadsheet.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+
+KEEP_REJECTS = 1000  # in memory for the API answer; every reject also goes to the report file
 
 
 @dataclass(slots=True)
@@ -118,10 +121,16 @@ class ImportResult:
     members_created: int = 0
     lines_written: int = 0
     rejects: list[Reject] = field(default_factory=list)
+    on_reject: Callable[[Reject], None] | None = None
 
     def reject(self, line: int, reason: str, record: str = "") -> None:
+        """Count a refused row; the first KEEP_REJECTS stay in memory, all go to ``on_reject``."""
         self.rejected += 1
-        self.rejects.append(Reject(line, reason, record))
+        item = Reject(line, reason, record)
+        if len(self.rejects) < KEEP_REJECTS:
+            self.rejects.append(item)
+        if self.on_reject is not None:
+            self.on_reject(item)
 
     def counts(self) -> dict[str, int]:
         return {

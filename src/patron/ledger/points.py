@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.db import UTCDateTime
 from patron.core.errors import Conflict, InvalidInput
-from patron.core.events import emit
+from patron.core.events import emit, register_event_types
 from patron.ledger.journal import EntryInfo, Leg, PostedEntry, post_legs
 from patron.ledger.models import ALLOCATIONS, LOTS, AllocationKind, Asset
 
@@ -29,6 +29,14 @@ POINTS_PENDING_ISSUED = "points_pending_issued"
 POINTS_REDEEMED = "points_redeemed"
 POINTS_EXPIRED = "points_expired"
 SYSTEM_ACTOR = "system"
+
+register_event_types(
+    "points.earned",
+    "points.spent",
+    "points.expired",
+    "points.expiring_soon",
+    "balance.adjusted",
+)
 
 _TAKE_FROM_LOT = text("UPDATE points_lots SET remaining = remaining - :n WHERE id = :id")
 _INSERT_LOT = (

@@ -44,9 +44,18 @@ def stage_for(
 
 
 def recompute_funnel(
-    session: Session, merchant_id: int, member_ids: Iterable[int], reason: str
+    session: Session,
+    merchant_id: int,
+    member_ids: Iterable[int],
+    reason: str,
+    *,
+    announce: bool = True,
 ) -> dict[int, str]:
-    """Re-derive the stage of these members; record and announce each move. Returns the moves."""
+    """Re-derive the stage of these members; record and announce each move. Returns the moves.
+
+    ``announce=False`` (bulk imports) records the moves without a ``member.stage_changed``
+    event each: the import announces itself once instead (docs/decisions/0650-…).
+    """
     ids = sorted(set(member_ids))
     if not ids:
         return {}
@@ -54,12 +63,19 @@ def recompute_funnel(
     now = utcnow(session)
     moves: dict[int, str] = {}
     for start in range(0, len(ids), 1000):
-        moves.update(_recompute_chunk(session, merchant_id, ids[start : start + 1000], reason, now))
+        moves.update(
+            _recompute_chunk(session, merchant_id, ids[start : start + 1000], reason, now, announce)
+        )
     return moves
 
 
 def _recompute_chunk(
-    session: Session, merchant_id: int, ids: list[int], reason: str, now: datetime
+    session: Session,
+    merchant_id: int,
+    ids: list[int],
+    reason: str,
+    now: datetime,
+    announce: bool = True,
 ) -> dict[int, str]:
     since = now - timedelta(days=FAN_WINDOW_DAYS)
     recent = dict(
@@ -112,7 +128,7 @@ def _recompute_chunk(
             .execution_options(synchronize_session=False)
         )
     session.execute(insert(FunnelTransition), transitions)
-    for t in transitions:
+    for t in transitions if announce else []:
         member_id = int(t["member_id"])
         emit(
             session,
