@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from patron.web.dashboard import campaigns as dashboard_campaigns
 from patron.web.dashboard import members as dashboard_members
 from patron.web.dashboard import session as dashboard_session
 from patron.web.portal import pages as portal_pages
@@ -12,6 +13,7 @@ from patron.web.portal import pages as portal_pages
 DASHBOARD: list[ModuleType] = [
     dashboard_session,
     dashboard_members,
+    dashboard_campaigns,
 ]
 
 # Member portal: each module exposes `router` and `NAV` (and optionally `PORTAL_HOME_PANELS`).
