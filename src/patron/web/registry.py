@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from patron.web.dashboard import campaigns as dashboard_campaigns
+from patron.web.dashboard import journeys as dashboard_journeys
 from patron.web.dashboard import members as dashboard_members
 from patron.web.dashboard import session as dashboard_session
 from patron.web.portal import pages as portal_pages
@@ -14,6 +15,7 @@ DASHBOARD: list[ModuleType] = [
     dashboard_session,
     dashboard_members,
     dashboard_campaigns,
+    dashboard_journeys,
 ]
 
 # Member portal: each module exposes `router` and `NAV` (and optionally `PORTAL_HOME_PANELS`).
