@@ -121,7 +121,7 @@ class Chart:
     significant: bool
 
 
-BAR_X, BAR_MAX = 120.0, 330.0  # bars start after the group labels
+BAR_X, BAR_MAX = 120.0, 260.0  # bars start after the group labels
 AXIS_X0, AXIS_X1 = 120.0, 450.0  # the difference axis
 
 
