@@ -64,6 +64,7 @@ SAMPLE_BODIES: dict[str, Any] = {
 EXEMPT = {
     "put_channel": "the caller's own channel settings, addressed by channel name",
     "provider_callback": "no API key; the provider's signature is checked",
+    "provider_callback_check": "no API key; the provider's signature is checked",
     "whatsapp_verify": "provider URL verification; verified by the merchant's verify token",
     "get_program_rule": "the caller's own program settings, addressed by kind",
     "put_program_rule": "the caller's own program settings, addressed by kind",
