@@ -5,6 +5,8 @@ from __future__ import annotations
 from types import ModuleType
 
 from patron.web.dashboard import analytics as dashboard_analytics
+from patron.web.dashboard import campaigns as dashboard_campaigns
+from patron.web.dashboard import journeys as dashboard_journeys
 from patron.web.dashboard import member_loyalty as dashboard_member_loyalty
 from patron.web.dashboard import members as dashboard_members
 from patron.web.dashboard import programs as dashboard_programs
@@ -19,6 +21,8 @@ DASHBOARD: list[ModuleType] = [
     dashboard_analytics,
     dashboard_programs,
     dashboard_member_loyalty,
+    dashboard_campaigns,
+    dashboard_journeys,
 ]
 
 # Member portal: each module exposes `router` and `NAV` (and optionally `PORTAL_HOME_PANELS`).
