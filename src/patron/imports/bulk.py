@@ -37,7 +37,7 @@ from patron.imports.identities import (
     resolve,
 )
 from patron.imports.rows import ImportResult, MemberRow, OrderRow
-from patron.imports.sql import BulkSql
+from patron.imports.sql import BulkSql, listed
 from patron.members.service import recompute_funnel
 from patron.members.summary import refresh_member_summary
 from patron.orders.models import Order, OrderStatus
@@ -182,6 +182,7 @@ class BulkWriter:
         self.merchant_id = merchant_id
         self.namespace = namespace
         self.sql = BulkSql(session, use_copy=use_copy)
+        self.postgres = self.sql.postgres
         self.enc = self.sql.enc
         merchant = session.get(Merchant, merchant_id)
         if merchant is None:
@@ -241,10 +242,10 @@ class BulkWriter:
         found: dict[str, str] = {}
         unique = sorted(set(external_ids))
         for start in range(0, len(unique), _LOOKUP_CHUNK):
-            rows = self.session.execute(
+            rows = self.session.connection().execute(
                 select(Order.external_id, Order.request_hash).where(
                     Order.merchant_id == self.merchant_id,
-                    Order.external_id.in_(unique[start : start + _LOOKUP_CHUNK]),
+                    listed(Order.external_id, unique[start : start + _LOOKUP_CHUNK], self.postgres),
                 )
             )
             for external_id, request_hash in rows:

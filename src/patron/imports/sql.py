@@ -14,8 +14,9 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import ARRAY, any_, bindparam, text
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from patron.core.db import is_postgres
 
@@ -46,6 +47,18 @@ class Encoder:
 
     def flag(self, value: bool) -> Any:
         return value if self.postgres else int(value)
+
+
+def listed(column: Any, values: list[Any], postgres: bool) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``= ANY(array)``: one parameter instead of
+    thousands, which psycopg would otherwise re-parse for every batch's new statement text."""
+    if postgres:
+        matches: ColumnElement[bool] = column == any_(
+            bindparam(None, values, type_=ARRAY(column.type))
+        )
+        return matches
+    found: ColumnElement[bool] = column.in_(values)
+    return found
 
 
 class BulkSql:
