@@ -228,7 +228,7 @@ def raw_load(engine: Engine, merchant_id: int, file: Path) -> dict[str, Any]:
         s.connection()
         started = time.perf_counter()
         sql.insert("orders", ORDER_TABLE_COLUMNS, orders)
-        sql.insert("order_lines", LINE_COLUMNS, lines)
+        sql.insert("order_lines", ("id", *LINE_COLUMNS), lines)
         s.flush()
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "lines": len(lines)}

@@ -139,9 +139,8 @@ MEMBER_COLUMNS = (
     "created_at",
     "updated_at",
 )
-IDENTITY_COLUMNS = ("id", "merchant_id", "member_id", "kind", "namespace", "value", "created_at")
+IDENTITY_COLUMNS = ("merchant_id", "member_id", "kind", "namespace", "value", "created_at")
 TRANSITION_COLUMNS = (
-    "id",
     "merchant_id",
     "member_id",
     "from_stage",

@@ -69,6 +69,7 @@ class BulkSql:
         self.postgres = is_postgres(session)
         self.use_copy = use_copy and self.postgres
         self.enc = Encoder(self.postgres)
+        self._sequences: dict[str, str] = {}
 
     def _driver(self) -> Any:
         return self.session.connection().connection.driver_connection
@@ -83,14 +84,23 @@ class BulkSql:
         if count <= 0:
             return iter(())
         if self.postgres:
-            rows = self.session.execute(
-                text(
-                    f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))"
-                    " FROM generate_series(1, :n)"
-                ),
-                {"n": count},
-            ).scalars()
-            return iter(list(rows))
+            sequence = self._sequences.get(table)
+            if sequence is None:
+                sequence = self.session.execute(
+                    text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table}
+                ).scalar_one()
+                self._sequences[table] = sequence
+            # One row holding an array: thousands of one-column rows cost more to fetch.
+            cursor = self._driver().cursor()
+            try:
+                cursor.execute(
+                    "SELECT array(SELECT nextval(%s::regclass) FROM generate_series(1, %s))",
+                    (sequence, count),
+                )
+                (ids,) = cursor.fetchone()
+            finally:
+                cursor.close()
+            return iter(ids)
         top = self.session.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()
         return iter(range(int(top) + 1, int(top) + 1 + count))
 
