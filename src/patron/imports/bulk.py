@@ -274,6 +274,8 @@ class BulkWriter:
 
     def write_orders(self, rows: list[OrderRow], result: ImportResult) -> None:
         """Insert a batch of orders; unchanged repeats are skipped, changed repeats refused."""
+        if self.postgres:
+            self.sql.custom_plans()
         known = lookup(
             self.session,
             self.merchant_id,
