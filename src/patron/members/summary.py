@@ -29,6 +29,7 @@ def refresh_member_summary(session: Session, merchant_id: int, member_ids: Itera
     import refreshes every member it touched, batch after batch).
     """
     ids = sorted(set(member_ids))
+    session.flush()  # the statements below go to the connection, past the ORM's autoflush
     table = Member.__table__
     orders = Order.__table__
     assert isinstance(table, Table) and isinstance(orders, Table)
