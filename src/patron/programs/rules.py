@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, InvalidInput, NotFound
-from patron.core.events import emit
+from patron.core.events import emit, register_event_types
 from patron.ledger.schedule import NOTICE_DAYS_PROVIDERS
 from patron.programs.config import (
     CONFIG_MODELS,
@@ -25,6 +25,8 @@ from patron.programs.config import (
     TiersConfig,
 )
 from patron.programs.models import ProgramRule
+
+register_event_types("program.changed")
 
 C = TypeVar("C", bound=BaseModel)
 

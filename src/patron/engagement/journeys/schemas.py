@@ -93,3 +93,4 @@ class StatsOut(BaseModel):
     enrolments: dict[str, int]
     waiting_at: dict[str, int]
     steps: dict[str, dict[str, int]]
+    reasons: dict[str, dict[str, int]] = Field(default_factory=dict)

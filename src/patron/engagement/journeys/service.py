@@ -236,15 +236,20 @@ def step_stats(session: Session, merchant_id: int, journey_id: int) -> dict[str,
     )
     # History is JSON per enrolment; counted here (a journey's enrolments, paged by the caller
     # in a future version if they grow past what one read can hold).
+    reasons: dict[str, dict[str, int]] = {}
     for history in session.scalars(
         select(JourneyEnrolment.history).where(JourneyEnrolment.journey_id == journey.id)
     ):
         for entry in history:
             counts = steps.setdefault(entry["step"], {})
             counts[entry["outcome"]] = counts.get(entry["outcome"], 0) + 1
+            if entry.get("reason"):  # why a step was skipped or exited ("missed window"…)
+                why = reasons.setdefault(entry["step"], {})
+                why[entry["reason"]] = why.get(entry["reason"], 0) + 1
     return {
         "journey_id": journey.id,
         "enrolments": {str(k): int(v) for k, v in by_status.items()},
         "waiting_at": {str(k): int(v) for k, v in waiting.items()},
         "steps": steps,
+        "reasons": reasons,
     }

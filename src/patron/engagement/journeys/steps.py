@@ -114,6 +114,11 @@ def validate_steps(session: Session, merchant_id: int, steps: Any) -> None:
                     raise _invalid(f"{where}: until_date can be 'birthday'")
             elif not any(isinstance(step.get(k), int) for k in ("days", "hours", "minutes")):
                 raise _invalid(f"{where}: a wait needs days/hours/minutes or until_time")
+            elif any(
+                not isinstance(step.get(k, 0), int) or step.get(k, 0) < 0
+                for k in ("days", "hours", "minutes")
+            ):
+                raise _invalid(f"{where}: days, hours and minutes are whole numbers, 0 or more")
         elif kind == "points" and not (isinstance(step.get("points"), int) and step["points"] > 0):
             raise _invalid(f"{where}: points must be a positive whole number")
         elif kind == "coupon" and not isinstance(step.get("template_id"), int):

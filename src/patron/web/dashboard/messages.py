@@ -23,7 +23,7 @@ from patron.web.nav import NavItem, Panel
 from patron.web.rendering import flash, render, translate
 
 router = APIRouter()
-NAV = [NavItem("messages", N_("Messages"), "/messages", icon="send", order=40)]
+NAV = [NavItem("messages", N_("Messages"), "/messages", icon="send", order=50)]
 PAGE_SIZE = 50
 PANEL_SIZE = 10
 DEAD_SHOWN = 20

@@ -21,7 +21,7 @@ from patron.web.nav import NavItem
 from patron.web.rendering import flash, render, translate
 
 router = APIRouter()
-NAV = [NavItem("templates", N_("Templates"), "/templates", icon="note", order=45)]
+NAV = [NavItem("templates", N_("Templates"), "/templates", icon="note", order=55)]
 LOCALES = ("en", "zh_Hans")
 JSON_FIELDS = frozenset({"parameters", "data"})  # WhatsApp / WeChat take structured values
 LONG_FIELDS = frozenset({"html", "text", "body"})
