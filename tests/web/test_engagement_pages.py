@@ -130,6 +130,21 @@ def test_other_merchant_gets_404_for_a_segment(
     token = csrf_of(client.get("/segments"))
     r = client.post(f"/segments/{seg_id}/refresh", data={"csrf_token": token})
     assert r.status_code == 404
+    r = client.post(
+        "/segments/save",
+        data={
+            "csrf_token": token,
+            "segment_id": str(seg_id),
+            "name": "Taken",
+            "join": "all",
+            "field": "everyone",
+            "op": "eq",
+            "value": "true",
+        },
+    )
+    assert r.status_code == 404
+    with sessions() as s:
+        assert segments.get_segment(s, tenant.merchant_id, seg_id).name == "VIP"
 
 
 def _message(
