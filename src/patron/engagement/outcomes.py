@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import or_, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
@@ -62,13 +63,42 @@ def record_outcome(
         record_event(session, message, final.value, {"error": result.error})
 
 
-def release_unsent(session: Session, message_ids: list[int]) -> None:
-    """Put back claimed messages this worker decided not to start (its lease runs short)."""
+def mark_sending(session: Session, prepared: Prepared) -> bool:
+    """Mark one prepared message ``sending`` (attempt + 1) right before its own send.
+
+    Conditional on it still being ``queued`` under our lease at the attempt we prepared: False
+    means something else settled it meanwhile (a late status callback) and it must not go.
+    """
     now = utcnow(session)
-    for message in session.scalars(select(Message).where(Message.id.in_(message_ids))):
-        if message.status == MessageStatus.SENDING:
-            message.status, message.attempts = MessageStatus.QUEUED.value, message.attempts - 1
-            message.locked_until, message.updated_at = None, now
+    done = session.execute(
+        sql_update(Message)
+        .where(
+            Message.id == prepared.message_id,
+            Message.status == MessageStatus.QUEUED.value,
+            Message.attempts == prepared.attempt - 1,
+            Message.locked_until > now,
+        )
+        .values(
+            status=MessageStatus.SENDING.value,
+            attempts=prepared.attempt,
+            dispatched_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(done, "rowcount", 0) == 1)
+
+
+def release_unsent(session: Session, message_ids: list[int]) -> None:
+    """Give back the leases of prepared messages this worker will not start (its lease runs
+    short): they are still ``queued`` and any worker may claim them at once."""
+    now = utcnow(session)
+    session.execute(
+        sql_update(Message)
+        .where(Message.id.in_(message_ids), Message.status == MessageStatus.QUEUED.value)
+        .values(locked_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def reconcile(session: Session, cfg: MessageSettings, limit: int = 500) -> int:
@@ -252,4 +282,11 @@ def _opt_out(session: Session, merchant_id: int, channel: str, update: StatusUpd
     )
 
 
-__all__ = ["TERMINAL", "apply_updates", "reconcile", "record_outcome", "release_unsent"]
+__all__ = [
+    "TERMINAL",
+    "apply_updates",
+    "mark_sending",
+    "reconcile",
+    "record_outcome",
+    "release_unsent",
+]

@@ -33,7 +33,9 @@ STAFF_SESSION_SECONDS = 12 * 3600
 PORTAL_SESSION_SECONDS = 30 * 24 * 3600
 PORTAL_PREFIX = "/portal"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-CSRF_EXEMPT_PREFIXES = ("/api/",)
+# /u/{token}: RFC 8058 one-click unsubscribe is a POST from the mail client, with no session;
+# the signed token in the path is the capability, and it can only ever revoke consent.
+CSRF_EXEMPT_PREFIXES = ("/api/", "/u/")
 # Forms are small; uploads bigger than this belong to the CLI importer.
 MAX_FORM_BYTES = 20 * 1024 * 1024
 CSP = (
