@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,13 @@ from patron.engagement.channels.base import Credentials, SendResult, StatusUpdat
 from patron.engagement.config import MessageSettings
 from patron.engagement.consent import ALL_TOPICS, set_consent
 from patron.engagement.messages import record_event
-from patron.engagement.models import TERMINAL, ChannelSetting, Message, MessageStatus
+from patron.engagement.models import (
+    TERMINAL,
+    ChannelSetting,
+    Message,
+    MessageEvent,
+    MessageStatus,
+)
 from patron.engagement.preparation import Prepared
 from patron.members.models import IdentityKind, Member, MemberIdentity
 
@@ -34,6 +40,8 @@ def record_outcome(
     session: Session, prepared: Prepared, result: SendResult, cfg: MessageSettings
 ) -> None:
     """Store one send's outcome (in its own short transaction, right after the send)."""
+    if result.status == "sent" and _record_sent(session, prepared, result):
+        return
     message = session.get(Message, prepared.message_id, with_for_update=is_postgres(session))
     if message is None or message.attempts != prepared.attempt:
         return  # retried by hand meanwhile: this attempt's news is stale
@@ -61,6 +69,44 @@ def record_outcome(
         final = MessageStatus.DEAD if result.retryable else MessageStatus.FAILED
         message.status, message.status_reason = final.value, (result.error or "")[:300]
         record_event(session, message, final.value, {"error": result.error})
+
+
+def _record_sent(session: Session, prepared: Prepared, result: SendResult) -> bool:
+    """The common case, "sent", as one conditional UPDATE and one INSERT (no ORM load/flush:
+    this runs once per message). False if the row moved on meanwhile (a manual retry, an
+    overtaking status callback): the caller then takes the careful path."""
+    now = utcnow(session)
+    done = session.execute(
+        sql_update(Message)
+        .where(
+            Message.id == prepared.message_id,
+            Message.attempts == prepared.attempt,
+            Message.status.in_((MessageStatus.SENDING.value, MessageStatus.UNKNOWN.value)),
+        )
+        .values(
+            status=MessageStatus.SENT.value,
+            status_reason=None,
+            provider_message_id=result.provider_message_id,
+            sent_at=now,
+            locked_until=None,
+            updated_at=now,
+            last_error=result.error,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(done, "rowcount", 0) != 1:
+        return False
+    session.execute(
+        insert(MessageEvent).values(
+            merchant_id=prepared.outgoing.merchant_id,
+            message_id=prepared.message_id,
+            type="sent",
+            detail={"provider_message_id": result.provider_message_id},
+            occurred_at=now,
+        )
+    )
+    prepared.channel.record(session, prepared.outgoing, prepared.rendered)
+    return True
 
 
 def mark_sending(session: Session, prepared: Prepared) -> bool:
