@@ -250,7 +250,7 @@ def apply_updates(
     """Apply parsed provider callbacks; returns how many changed something."""
     changed = 0
     for update in updates:
-        if update.status == "stop":
+        if update.status in ("stop", "start"):
             changed += _opt_out(session, merchant_id, channel, update)
             continue
         message = _find(session, merchant_id, channel, update)
@@ -299,7 +299,10 @@ def _find(session: Session, merchant_id: int, channel: str, update: StatusUpdate
 
 
 def _opt_out(session: Session, merchant_id: int, channel: str, update: StatusUpdate) -> int:
-    """SMS STOP (or a WeChat unfollow): revoke every topic on that channel at once."""
+    """SMS STOP (or a WeChat unfollow): revoke every topic on that channel at once.
+
+    SMS START lifts that block (topic ``*`` granted again): the member's earlier per-topic
+    choices apply again. It grants no marketing topic that was never granted (ADR 0403)."""
     if not update.address:
         return 0
     if channel == "wechat":
@@ -321,9 +324,11 @@ def _opt_out(session: Session, merchant_id: int, channel: str, update: StatusUpd
                 )
             )
         )
-    source = f"{channel}:STOP" if channel != "wechat" else "wechat:unsubscribe"
+    granted = update.status == "start"
+    word = "START" if granted else "STOP"
+    source = f"{channel}:{word}" if channel != "wechat" else "wechat:unsubscribe"
     return sum(
-        set_consent(session, merchant_id, mid, channel, ALL_TOPICS, False, source)
+        set_consent(session, merchant_id, mid, channel, ALL_TOPICS, granted, source)
         for mid in member_ids
     )
 
