@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 BENCH_SIZE ?=
+# make run's first start replays the demo history through the programs: keep it a few minutes.
+DEMO_MEMBERS ?= 300
+DEMO_MONTHS ?= 12
 
 .PHONY: run test lint typecheck pytest bench demo migrate clean messages
 
@@ -16,7 +19,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/patron migrate
-	$(BIN)/patron demo --if-empty
+	$(BIN)/patron demo --if-empty --members $(DEMO_MEMBERS) --months $(DEMO_MONTHS)
 	$(BIN)/patron serve
 
 test: $(STAMP) lint typecheck pytest

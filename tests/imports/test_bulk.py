@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.db import transaction
-from patron.imports.bulk import BulkWriter
+from patron.core.ids import fingerprint
+from patron.imports.bulk import BulkWriter, order_fingerprint
 from patron.imports.rows import ImportResult, MemberRow, OrderLineRow, OrderRow, RefundRow
 from patron.members.models import Member, MemberIdentity, MemberTag
 from patron.orders.models import Order, OrderLine, Refund
@@ -163,3 +164,23 @@ def test_members_created_updated_unchanged_and_conflicts(
     assert db.scalar(select(Member.last_name).where(Member.email == "a@example.com")) == "Wang"
     assert db.scalar(select(func.count()).select_from(MemberIdentity)) == 4
     assert db.scalar(select(func.count()).select_from(MemberTag)) == 2
+
+
+def test_order_fingerprint_is_the_canonical_json_hash_of_earlier_imports() -> None:
+    row = order(2, "1002", "a@example.com", refund=2000, discount=500)
+    row.member_phone = "+8613812345678"
+    body = [
+        "1002",
+        None,
+        "a@example.com",
+        "+8613812345678",
+        "S1",
+        "",
+        T0.isoformat(),
+        "CNY",
+        "completed",
+        500,
+        [["TEA-1", "Green tea", "tea", 2, 4500, 0], [None, "Cup", None, 1, 1000, 100]],
+        [["1002-r1", T0.isoformat(), 2000]],
+    ]
+    assert order_fingerprint(row) == fingerprint(body)

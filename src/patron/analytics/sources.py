@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, func, select
 
+from patron.ledger.models import JournalEntry, LedgerAccount, Posting
 from patron.members.models import FunnelTransition, Member
 from patron.orders.models import Order, OrderLine, Refund, RefundLine
 from patron.tenancy.models import Merchant, Store
@@ -96,6 +97,26 @@ MEMBER_COLUMNS = (
     Member.updated_at,
 )
 
+
+def _ledger_postings() -> AnySelect:
+    """Postings in the shape of :mod:`patron.analytics.programs` (account code, member, time)."""
+    return (
+        select(
+            Posting.id,
+            Posting.merchant_id,
+            Posting.entry_id,
+            LedgerAccount.code.label("account_code"),
+            LedgerAccount.member_id,
+            Posting.asset,
+            Posting.amount,
+            JournalEntry.occurred_at,
+            JournalEntry.reason_code,
+        )
+        .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+    )
+
+
 SPECS: tuple[TableSpec, ...] = (
     TableSpec(
         "merchants", lambda: select(Merchant.id, Merchant.currency, Merchant.timezone), "full"
@@ -156,6 +177,8 @@ SPECS: tuple[TableSpec, ...] = (
         ),
         local_times=("moved_at",),
     ),
+    # Postings are immutable (corrections are new entries), so appending by id is exact.
+    TableSpec("ledger_postings", _ledger_postings, local_times=("occurred_at",)),
 )
 
 

@@ -138,23 +138,46 @@ def preview_template(
 ) -> tuple[str, dict[str, Any]]:
     """Render a template for a real member, as the dispatcher would (without tracking)."""
     template = get_template(session, merchant_id, template_id)
+    return preview_variants(
+        session,
+        settings,
+        merchant_id,
+        template.channel,
+        template.variants,
+        member_id,
+        context,
+        locale,
+    )
+
+
+def preview_variants(
+    session: Session,
+    settings: Settings,
+    merchant_id: int,
+    channel: str,
+    variants: dict[str, Any],
+    member_id: int,
+    context: dict[str, Any],
+    locale: str | None,
+) -> tuple[str, dict[str, Any]]:
+    """Render a template's variants (or a journey step's inline content) for a real member."""
     member = session.get(Member, member_id)
     if member is None or member.merchant_id != merchant_id:
         raise NotFound("member not found", code="member_not_found")
     merchant = session.get(Merchant, merchant_id)
     assert merchant is not None
-    chosen = locale if locale in template.variants else None
-    chosen = chosen or choose_locale(template.variants, member.locale, merchant.locale)
+    chosen = locale if locale in variants else None
+    chosen = chosen or choose_locale(variants, member.locale, merchant.locale)
     base = settings.base_url.rstrip("/")
     links = {
         "unsubscribe": tokens.unsubscribe_url(
-            base, settings.secret_key, merchant_id, member_id, template.channel, "preview"
+            base, settings.secret_key, merchant_id, member_id, channel, "preview"
         ),
         "portal": f"{base}/portal/{merchant.slug}",
     }
     try:
         rendered = render_variant(
-            template.variants[chosen], template_variables(member, merchant, context, links)
+            variants[chosen], template_variables(member, merchant, context, links)
         )
     except RenderFailed as exc:
         raise InvalidInput(f"cannot render: {exc}", code="render_error") from exc

@@ -13,6 +13,8 @@ subtotal = Σ line totals; total = subtotal − order discount; negative amounts
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +37,7 @@ from patron.imports.identities import (
     resolve,
 )
 from patron.imports.rows import ImportResult, MemberRow, OrderRow
-from patron.imports.sql import BulkSql
+from patron.imports.sql import BulkSql, listed
 from patron.members.service import recompute_funnel
 from patron.members.summary import refresh_member_summary
 from patron.orders.models import Order, OrderStatus
@@ -60,8 +62,10 @@ ORDER_COLUMNS = (
     "request_hash",
     "created_at",
 )
+# Rows nothing else in the batch refers to (lines, refunds, identities, transitions) take their
+# id from the table's own default (SQLite rowid, PostgreSQL sequence): cheaper than fetching
+# thousands of ids first. Members and orders are referred to, so theirs are allocated up front.
 REFUND_COLUMNS = (
-    "id",
     "merchant_id",
     "order_id",
     "external_id",
@@ -72,7 +76,6 @@ REFUND_COLUMNS = (
     "created_at",
 )
 LINE_COLUMNS = (
-    "id",
     "merchant_id",
     "order_id",
     "line_no",
@@ -90,50 +93,64 @@ LINE_COLUMNS = (
 _LOOKUP_CHUNK = 5000
 
 
+# ``core.ids.fingerprint``'s canonical JSON with one encoder for the whole import (json.dumps
+# with options builds a new encoder per call, a third of the fingerprint's cost). Same text,
+# same hash: orders imported before stay "unchanged" (tests/imports/test_bulk.py checks).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def order_fingerprint(row: OrderRow) -> str:
     """What makes two imports of an order "the same": everything but where it was read from."""
-    return fingerprint(
+    body = [
+        row.external_id,
+        row.member_external_id,
+        row.member_email,
+        row.member_phone,
+        row.store_code,
+        row.channel,
+        row.placed_at.isoformat(),
+        row.currency,
+        row.status,
+        row.order_discount_minor,
         [
-            row.external_id,
-            row.member_external_id,
-            row.member_email,
-            row.member_phone,
-            row.store_code,
-            row.channel,
-            row.placed_at.isoformat(),
-            row.currency,
-            row.status,
-            row.order_discount_minor,
-            [
-                [x.sku, x.name, x.category, x.quantity, x.unit_price_minor, x.discount_minor]
-                for x in row.lines
-            ],
-            [[r.external_id, r.refunded_at.isoformat(), r.amount_minor] for r in row.refunds],
-        ]
-    )
+            [x.sku, x.name, x.category, x.quantity, x.unit_price_minor, x.discount_minor]
+            for x in row.lines
+        ],
+        [[r.external_id, r.refunded_at.isoformat(), r.amount_minor] for r in row.refunds],
+    ]
+    return hashlib.sha256(_CANONICAL.encode(body).encode()).hexdigest()
 
 
-def order_problem(row: OrderRow, currency: str) -> str | None:
-    """Why an order cannot be imported, or None. Same rules as the orders API."""
+def order_problem(row: OrderRow, currency: str, totals: list[int] | None = None) -> str | None:
+    """Why an order cannot be imported, or None. Same rules as the orders API.
+
+    ``totals`` are the lines' totals when the caller has them already (the writer does).
+    """
     if row.currency != currency:
         return f"currency {row.currency} is not the merchant's currency {currency}"
     if not row.lines:
         return "order has no lines"
-    for n, line in enumerate(row.lines, 1):
+    if totals is None:
+        totals = [x.total_minor for x in row.lines]
+    for n, (line, total) in enumerate(zip(row.lines, totals, strict=True), 1):
         if line.quantity <= 0:
             return f"line {n}: quantity must be positive, not {line.quantity}"
         if line.unit_price_minor < 0 or line.discount_minor < 0:
             return f"line {n}: price and discount cannot be negative"
-        if line.total_minor < 0:
+        if total < 0:
             return f"line {n}: discount is larger than the line amount"
     if row.order_discount_minor < 0:
         return "order discount cannot be negative"
-    if row.total_minor < 0:
+    order_total = sum(totals) - row.order_discount_minor
+    if order_total < 0:
         return "order discount is larger than the subtotal"
-    if any(r.amount_minor <= 0 for r in row.refunds):
-        return "refund amounts must be positive"
-    if row.refunded_minor > row.total_minor:
-        return f"refunds ({row.refunded_minor}) exceed the order total ({row.total_minor})"
+    refunded = 0
+    for refund in row.refunds:
+        if refund.amount_minor <= 0:
+            return "refund amounts must be positive"
+        refunded += refund.amount_minor
+    if refunded > order_total:
+        return f"refunds ({refunded}) exceed the order total ({order_total})"
     return None
 
 
@@ -144,6 +161,7 @@ class _Pending:
     store_id: int | None
     channel: str
     request_hash: str
+    totals: list[int]  # the lines' totals (quantity × unit price − line discount)
 
 
 class BulkWriter:
@@ -165,6 +183,7 @@ class BulkWriter:
         self.merchant_id = merchant_id
         self.namespace = namespace
         self.sql = BulkSql(session, use_copy=use_copy)
+        self.postgres = self.sql.postgres
         self.enc = self.sql.enc
         merchant = session.get(Merchant, merchant_id)
         if merchant is None:
@@ -191,26 +210,21 @@ class BulkWriter:
             [member_tuple(m, self.merchant_id, now, self.enc) for m in new],
         )
         self.add_identities([(key, m.id) for m in new for key in m.keys])
-        transition_ids = self.sql.allocate_ids("funnel_transitions", len(new))
         ts = self.enc.ts(now)
         self.sql.insert(
             "funnel_transitions",
             TRANSITION_COLUMNS,
-            [
-                (tid, self.merchant_id, m.id, None, "user", ts, reason)
-                for tid, m in zip(transition_ids, new, strict=True)
-            ],
+            [(self.merchant_id, m.id, None, "user", ts, reason) for m in new],
         )
 
     def add_identities(self, pairs: list[tuple[Key, int]]) -> None:
-        ids = self.sql.allocate_ids("member_identities", len(pairs))
         ts = self.enc.ts(utcnow(self.session))
         self.sql.insert(
             "member_identities",
             IDENTITY_COLUMNS,
             [
-                (iid, self.merchant_id, member_id, kind, ns, value, ts)
-                for iid, ((kind, ns, value), member_id) in zip(ids, pairs, strict=True)
+                (self.merchant_id, member_id, kind, ns, value, ts)
+                for (kind, ns, value), member_id in pairs
             ],
         )
 
@@ -224,10 +238,10 @@ class BulkWriter:
         found: dict[str, str] = {}
         unique = sorted(set(external_ids))
         for start in range(0, len(unique), _LOOKUP_CHUNK):
-            rows = self.session.execute(
+            rows = self.session.connection().execute(
                 select(Order.external_id, Order.request_hash).where(
                     Order.merchant_id == self.merchant_id,
-                    Order.external_id.in_(unique[start : start + _LOOKUP_CHUNK]),
+                    listed(Order.external_id, unique[start : start + _LOOKUP_CHUNK], self.postgres),
                 )
             )
             for external_id, request_hash in rows:
@@ -260,6 +274,8 @@ class BulkWriter:
 
     def write_orders(self, rows: list[OrderRow], result: ImportResult) -> None:
         """Insert a batch of orders; unchanged repeats are skipped, changed repeats refused."""
+        if self.postgres:
+            self.sql.custom_plans()
         known = lookup(
             self.session,
             self.merchant_id,
@@ -276,7 +292,8 @@ class BulkWriter:
         new: list[NewMember] = []
         for row in rows:
             result.read += 1
-            problem = order_problem(row, self.currency)
+            totals = [x.quantity * x.unit_price_minor - x.discount_minor for x in row.lines]
+            problem = order_problem(row, self.currency, totals)
             store_id, channel = None, row.channel
             if problem is None and row.store_code:
                 store = self.stores.get(row.store_code)
@@ -302,7 +319,7 @@ class BulkWriter:
                 result.reject(row.line, conflict)
                 continue
             existing[row.external_id] = request_hash
-            pending.append(_Pending(row, member, store_id, channel, request_hash))
+            pending.append(_Pending(row, member, store_id, channel, request_hash, totals))
         self.create_members(new, "import")
         result.members_created += len(new)
         self._insert_orders(pending, result)
@@ -317,17 +334,14 @@ class BulkWriter:
         enc, merchant_id = self.enc, self.merchant_id
         now = enc.ts(utcnow(self.session))
         order_ids = self.sql.allocate_ids("orders", len(pending))
-        line_ids = self.sql.allocate_ids("order_lines", sum(len(p.row.lines) for p in pending))
-        refund_ids = self.sql.allocate_ids("refunds", sum(len(p.row.refunds) for p in pending))
         orders: list[tuple[Any, ...]] = []
         lines: list[tuple[Any, ...]] = []
         refunds: list[tuple[Any, ...]] = []
         for p, order_id in zip(pending, order_ids, strict=False):
-            row = p.row
-            totals = [x.total_minor for x in row.lines]
+            row, totals = p.row, p.totals
             subtotal = sum(totals)
             total = subtotal - row.order_discount_minor
-            refunded = row.refunded_minor
+            refunded = sum(r.amount_minor for r in row.refunds) if row.refunds else 0
             member_id = p.member.id if isinstance(p.member, NewMember) else p.member
             orders.append(
                 (
@@ -349,11 +363,16 @@ class BulkWriter:
                     now,
                 )
             )
-            shares = split_by_weight(row.order_discount_minor, totals)
-            for n, (x, share) in enumerate(zip(row.lines, shares, strict=True), 1):
+            shares = (
+                split_by_weight(row.order_discount_minor, totals)
+                if row.order_discount_minor
+                else [0] * len(totals)
+            )
+            for n, (x, line_total, share) in enumerate(
+                zip(row.lines, totals, shares, strict=True), 1
+            ):
                 lines.append(
                     (
-                        next(line_ids),
                         merchant_id,
                         order_id,
                         n,
@@ -363,8 +382,8 @@ class BulkWriter:
                         x.quantity,
                         x.unit_price_minor,
                         x.discount_minor,
-                        x.total_minor,
-                        x.total_minor - share,
+                        line_total,
+                        line_total - share,
                         0,
                         0,
                     )
@@ -372,7 +391,6 @@ class BulkWriter:
             for r in row.refunds:
                 refunds.append(
                     (
-                        next(refund_ids),
                         merchant_id,
                         order_id,
                         r.external_id,

@@ -115,6 +115,8 @@ class MemberBatch:
 
     def run(self) -> None:
         w = self.w
+        if w.postgres:
+            w.sql.custom_plans()
         keys_by_row = [
             identity_keys(r.external_id, r.namespace, r.email, r.phone) for r in self.rows
         ]

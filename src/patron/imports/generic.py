@@ -8,6 +8,8 @@ columns are read from its first row. A bad value anywhere in an order refuses th
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from operator import itemgetter
 
 from patron.core.errors import PatronError
 from patron.imports.context import ImportContext
@@ -125,91 +127,179 @@ def read_members(
             result.reject(rec.line, exc.reason, ",".join(rec.raw))
 
 
-def _order_head(rec: Record, ctx: ImportContext) -> OrderRow:
-    v = rec.values
-    placed_at = timestamp(v["placed_at"], ctx.zone, "placed_at")
-    if placed_at is None:
-        raise RowError("placed_at is empty")
-    status = (text(v.get("status")) or "completed").lower()
-    if status not in STATUSES:
-        raise RowError(f"status must be completed or cancelled, not {status!r}")
-    channel = (text(v.get("channel")) or "").lower()
-    if channel and channel not in CHANNELS:
-        raise RowError(f"channel must be store or online, not {channel!r}")
-    store = text(v.get("store_code"))
-    external_id = text(v["order_id"]) or ""
-    refunds: list[RefundRow] = []
-    refunded = money(v.get("refunded_amount"), ctx.exponent, "refunded_amount")
-    if refunded:
-        at = timestamp(v.get("refunded_at"), ctx.zone, "refunded_at") or placed_at
-        refunds.append(RefundRow(f"{external_id}:refund", at, refunded, None))
-    return OrderRow(
-        line=rec.line,
-        external_id=external_id,
-        member_external_id=text(v.get("member_id")),
-        member_email=email(v.get("member_email")),
-        member_phone=phone(v.get("member_phone"), ctx.region),
-        store_code=ctx.store_codes.get(store.lower(), store) if store else None,
-        channel=channel or ("store" if store else "online"),
-        placed_at=placed_at,
-        currency=(text(v.get("currency")) or ctx.currency).upper(),
-        status=status,
-        order_discount_minor=money(v.get("order_discount"), ctx.exponent, "order_discount"),
-        lines=[],
-        refunds=refunds,
-        source="import",
-        namespace=text(v.get("member_id_namespace")) or ctx.namespace,
-    )
+# -- orders.csv: the hot path of a million-line import -----------------------------------------
+#
+# Each record is read as the csv module's list (no dict per line) through itemgetters, and the
+# values files repeat endlessly (product names, SKUs, prices, quantities) are parsed once per
+# distinct text: bounded caches, so memory stays flat whatever the file.
+
+HEAD_COLUMNS = (
+    "placed_at",
+    "member_id",
+    "member_id_namespace",
+    "member_email",
+    "member_phone",
+    "store_code",
+    "channel",
+    "currency",
+    "status",
+    "order_discount",
+    "refunded_amount",
+    "refunded_at",
+)
+LINE_COLUMNS = ("sku", "name", "category", "quantity", "unit_price", "line_discount")
+_CACHE_LIMIT = 20_000
+_MISSING = object()
 
 
-def _order_line(rec: Record, exponent: int) -> OrderLineRow:
-    v = rec.values
-    name = text(v["name"])
-    if name is None:
-        raise RowError("name is empty")
-    return OrderLineRow(
-        sku=text(v.get("sku")),
-        name=name,
-        category=text(v.get("category")),
-        quantity=integer(v["quantity"], "quantity"),
-        unit_price_minor=money(v["unit_price"], exponent, "unit_price"),
-        discount_minor=money(v.get("line_discount"), exponent, "line_discount"),
-    )
+class _Values:
+    """Parsers of repeated cell texts, each result kept per distinct text (up to a bound)."""
+
+    def __init__(self, exponent: int) -> None:
+        self.exponent = exponent
+        self.texts: dict[str, str | None] = {}
+        self.amounts: dict[str, int] = {}
+        self.counts: dict[str, int] = {}
+
+    def text(self, raw: str) -> str | None:
+        found = self.texts.get(raw, _MISSING)
+        if found is _MISSING:
+            found = text(raw)
+            if len(self.texts) < _CACHE_LIMIT:
+                self.texts[raw] = found
+        return found  # type: ignore[return-value]
+
+    def money(self, raw: str, what: str) -> int:
+        found = self.amounts.get(raw)
+        if found is None:
+            found = money(raw, self.exponent, what)
+            if len(self.amounts) < _CACHE_LIMIT:
+                self.amounts[raw] = found
+        return found
+
+    def integer(self, raw: str, what: str) -> int:
+        found = self.counts.get(raw)
+        if found is None:
+            found = integer(raw, what)
+            if len(self.counts) < _CACHE_LIMIT:
+                self.counts[raw] = found
+        return found
 
 
-def _finish(group: list[Record], ctx: ImportContext, result: ImportResult) -> OrderRow | None:
-    rec = group[0]
-    try:
-        order = _order_head(rec, ctx)
-        for rec in group:
-            order.lines.append(_order_line(rec, ctx.exponent))
-    except RowError as exc:
-        result.read += 1
-        result.reject(rec.line, f"order {group[0].values['order_id']}: {exc.reason}")
-        return None
-    return order
+class _OrderParser:
+    """Turns the cells of one orders.csv record into an order head or an order line."""
+
+    def __init__(self, header: list[str], ctx: ImportContext) -> None:
+        where = {name: i for i, name in enumerate(header)}  # a repeated column: the last wins
+        absent = len(header)  # each record gets one "" appended: the value of absent columns
+        self.head_cells = itemgetter(*[where.get(c, absent) for c in HEAD_COLUMNS])
+        self.line_cells = itemgetter(*[where.get(c, absent) for c in LINE_COLUMNS])
+        self.order_id = where["order_id"]
+        self.ctx = ctx
+        self.values = _Values(ctx.exponent)
+
+    def head(self, cells: list[str], line: int, external_id: str) -> OrderRow:
+        ctx, values = self.ctx, self.values
+        (placed, member, namespace, mail, tel, store, channel, currency, status, discount,
+         refunded_amount, refunded_at) = self.head_cells(cells)  # fmt: skip
+        placed_at = timestamp(placed, ctx.zone, "placed_at")
+        if placed_at is None:
+            raise RowError("placed_at is empty")
+        status = (values.text(status) or "completed").lower()
+        if status not in STATUSES:
+            raise RowError(f"status must be completed or cancelled, not {status!r}")
+        channel = (values.text(channel) or "").lower()
+        if channel and channel not in CHANNELS:
+            raise RowError(f"channel must be store or online, not {channel!r}")
+        store_code = values.text(store)
+        refunds: list[RefundRow] = []
+        refunded = values.money(refunded_amount, "refunded_amount")
+        if refunded:
+            at = timestamp(refunded_at, ctx.zone, "refunded_at") or placed_at
+            refunds.append(RefundRow(f"{external_id}:refund", at, refunded, None))
+        return OrderRow(
+            line=line,
+            external_id=external_id,
+            member_external_id=text(member),
+            member_email=email(mail),
+            member_phone=phone(tel, ctx.region),
+            store_code=ctx.store_codes.get(store_code.lower(), store_code) if store_code else None,
+            channel=channel or ("store" if store_code else "online"),
+            placed_at=placed_at,
+            currency=(values.text(currency) or ctx.currency).upper(),
+            status=status,
+            order_discount_minor=values.money(discount, "order_discount"),
+            lines=[],
+            refunds=refunds,
+            source="import",
+            namespace=values.text(namespace) or ctx.namespace,
+        )
+
+    def line(self, cells: list[str]) -> OrderLineRow:
+        values = self.values
+        sku, name, category, quantity, price, discount = self.line_cells(cells)
+        name_text = values.text(name)
+        if name_text is None:
+            raise RowError("name is empty")
+        return OrderLineRow(
+            values.text(sku),
+            name_text,
+            values.text(category),
+            values.integer(quantity, "quantity"),
+            values.money(price, "unit_price"),
+            values.money(discount, "line_discount"),
+        )
+
+
+@dataclass(slots=True)
+class _Group:
+    """The order being read: its rows so far, or the first reason it is refused."""
+
+    key: str  # the order id, trimmed
+    written: str  # the order id as written, for messages
+    order: OrderRow | None = None
+    failed: tuple[int, str] | None = None
+
+    def finish(self, result: ImportResult) -> OrderRow | None:
+        if self.failed is not None:
+            result.read += 1
+            result.reject(self.failed[0], f"order {self.written}: {self.failed[1]}")
+            return None
+        return self.order
 
 
 def read_orders(
-    recs: Iterator[Record], ctx: ImportContext, result: ImportResult
+    header: list[str],
+    cells: Iterator[tuple[int, list[str]]],
+    ctx: ImportContext,
+    result: ImportResult,
 ) -> Iterator[OrderRow]:
-    """Orders from generic orders.csv records, one order per run of equal ``order_id``."""
-    group: list[Record] = []
-    current = ""
-    for rec in recs:
-        order_id = rec.values["order_id"].strip()
+    """Orders from generic orders.csv rows, one order per run of equal ``order_id``.
+
+    A bad value anywhere refuses the whole order, reported at the line of the first bad value.
+    """
+    parser = _OrderParser(header, ctx)
+    at = parser.order_id
+    group: _Group | None = None
+    for line, raw in cells:
+        order_id = raw[at].strip()
         if not order_id:
             result.read += 1
-            result.reject(rec.line, "order_id is empty", ",".join(rec.raw))
+            result.reject(line, "order_id is empty", ",".join(raw))
             continue
-        if group and order_id != current:
-            order = _finish(group, ctx, result)
-            if order is not None:
+        raw.append("")
+        if group is None or order_id != group.key:
+            if group is not None and (order := group.finish(result)) is not None:
                 yield order
-            group = []
-        group.append(rec)
-        current = order_id
-    if group:
-        order = _finish(group, ctx, result)
-        if order is not None:
-            yield order
+            group = _Group(order_id, raw[at])
+            try:
+                group.order = parser.head(raw, line, text(raw[at]) or "")
+            except RowError as exc:
+                group.failed = (line, exc.reason)
+        if group.failed is None:
+            try:
+                group.order.lines.append(parser.line(raw))  # type: ignore[union-attr]
+            except RowError as exc:
+                group.failed = (line, exc.reason)
+    if group is not None and (order := group.finish(result)) is not None:
+        yield order

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron.core.db import is_postgres
+from patron.imports.sql import listed
 from patron.members.models import FunnelStage, IdentityKind, MemberIdentity
 
 Key = tuple[str, str, str]  # (kind, namespace, value)
@@ -75,15 +77,17 @@ def lookup(session: Session, merchant_id: int, keys: Iterable[Key]) -> dict[Key,
     for kind, namespace, value in keys:
         groups.setdefault((kind, namespace), set()).add(value)
     found: dict[Key, MemberRef] = {}
+    postgres = is_postgres(session)
+    connection = session.connection()
     for (kind, namespace), value_set in groups.items():
         values = sorted(value_set)
         for start in range(0, len(values), _LOOKUP_CHUNK):
-            rows = session.execute(
+            rows = connection.execute(
                 select(MemberIdentity.value, MemberIdentity.member_id).where(
                     MemberIdentity.merchant_id == merchant_id,
                     MemberIdentity.kind == kind,
                     MemberIdentity.namespace == namespace,
-                    MemberIdentity.value.in_(values[start : start + _LOOKUP_CHUNK]),
+                    listed(MemberIdentity.value, values[start : start + _LOOKUP_CHUNK], postgres),
                 )
             )
             for value, member_id in rows:
@@ -135,9 +139,8 @@ MEMBER_COLUMNS = (
     "created_at",
     "updated_at",
 )
-IDENTITY_COLUMNS = ("id", "merchant_id", "member_id", "kind", "namespace", "value", "created_at")
+IDENTITY_COLUMNS = ("merchant_id", "member_id", "kind", "namespace", "value", "created_at")
 TRANSITION_COLUMNS = (
-    "id",
     "merchant_id",
     "member_id",
     "from_stage",

@@ -70,8 +70,15 @@ def text_stream(binary: IO[bytes]) -> tuple[io.TextIOWrapper, CountingReader]:
     return io.TextIOWrapper(buffered, encoding="utf-8-sig", newline=""), counter
 
 
-def records(stream: IO[str], required: set[str], what: str) -> tuple[list[str], Iterator[Record]]:
-    """The header and an iterator of records. Refuses a file whose header lacks ``required``."""
+def rows(
+    stream: IO[str], required: set[str], what: str
+) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The header and an iterator of ``(line, cells)``, cells padded to the header's width.
+
+    Refuses a file whose header lacks ``required``. ``line`` is the physical line where the
+    record starts (the header is line 1). The hot path of order imports reads these lists
+    directly; :func:`records` adds a dict per record for the readers that prefer names.
+    """
     reader = csv.reader(stream)
     try:
         header = [h.strip() for h in next(reader)]
@@ -82,11 +89,16 @@ def records(stream: IO[str], required: set[str], what: str) -> tuple[list[str], 
     missing = sorted(required - set(header))
     if missing:
         raise ImportFileError(f"{what}: wrong header, missing column(s): {', '.join(missing)}")
-    return header, _iterate(reader, header, what)
+    return header, _iterate(reader, len(header), what)
 
 
-def _iterate(reader: Iterator[list[str]], header: list[str], what: str) -> Iterator[Record]:
-    width = len(header)
+def records(stream: IO[str], required: set[str], what: str) -> tuple[list[str], Iterator[Record]]:
+    """The header and an iterator of records. Refuses a file whose header lacks ``required``."""
+    header, cells = rows(stream, required, what)
+    return header, (Record(line, dict(zip(header, raw, strict=False)), raw) for line, raw in cells)
+
+
+def _iterate(reader: Iterator[list[str]], width: int, what: str) -> Iterator[tuple[int, list[str]]]:
     previous_end = 1
     while True:
         try:
@@ -100,8 +112,8 @@ def _iterate(reader: Iterator[list[str]], header: list[str], what: str) -> Itera
         if not raw or (len(raw) == 1 and not raw[0].strip()):
             continue  # blank lines carry nothing to import
         if len(raw) < width:
-            raw = raw + [""] * (width - len(raw))
-        yield Record(start, dict(zip(header, raw, strict=False)), raw)
+            raw += [""] * (width - len(raw))
+        yield start, raw
 
 
 # -- values ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from patron.core.events import emit
 from patron.imports import generic, shopify
 from patron.imports.bulk import BulkWriter
 from patron.imports.context import ImportContext
-from patron.imports.reading import ImportFileError, records, text_stream
+from patron.imports.reading import ImportFileError, records, rows, text_stream
 from patron.imports.rows import ImportResult, MemberRow, OrderRow, Reject
 
 Kind = Literal["customers", "orders"]
@@ -53,8 +53,8 @@ def _order_rows(
     stream: IO[str], fmt: Format, ctx: ImportContext, result: ImportResult
 ) -> Iterator[OrderRow]:
     if fmt == "generic":
-        _header, recs = records(stream, generic.ORDER_REQUIRED, "orders.csv")
-        return generic.read_orders(recs, ctx, result)
+        header, cells = rows(stream, generic.ORDER_REQUIRED, "orders.csv")
+        return generic.read_orders(header, cells, ctx, result)
     _header, recs = records(stream, shopify.ORDERS_REQUIRED, "Shopify order export")
     return shopify.read_orders(recs, ctx, result)
 

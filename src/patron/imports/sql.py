@@ -14,8 +14,9 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import ARRAY, any_, bindparam, text
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from patron.core.db import is_postgres
 
@@ -33,7 +34,8 @@ class Encoder:
             return None
         if self.postgres:
             return value
-        return value.astimezone(UTC).strftime(_SQLITE_DATETIME)
+        # = strftime(_SQLITE_DATETIME), a quarter faster: a million-line import calls it 1.5M times
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
     def day(self, value: date | None) -> Any:
         if value is None or self.postgres:
@@ -48,6 +50,18 @@ class Encoder:
         return value if self.postgres else int(value)
 
 
+def listed(column: Any, values: list[Any], postgres: bool) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``= ANY(array)``: one parameter instead of
+    thousands, which psycopg would otherwise re-parse for every batch's new statement text."""
+    if postgres:
+        matches: ColumnElement[bool] = column == any_(
+            bindparam(None, values, type_=ARRAY(column.type))
+        )
+        return matches
+    found: ColumnElement[bool] = column.in_(values)
+    return found
+
+
 class BulkSql:
     """Inserts and id allocation on the session's own connection (inside its transaction)."""
 
@@ -56,6 +70,20 @@ class BulkSql:
         self.postgres = is_postgres(session)
         self.use_copy = use_copy and self.postgres
         self.enc = Encoder(self.postgres)
+        self._sequences: dict[str, str] = {}
+        if self.postgres:
+            self.custom_plans()
+
+    def custom_plans(self) -> None:
+        """Plan each statement of this transaction for its own values (PostgreSQL).
+
+        psycopg prepares a statement after five runs and PostgreSQL may then keep a generic
+        plan, made for unknown values with the table statistics of an import's first minutes
+        (nearly empty tables): it filtered ``value = ANY(…)`` over all of a merchant's
+        identities instead of probing the index, 30 s per 100,000 lines. ``SET LOCAL`` lasts
+        until the transaction ends, so the writer repeats it after each commit.
+        """
+        self.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
     def _driver(self) -> Any:
         return self.session.connection().connection.driver_connection
@@ -70,14 +98,23 @@ class BulkSql:
         if count <= 0:
             return iter(())
         if self.postgres:
-            rows = self.session.execute(
-                text(
-                    f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))"
-                    " FROM generate_series(1, :n)"
-                ),
-                {"n": count},
-            ).scalars()
-            return iter(list(rows))
+            sequence = self._sequences.get(table)
+            if sequence is None:
+                sequence = self.session.execute(
+                    text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table}
+                ).scalar_one()
+                self._sequences[table] = sequence
+            # One row holding an array: thousands of one-column rows cost more to fetch.
+            cursor = self._driver().cursor()
+            try:
+                cursor.execute(
+                    "SELECT array(SELECT nextval(%s::regclass) FROM generate_series(1, %s))",
+                    (sequence, count),
+                )
+                (ids,) = cursor.fetchone()
+            finally:
+                cursor.close()
+            return iter(ids)
         top = self.session.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()
         return iter(range(int(top) + 1, int(top) + 1 + count))
 

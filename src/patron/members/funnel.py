@@ -16,12 +16,13 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.core.events import emit
 from patron.members.models import FunnelStage, FunnelTransition, Member
+from patron.members.summary import id_in
 from patron.orders.models import Order, OrderStatus
 
 FAN_MIN_ORDERS = 3
@@ -78,26 +79,29 @@ def _recompute_chunk(
     announce: bool = True,
 ) -> dict[int, str]:
     since = now - timedelta(days=FAN_WINDOW_DAYS)
+    # Core statements on the session's connection: these run for every member an order import
+    # touches, and the ORM's result machinery would cost more than the queries.
+    connection = session.connection()
     recent = dict(
-        session.execute(
+        connection.execute(
             select(Order.member_id, func.count())
             .where(
                 Order.merchant_id == merchant_id,
-                Order.member_id.in_(ids),
+                id_in(Order.member_id, ids, session),
                 Order.placed_at >= since,
                 Order.status.in_(COUNTED_STATUSES),
             )
             .group_by(Order.member_id)
         ).all()
     )
-    rows = session.execute(
+    rows = connection.execute(
         select(
             Member.id,
             Member.registered_at,
             Member.orders_count,
             Member.engagement_score,
             Member.funnel_stage,
-        ).where(Member.merchant_id == merchant_id, Member.id.in_(ids))
+        ).where(Member.merchant_id == merchant_id, id_in(Member.id, ids, session))
     ).all()
     moves: dict[int, str] = {}
     transitions: list[dict[str, Any]] = []
@@ -123,11 +127,13 @@ def _recompute_chunk(
     for stage in {t["to_stage"] for t in transitions}:
         session.execute(
             update(Member)
-            .where(Member.id.in_([m for m, s in moves.items() if s == stage]))
+            .where(id_in(Member.id, [m for m, s in moves.items() if s == stage], session))
             .values(funnel_stage=stage)
             .execution_options(synchronize_session=False)
         )
-    session.execute(insert(FunnelTransition), transitions)
+    table = FunnelTransition.__table__
+    assert isinstance(table, Table)
+    connection.execute(insert(table), transitions)
     for t in transitions if announce else []:
         member_id = int(t["member_id"])
         emit(
