@@ -66,7 +66,7 @@ class TimedEmail(EmailChannel):
 
     smtp_seconds = 0.0
 
-    def _transmit(self, mail: EmailMessage, message: Outgoing, creds: Credentials) -> SendResult:
+    def _transmit(self, mail: bytes, message: Outgoing, creds: Credentials) -> SendResult:
         started = time.perf_counter()
         try:
             return super()._transmit(mail, message, creds)

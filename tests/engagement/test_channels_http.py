@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from patron.core.clock import FrozenClock
 from patron.core.config import Settings
 from patron.core.db import transaction
+from patron.engagement.channels.sms import inbound_opt
 from patron.engagement.config import MessageSettings
 from patron.engagement.messages import enqueue_message
-from patron.members.models import MemberConsent, MemberIdentity
+from patron.members.models import ConsentChange, MemberConsent, MemberIdentity
 from tests.conftest import Tenant
 from tests.engagement.conftest import add_member, configure, dispatch, events, grant, message
 from tests.engagement.providers import ProviderServer
@@ -151,6 +152,21 @@ def test_sms_stop_revokes_consent_and_bad_signature_is_refused(
         "consent",
     )
     assert providers.state.sms == []
+
+    # START (Twilio's opt-in keyword) lifts the block; a second START changes nothing.
+    assert providers.sms_inbound(url, "+8613800138000", " start ") == 200
+    assert providers.sms_inbound(url, "+8613800138000", "START") == 200
+    with sessions() as s:
+        history = s.execute(
+            select(ConsentChange.granted, ConsentChange.source)
+            .where(ConsentChange.topic == "*")
+            .order_by(ConsentChange.id)
+        ).all()
+        assert [tuple(h) for h in history] == [(False, "sms:STOP"), (True, "sms:START")]
+    again = _enqueue(sessions, tenant, member, "sms", SMS, "after-start", kind="transactional")
+    dispatch(sessions, settings, cfg)
+    assert message(sessions, again).status == "sent"
+    assert len(providers.state.sms) == 1
 
 
 def test_sms_timeout_is_unknown_then_reconciled(
@@ -378,3 +394,14 @@ def test_wechat_template_message_token_cache_and_events(
     third = _enqueue(sessions, tenant, members[0], "wechat", WECHAT, "wx-3", kind="care")
     dispatch(sessions, settings, cfg)
     assert (message(sessions, third).status, state.token_fetches) == ("sent", 2)
+
+
+def test_sms_inbound_keywords_and_advanced_opt_out() -> None:
+    assert [inbound_opt({"Body": w}) for w in ("stop", "Unsubscribe", "退订", "TD")] == ["stop"] * 4
+    assert [inbound_opt({"Body": w}) for w in ("start", "YES", "unstop")] == ["start"] * 3
+    assert inbound_opt({"Body": "please stop"}) is None  # only the single keyword counts
+    assert inbound_opt({"Body": "HELP"}) is None
+    # Twilio Advanced Opt-Out names the kind itself (merchant-configured keywords).
+    assert inbound_opt({"Body": "ARRET", "OptOutType": "STOP"}) == "stop"
+    assert inbound_opt({"Body": "RESUME", "OptOutType": "START"}) == "start"
+    assert inbound_opt({"Body": "AIDE", "OptOutType": "HELP"}) is None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import email.policy
 import re
+from datetime import UTC, datetime
+from email.parser import BytesParser
 from urllib.parse import urlsplit
 
 from fastapi.testclient import TestClient
@@ -12,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from patron.core.config import Settings
 from patron.core.db import transaction
 from patron.engagement import library
-from patron.engagement.channels.email import message_id_header
+from patron.engagement.channels.base import Credentials, Outgoing
+from patron.engagement.channels.email import email_bytes, message_id_header
 from patron.engagement.config import MessageSettings
 from patron.engagement.messages import enqueue_message
 from patron.engagement.models import Message
@@ -209,3 +213,38 @@ def test_enqueue_rolls_back_with_its_cause(
         s.rollback()
     with sessions() as s:
         assert s.scalars(select(Message)).all() == []
+
+
+def test_mime_bytes_parse_back_exactly() -> None:
+    """The hand-built MIME (the fast path) parses back to the same headers and parts, with
+    non-ASCII, an attempted header injection, long lines, "=" and leading dots."""
+    outgoing = Outgoing(
+        message_id=7,
+        merchant_id=1,
+        member_id=3,
+        idempotency_key="patron-1-abc-0",
+        address="mei@example.com",
+        callback_url="https://patron.example/cb",
+        unsubscribe_url="https://patron.example/u/" + "t" * 150,
+        created_at=datetime(2026, 3, 1, 8, 30, tzinfo=UTC),
+        merchant_name="Alpha 茶",
+    )
+    rendered = {
+        "subject": "美，您的10% off\r\nBcc: spy@example.com",
+        "text": "Line one = 1\r\n.leading dot\n" + "word " * 40,
+        "html": "<p>Hi 美</p>\n.\n<a href='https://x.example/" + "b" * 120 + "'>go</a>",
+    }
+    raw = email_bytes(outgoing, rendered, Credentials(None, {"from_address": "news@a.test"}))
+    assert b"\n" not in raw.replace(b"\r\n", b"") and raw.isascii()
+    mail = BytesParser(policy=email.policy.default).parsebytes(raw)
+    assert mail["From"] == "Alpha 茶 <news@a.test>"
+    assert mail["Subject"] == "美，您的10% off  Bcc: spy@example.com"  # one line, no new header
+    assert mail["Bcc"] is None
+    assert mail["Date"] == "Sun, 01 Mar 2026 08:30:00 +0000"
+    assert mail["Message-ID"] == message_id_header("patron-1-abc-0", "news@a.test")
+    assert mail["List-Unsubscribe"] == f"<{outgoing.unsubscribe_url}>"
+    parts = {p.get_content_type(): p.get_content().replace("\r\n", "\n") for p in mail.iter_parts()}
+    assert parts == {
+        "text/plain": "Line one = 1\n.leading dot\n" + "word " * 40 + "\n",
+        "text/html": rendered["html"] + "\n",
+    }

@@ -10,6 +10,7 @@ from patron.core.clock import FrozenClock
 from patron.core.config import Settings
 from patron.core.db import transaction
 from patron.engagement.config import MessageSettings
+from patron.engagement.dispatcher import claim_and_prepare, send_batch
 from patron.engagement.messages import enqueue_message
 from tests.conftest import Tenant
 from tests.engagement.conftest import add_member, dispatch, events, grant, message
@@ -144,3 +145,28 @@ def test_quiet_hours_hold_and_release_in_two_time_zones(
     clock.set(datetime(2026, 3, 3, 8, 0, tzinfo=UTC))  # 09:00 Berlin
     dispatch(sessions, settings, cfg)
     assert message(sessions, late).status == "sent"
+
+
+def test_cap_counts_messages_another_worker_has_prepared_but_not_sent(
+    sessions: sessionmaker[Session], tenant: Tenant, settings: Settings, cfg: MessageSettings
+) -> None:
+    """Worker A prepared two marketing messages (still queued, under its lease) and died or is
+    slow; worker B claiming a third for the same member must count A's two (ADR 0401)."""
+    member = add_member(sessions, tenant.merchant_id)
+    grant(sessions, tenant.merchant_id, member, "in_app", "promotions")
+    ids = [_enqueue(sessions, tenant, member, f"m{i}", "marketing") for i in range(3)]
+    worker_a = MessageSettings(batch_size=2, lease_seconds=60)
+    claimed, ready_a = claim_and_prepare(sessions, settings, worker_a)
+    assert (claimed, [p.message_id for p in ready_a]) == (2, ids[:2])
+    assert [message(sessions, i).status for i in ids] == ["queued"] * 3
+
+    claimed, ready = claim_and_prepare(sessions, settings, cfg)  # worker B
+    assert (claimed, ready) == (1, [])
+    assert (message(sessions, ids[2]).status, message(sessions, ids[2]).status_reason) == (
+        "skipped",
+        "frequency_cap",
+    )
+    # Worker A goes on and sends its two.
+    send_batch(sessions, ready_a, cfg)
+    assert [message(sessions, i).status for i in ids] == ["sent", "sent", "skipped"]
+    assert [message(sessions, i).attempts for i in ids] == [1, 1, 0]

@@ -91,7 +91,20 @@ def people(client: TestClient, tenant: Tenant) -> dict[str, int]:
 
 def test_rules_compile_to_exact_sets(client: TestClient, tenant: Tenant) -> None:
     p = people(client, tenant)
+    line = {"sku": "SKU-tea", "name": "tea", "category": "tea", "quantity": 1}
+    anonymous = {"external_id": "O-anon", "lines": [{**line, "unit_price_minor": 900}]}
+    r = client.post("/api/v1/orders", json=anonymous, headers=tenant.headers)
+    assert r.status_code == 201, r.text  # no member: NOT IN must not be poisoned by its NULL
     cases: list[tuple[dict[str, Any], set[int]]] = [
+        (
+            {"not": {"field": "bought_category", "op": "ever", "value": {"category": "tea"}}},
+            {p["bo"], p["cy"]},
+        ),
+        ({"field": "bought_sku", "op": "ever", "value": {"sku": "SKU-tea"}}, {p["ann"]}),
+        (
+            {"field": "consent", "op": "not_granted", "value": {"channel": "email"}},
+            {p["bo"], p["cy"]},
+        ),
         ({"field": "tag", "op": "has", "value": "vip"}, {p["ann"]}),
         ({"field": "tag", "op": "has_not", "value": "vip"}, {p["bo"], p["cy"]}),
         ({"field": "orders_count", "op": "gte", "value": 2}, {p["ann"]}),

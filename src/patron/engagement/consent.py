@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from patron.core.clock import utcnow
-from patron.core.events import emit
 from patron.engagement.models import MessageKind
-from patron.members.models import ConsentChange, MemberConsent
+from patron.members import service as members_service
+from patron.members.models import MemberConsent
+from patron.members.schemas import ConsentIn
 
 ALL_TOPICS = "*"
 
@@ -62,48 +62,21 @@ def set_consent(
 ) -> bool:
     """Record a consent decision (effective for the very next guard check); True if it changed.
 
-    Keeps the history in ``consent_changes`` and emits ``member.consent_changed``.
+    One mechanism for every consent change: :func:`patron.members.service.set_consent` writes
+    the row, the history in ``consent_changes`` and the ``member.consent_changed`` event. Here
+    only the "nothing to change" case is answered first, so a repeated STOP or a second click
+    on an unsubscribe link adds no history and no event.
     """
-    now = utcnow(session)
-    row = session.scalar(
-        select(MemberConsent).where(
+    current = session.scalar(
+        select(MemberConsent.granted).where(
             MemberConsent.merchant_id == merchant_id,
             MemberConsent.member_id == member_id,
             MemberConsent.channel == channel,
             MemberConsent.topic == topic,
         )
     )
-    if row is not None and row.granted == granted:
+    if current is not None and bool(current) == granted:
         return False
-    if row is None:
-        row = MemberConsent(
-            merchant_id=merchant_id, member_id=member_id, channel=channel, topic=topic
-        )
-        session.add(row)
-    row.granted, row.source, row.changed_at = granted, source, now
-    session.add(
-        ConsentChange(
-            merchant_id=merchant_id,
-            member_id=member_id,
-            channel=channel,
-            topic=topic,
-            granted=granted,
-            source=source,
-            changed_at=now,
-        )
-    )
-    emit(
-        session,
-        merchant_id,
-        "member.consent_changed",
-        {
-            "member_id": member_id,
-            "channel": channel,
-            "topic": topic,
-            "granted": granted,
-            "source": source,
-        },
-        subject_id=member_id,
-    )
-    session.flush()
+    change = ConsentIn(channel=channel, topic=topic, granted=granted, source=source)
+    members_service.set_consent(session, merchant_id, member_id, change)
     return True

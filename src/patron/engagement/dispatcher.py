@@ -3,9 +3,10 @@
 One round:
 1. reconcile: sends lost with a dead worker become ``unknown``; old unknowns are resolved;
 2. claim (one short transaction): lease up to ``batch_size`` due messages with
-   :func:`patron.core.claim.claim_due`, apply the guards, render, and mark the survivors
-   ``sending`` (attempt + 1) before anything leaves the building;
-3. send each one outside any transaction and record its outcome in its own transaction.
+   :func:`patron.core.claim.claim_due`, apply the guards and render; the survivors stay
+   ``queued`` under the lease;
+3. for each survivor: mark it ``sending`` (attempt + 1), send outside any transaction, record
+   the outcome (the next mark shares that commit).
 
 Why this never sends twice and never loses one: see ADR 0402 and docs/engagement-channels.md.
 """
@@ -26,7 +27,7 @@ from patron.core.db import transaction
 from patron.engagement.channels.base import ChannelMisconfigured, SendResult
 from patron.engagement.config import MessageSettings, get_message_settings
 from patron.engagement.models import Message, MessageStatus
-from patron.engagement.outcomes import reconcile, record_outcome, release_unsent
+from patron.engagement.outcomes import mark_sending, reconcile, record_outcome, release_unsent
 from patron.engagement.preparation import Prepared, prepare
 
 log = logging.getLogger("patron.engagement.dispatcher")
@@ -73,15 +74,40 @@ def dispatch_messages(
     with transaction(sessions) as session:
         handled = reconcile(session, cfg)
     claimed, ready = claim_and_prepare(sessions, settings, cfg)
+    send_batch(sessions, ready, cfg)
+    return handled + claimed
+
+
+def send_batch(
+    sessions: sessionmaker[Session], ready: list[Prepared], cfg: MessageSettings
+) -> None:
+    """Send prepared messages one by one, each marked ``sending`` just before its own send.
+
+    The mark of the next message rides in the transaction that records the previous outcome,
+    so this costs no extra commit per message, and a worker killed mid-batch leaves at most the
+    one message in flight ``sending``; the rest stay ``queued`` and are claimed again when the
+    lease runs out (ADR 0401).
+    """
     # Stop starting sends at half the lease: a send in flight must never outlive the lease,
     # or the reconciler could call it lost while it is still on the wire.
     deadline = time.monotonic() + cfg.lease_seconds / 2
+    marked = False
     for index, prepared in enumerate(ready):
-        if time.monotonic() > deadline:
+        if not marked:
+            if time.monotonic() > deadline:
+                with transaction(sessions) as session:
+                    release_unsent(session, [p.message_id for p in ready[index:]])
+                return
             with transaction(sessions) as session:
-                release_unsent(session, [p.message_id for p in ready[index:]])
-            break
+                marked = mark_sending(session, prepared)
+            if not marked:
+                continue
         result = send_one(prepared)
+        following = ready[index + 1] if index + 1 < len(ready) else None
         with transaction(sessions) as session:
             record_outcome(session, prepared, result, cfg)
-    return handled + claimed
+            marked = (
+                following is not None
+                and time.monotonic() <= deadline
+                and mark_sending(session, following)
+            )

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from patron.core.db import is_postgres
@@ -39,12 +39,27 @@ def lock_members_for_cap(session: Session, member_ids: Iterable[int]) -> None:
 
 
 def marketing_counts(
-    session: Session, merchant_id: int, member_ids: Iterable[int], since: datetime
+    session: Session,
+    merchant_id: int,
+    member_ids: Iterable[int],
+    since: datetime,
+    now: datetime,
+    own_batch: Iterable[int] = (),
 ) -> dict[int, int]:
-    """Marketing messages dispatched to each member since ``since`` (all channels)."""
+    """Marketing messages dispatched to each member since ``since`` (all channels).
+
+    Besides what was sent (or may have been), a ``queued`` message another worker has prepared
+    and still holds under its lease counts too: it is about to become ``sending``. The caller's
+    own claimed batch is left out (it adds its survivors itself).
+    """
     ids = sorted(set(member_ids))
     if not ids:
         return {}
+    leased = (
+        (Message.status == MessageStatus.QUEUED.value)
+        & (Message.locked_until > now)
+        & Message.id.not_in(sorted(set(own_batch)))
+    )
     rows = session.execute(
         select(Message.member_id, func.count())
         .where(
@@ -52,7 +67,7 @@ def marketing_counts(
             Message.merchant_id == merchant_id,
             Message.kind == MessageKind.MARKETING.value,
             Message.dispatched_at >= since,
-            Message.status.in_(CAP_COUNTED),
+            or_(Message.status.in_(CAP_COUNTED), leased),
         )
         .group_by(Message.member_id)
     )

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
@@ -16,7 +17,13 @@ from patron.engagement.channels.base import Credentials, SendResult, StatusUpdat
 from patron.engagement.config import MessageSettings
 from patron.engagement.consent import ALL_TOPICS, set_consent
 from patron.engagement.messages import record_event
-from patron.engagement.models import TERMINAL, ChannelSetting, Message, MessageStatus
+from patron.engagement.models import (
+    TERMINAL,
+    ChannelSetting,
+    Message,
+    MessageEvent,
+    MessageStatus,
+)
 from patron.engagement.preparation import Prepared
 from patron.members.models import IdentityKind, Member, MemberIdentity
 
@@ -33,6 +40,8 @@ def record_outcome(
     session: Session, prepared: Prepared, result: SendResult, cfg: MessageSettings
 ) -> None:
     """Store one send's outcome (in its own short transaction, right after the send)."""
+    if result.status == "sent" and _record_sent(session, prepared, result):
+        return
     message = session.get(Message, prepared.message_id, with_for_update=is_postgres(session))
     if message is None or message.attempts != prepared.attempt:
         return  # retried by hand meanwhile: this attempt's news is stale
@@ -62,13 +71,80 @@ def record_outcome(
         record_event(session, message, final.value, {"error": result.error})
 
 
-def release_unsent(session: Session, message_ids: list[int]) -> None:
-    """Put back claimed messages this worker decided not to start (its lease runs short)."""
+def _record_sent(session: Session, prepared: Prepared, result: SendResult) -> bool:
+    """The common case, "sent", as one conditional UPDATE and one INSERT (no ORM load/flush:
+    this runs once per message). False if the row moved on meanwhile (a manual retry, an
+    overtaking status callback): the caller then takes the careful path."""
     now = utcnow(session)
-    for message in session.scalars(select(Message).where(Message.id.in_(message_ids))):
-        if message.status == MessageStatus.SENDING:
-            message.status, message.attempts = MessageStatus.QUEUED.value, message.attempts - 1
-            message.locked_until, message.updated_at = None, now
+    done = session.execute(
+        sql_update(Message)
+        .where(
+            Message.id == prepared.message_id,
+            Message.attempts == prepared.attempt,
+            Message.status.in_((MessageStatus.SENDING.value, MessageStatus.UNKNOWN.value)),
+        )
+        .values(
+            status=MessageStatus.SENT.value,
+            status_reason=None,
+            provider_message_id=result.provider_message_id,
+            sent_at=now,
+            locked_until=None,
+            updated_at=now,
+            last_error=result.error,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(done, "rowcount", 0) != 1:
+        return False
+    session.execute(
+        insert(MessageEvent).values(
+            merchant_id=prepared.outgoing.merchant_id,
+            message_id=prepared.message_id,
+            type="sent",
+            detail={"provider_message_id": result.provider_message_id},
+            occurred_at=now,
+        )
+    )
+    prepared.channel.record(session, prepared.outgoing, prepared.rendered)
+    return True
+
+
+def mark_sending(session: Session, prepared: Prepared) -> bool:
+    """Mark one prepared message ``sending`` (attempt + 1) right before its own send.
+
+    Conditional on it still being ``queued`` under our lease at the attempt we prepared: False
+    means something else settled it meanwhile (a late status callback) and it must not go.
+    """
+    now = utcnow(session)
+    done = session.execute(
+        sql_update(Message)
+        .where(
+            Message.id == prepared.message_id,
+            Message.status == MessageStatus.QUEUED.value,
+            Message.attempts == prepared.attempt - 1,
+            Message.locked_until > now,
+        )
+        .values(
+            status=MessageStatus.SENDING.value,
+            attempts=prepared.attempt,
+            dispatched_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(done, "rowcount", 0) == 1)
+
+
+def release_unsent(session: Session, message_ids: list[int]) -> None:
+    """Give back the leases of prepared messages this worker will not start (its lease runs
+    short): they are still ``queued`` and any worker may claim them at once."""
+    now = utcnow(session)
+    session.execute(
+        sql_update(Message)
+        .where(Message.id.in_(message_ids), Message.status == MessageStatus.QUEUED.value)
+        .values(locked_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def reconcile(session: Session, cfg: MessageSettings, limit: int = 500) -> int:
@@ -174,7 +250,7 @@ def apply_updates(
     """Apply parsed provider callbacks; returns how many changed something."""
     changed = 0
     for update in updates:
-        if update.status == "stop":
+        if update.status in ("stop", "start"):
             changed += _opt_out(session, merchant_id, channel, update)
             continue
         message = _find(session, merchant_id, channel, update)
@@ -223,7 +299,10 @@ def _find(session: Session, merchant_id: int, channel: str, update: StatusUpdate
 
 
 def _opt_out(session: Session, merchant_id: int, channel: str, update: StatusUpdate) -> int:
-    """SMS STOP (or a WeChat unfollow): revoke every topic on that channel at once."""
+    """SMS STOP (or a WeChat unfollow): revoke every topic on that channel at once.
+
+    SMS START lifts that block (topic ``*`` granted again): the member's earlier per-topic
+    choices apply again. It grants no marketing topic that was never granted (ADR 0403)."""
     if not update.address:
         return 0
     if channel == "wechat":
@@ -245,11 +324,20 @@ def _opt_out(session: Session, merchant_id: int, channel: str, update: StatusUpd
                 )
             )
         )
-    source = f"{channel}:STOP" if channel != "wechat" else "wechat:unsubscribe"
+    granted = update.status == "start"
+    word = "START" if granted else "STOP"
+    source = f"{channel}:{word}" if channel != "wechat" else "wechat:unsubscribe"
     return sum(
-        set_consent(session, merchant_id, mid, channel, ALL_TOPICS, False, source)
+        set_consent(session, merchant_id, mid, channel, ALL_TOPICS, granted, source)
         for mid in member_ids
     )
 
 
-__all__ = ["TERMINAL", "apply_updates", "reconcile", "record_outcome", "release_unsent"]
+__all__ = [
+    "TERMINAL",
+    "apply_updates",
+    "mark_sending",
+    "reconcile",
+    "record_outcome",
+    "release_unsent",
+]

@@ -86,6 +86,7 @@ class Batch:
     def __init__(self, session: Session, messages: list[Message]) -> None:
         self.session = session
         self.now = utcnow(session)
+        self.claimed = {m.id for m in messages}
         member_ids = {m.member_id for m in messages}
         merchant_ids = {m.merchant_id for m in messages}
         self.members = {
@@ -132,7 +133,11 @@ class Batch:
         for merchant_id in {m.merchant_id for m in marketing}:
             since = self.now - timedelta(days=self.policies[merchant_id].cap_window_days)
             members = (m.member_id for m in marketing if m.merchant_id == merchant_id)
-            counts.update(guards.marketing_counts(self.session, merchant_id, members, since))
+            counts.update(
+                guards.marketing_counts(
+                    self.session, merchant_id, members, since, self.now, self.claimed
+                )
+            )
         return counts
 
 
@@ -211,11 +216,13 @@ def _prepare_one(batch: Batch, message: Message, settings: Settings) -> Prepared
         return None
     if message.kind == MessageKind.MARKETING.value:
         batch.cap_counts[member.id] = batch.cap_counts.get(member.id, 0) + 1
-    message.status, message.status_reason = MessageStatus.SENDING.value, None
-    message.attempts += 1
+    # Still ``queued`` under the lease: it becomes ``sending`` just before its own send
+    # (dispatcher.mark_sending), so a crash never strands the untried rest of a batch (ADR 0401).
+    # ``dispatched_at`` now makes the leased row count against the cap for other workers.
+    message.status_reason = None
     message.dispatched_at, message.updated_at = batch.now, batch.now
     message.rendered = rendered
-    return Prepared(message.id, message.attempts, channel, outgoing, rendered, creds)
+    return Prepared(message.id, message.attempts + 1, channel, outgoing, rendered, creds)
 
 
 def _outgoing(

@@ -32,7 +32,12 @@ from patron.engagement.channels.common import (
 )
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
-STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "退订", "TD"})
+# Twilio's default opt-out and opt-in keywords (single word, case-insensitive), plus the
+# Chinese "unsubscribe" replies that carriers in China use.
+STOP_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "退订", "TD"}
+)
+START_WORDS = frozenset({"START", "YES", "UNSTOP"})
 STATUS_MAP = {
     "delivered": "delivered",
     "failed": "failed",
@@ -47,6 +52,21 @@ def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
     payload = url + "".join(k + params[k] for k in sorted(params))
     digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
+
+
+def inbound_opt(form: dict[str, str]) -> str | None:
+    """ "stop", "start" or None for an inbound SMS. With Twilio's Advanced Opt-Out the
+    ``OptOutType`` field says it (STOP / START / HELP, keywords the merchant configured);
+    otherwise the default keywords decide."""
+    declared = form.get("OptOutType", "").upper()
+    if declared in ("STOP", "START"):
+        return declared.lower()
+    word = form.get("Body", "").strip().upper()
+    if word in STOP_WORDS:
+        return "stop"
+    if word in START_WORDS:
+        return "start"
+    return None
 
 
 class SmsChannel(ChannelDefaults):
@@ -97,10 +117,9 @@ class SmsChannel(ChannelDefaults):
             raise CallbackRejected("bad X-Twilio-Signature")
         form = request.form
         if "MessageStatus" not in form:
-            # An inbound message from the member: only opt-out words matter here.
-            if form.get("Body", "").strip().upper() in STOP_WORDS:
-                return [StatusUpdate(status="stop", address=form.get("From"))]
-            return []
+            # An inbound message from the member: only opt-out / opt-in words matter here.
+            kind = inbound_opt(form)
+            return [StatusUpdate(status=kind, address=form.get("From"))] if kind else []
         status = STATUS_MAP.get(form["MessageStatus"])
         if status is None:  # queued, sending, accepted: progress we do not track
             return []

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from patron.core.errors import InvalidInput
@@ -273,7 +273,11 @@ def _no_order(ctx: Context, _op: str, value: Any) -> ColumnElement[bool]:
 def _tag(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     if not isinstance(value, str):
         raise ValueError("a tag")
-    has = exists().where(MemberTag.member_id == Member.id, MemberTag.tag == value)
+    has = Member.id.in_(
+        select(MemberTag.member_id).where(
+            MemberTag.merchant_id == ctx.merchant_id, MemberTag.tag == value
+        )
+    )
     return has if op == "has" else not_(has)
 
 
@@ -287,13 +291,15 @@ def _preference(_ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
 
 
 @register_field("consent", {"granted", "not_granted"}, "consent for {channel, topic}")
-def _consent(_ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
+def _consent(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     channel, topic = value["channel"], value.get("topic", "marketing")
-    granted = exists().where(
-        MemberConsent.member_id == Member.id,
-        MemberConsent.channel == channel,
-        MemberConsent.topic == topic,
-        MemberConsent.granted.is_(True),
+    granted = Member.id.in_(
+        select(MemberConsent.member_id).where(
+            MemberConsent.merchant_id == ctx.merchant_id,
+            MemberConsent.channel == channel,
+            MemberConsent.topic == topic,
+            MemberConsent.granted.is_(True),
+        )
     )
     return granted if op == "granted" else not_(granted)
 
@@ -329,6 +335,27 @@ def _orders_since(ctx: Context, days: int | None) -> Any:
     return cond
 
 
+def _buyers(ctx: Context, days: int | None, line_matches: ColumnElement[bool]) -> Any:
+    """Members who bought a matching line (in the last ``days``), as ``member_id IN (…)``.
+
+    An uncorrelated IN lets the database start from the few matching orders (an index range
+    on merchant + placed_at) instead of probing every member's orders; see docs/benchmarks.md
+    "Segments". ``member_id IS NOT NULL`` keeps ``NOT IN`` correct (anonymous orders).
+    """
+    cond = [
+        Order.merchant_id == ctx.merchant_id,
+        Order.member_id.is_not(None),
+        Order.status.in_(COUNTED),
+    ]
+    if days is not None:
+        cond.append(Order.placed_at >= days_ago(ctx, days))
+    return (
+        select(Order.member_id)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .where(line_matches, *cond)
+    )
+
+
 @register_field(
     "bought_category",
     {"within_days", "ever"},
@@ -337,11 +364,7 @@ def _orders_since(ctx: Context, days: int | None) -> Any:
 )
 def _bought_category(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     days = _number(value["days"]) if op == "within_days" else None
-    return exists().where(
-        OrderLine.order_id == Order.id,
-        OrderLine.category == value["category"],
-        *_orders_since(ctx, days),
-    )
+    return Member.id.in_(_buyers(ctx, days, OrderLine.category == value["category"]))
 
 
 @register_field(
@@ -349,9 +372,7 @@ def _bought_category(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
 )
 def _bought_sku(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     days = _number(value["days"]) if op == "within_days" else None
-    return exists().where(
-        OrderLine.order_id == Order.id, OrderLine.sku == value["sku"], *_orders_since(ctx, days)
-    )
+    return Member.id.in_(_buyers(ctx, days, OrderLine.sku == value["sku"]))
 
 
 @register_field(

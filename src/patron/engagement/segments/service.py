@@ -105,8 +105,38 @@ def create_segment(
             session.flush()
     except IntegrityError as exc:
         raise Conflict(f"a segment named {name!r} exists", code="segment_exists") from exc
-    refresh(session, segment, announce=False)
+    _materialise_new(session, segment)
     return segment
+
+
+def _materialise_new(session: Session, segment: Segment) -> None:
+    """First fill of a brand-new (empty) segment: one ``INSERT … SELECT`` straight from the
+    compiled condition, no "already a member" anti-join and no recount (the benchmark showed
+    both cost 3–4× the plain query at 1,000,000 members), and nothing is announced."""
+    condition, _ = compile_segment(session, segment.merchant_id, segment.rules, own_id=segment.id)
+    now = utcnow(session)
+    done = session.execute(
+        insert(SegmentMember).from_select(
+            ["merchant_id", "segment_id", "member_id", "entered_at"],
+            select(
+                literal(segment.merchant_id),
+                literal(segment.id),
+                Member.id,
+                literal(now, type_=SegmentMember.entered_at.type),
+            ).where(
+                Member.merchant_id == segment.merchant_id,
+                Member.merged_into_id.is_(None),
+                condition,
+            ),
+        )
+    )
+    count = int(getattr(done, "rowcount", -1))
+    if count < 0:  # the driver did not report it
+        counted = select(func.count()).where(SegmentMember.segment_id == segment.id)
+        count = session.scalar(counted) or 0
+    segment.member_count = count
+    segment.refreshed_at = now
+    session.flush()
 
 
 def update_segment(
