@@ -229,6 +229,7 @@ def file_or_pg(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # 10,000 emails through a repeatedly killed worker process
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_sigkilled_worker_loses_nothing_and_sends_once(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
@@ -256,6 +257,7 @@ WA_TEMPLATE = {"en": {"template_name": "spring_sale", "language": "en_US", "para
 
 # One backend is enough here: the per-message marking is database-agnostic, and PostgreSQL's
 # claim path is exercised by the email crash test and the two-worker test (suite time budget).
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_sigkilled_worker_strands_only_the_send_in_flight_without_idempotency(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
