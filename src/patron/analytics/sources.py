@@ -1,9 +1,8 @@
 """What the analytics copy holds: one spec per operational table (adding a table is one entry).
 
 Every spec's query names the analytics columns; ``local_times`` lists the UTC time columns that
-also get a merchant-local twin (``placed_at`` → ``placed_local``). Program tables
-(``ledger_postings``, ``coupons``, ``member_tiers`` …, shapes in
-:mod:`patron.analytics.programs`) get their spec here when their operational tables land.
+also get a merchant-local twin (``placed_at`` → ``placed_local``). The program tables' specs
+are in :mod:`patron.analytics.program_sources`; ``ALL_SPECS`` there is what a sync copies.
 """
 
 from __future__ import annotations
@@ -40,11 +39,12 @@ class TableSpec:
     trigger_max: Callable[[], AnySelect] | None = None
 
 
-def _refunded_orders(lo: int, hi: int) -> AnySelect:
+def refunded_orders(lo: int, hi: int) -> AnySelect:
+    """Orders named by refunds with id in (lo, hi]."""
     return select(Refund.order_id).where(Refund.id > lo, Refund.id <= hi)
 
 
-def _max_refund_id() -> AnySelect:
+def max_refund_id() -> AnySelect:
     return select(func.max(Refund.id))
 
 
@@ -117,14 +117,14 @@ SPECS: tuple[TableSpec, ...] = (
         "orders",
         lambda: select(*ORDER_COLUMNS),
         local_times=("placed_at",),
-        refresh_by=lambda lo, hi: Order.id.in_(_refunded_orders(lo, hi)),
-        trigger_max=_max_refund_id,
+        refresh_by=lambda lo, hi: Order.id.in_(refunded_orders(lo, hi)),
+        trigger_max=max_refund_id,
     ),
     TableSpec(
         "order_lines",
         lambda: select(*LINE_COLUMNS),
-        refresh_by=lambda lo, hi: OrderLine.order_id.in_(_refunded_orders(lo, hi)),
-        trigger_max=_max_refund_id,
+        refresh_by=lambda lo, hi: OrderLine.order_id.in_(refunded_orders(lo, hi)),
+        trigger_max=max_refund_id,
     ),
     TableSpec(
         "refunds",

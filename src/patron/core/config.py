@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 10.0
     webhook_max_attempts: int = 8
     analytics_path: str = "var/analytics.duckdb"
+    # The worker's daily prediction run (sync, fit, store member_predictions) per merchant.
+    analytics_predict_daily: bool = True
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:
