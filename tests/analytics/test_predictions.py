@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from patron.analytics import rfm
+from patron.analytics.cli import app as cli_app
 from patron.analytics.clv import GammaGamma, fit_model, rfm_summary
 from patron.analytics.engines import connect_duckdb
 from patron.analytics.facts import Scope
@@ -19,7 +21,7 @@ from patron.analytics.models import MemberPrediction
 from patron.analytics.predict import PredictConfig
 from patron.analytics.predict_run import predict_merchant, predict_task
 from patron.core.clock import FrozenClock
-from patron.core.config import Settings
+from patron.core.config import Settings, get_settings
 from patron.core.db import transaction
 from patron.engagement.segments.service import preview
 from tests.analytics.test_sync import _member, _order
@@ -151,3 +153,28 @@ def test_daily_task_runs_once_a_day(
         assert len(s.scalars(select(MemberPrediction)).all()) == 66
     clock.set(datetime(2026, 6, 11, 2, tzinfo=UTC))
     assert predict_task(sessions, daily) == 1
+
+
+def test_predict_command(
+    sessions: sessionmaker[Session],
+    clock: FrozenClock,
+    tenant: Tenant,
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _history(sessions, tenant)
+    monkeypatch.setenv("PATRON_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("PATRON_ANALYTICS_PATH", str(tmp_path / "cli.duckdb"))
+    get_settings.cache_clear()
+    try:
+        ok = CliRunner().invoke(cli_app, ["predict", "--merchant", "alpha", "--horizon-days", "30"])
+        unknown = CliRunner().invoke(cli_app, ["predict", "--merchant", "nope"])
+    finally:
+        get_settings.cache_clear()
+    assert ok.exit_code == 0, ok.output
+    assert "66 members scored (bgnbd" in ok.output
+    assert unknown.exit_code == 1
+    with transaction(sessions) as s:
+        horizons = set(s.scalars(select(MemberPrediction.horizon_days)))
+    assert horizons == {30}
