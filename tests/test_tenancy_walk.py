@@ -46,6 +46,11 @@ SAMPLE_BODIES: dict[str, Any] = {
     "update_mall_item": {"name": "hijacked"},
     "update_mall_order": {"status": "ready"},
     "update_gift_rule": {"name": "hijacked"},
+    "update_campaign": {"name": "hijacked"},
+    "launch_campaign": {},
+    "update_journey": {"name": "hijacked"},
+    "switch_journey": {"on": True},
+    "promote_product": {"product_id": 1},
     "top_up": {"amount_minor": 100},
     "adjust_member_balance": {
         "asset": "points",
@@ -59,10 +64,12 @@ SAMPLE_BODIES: dict[str, Any] = {
 EXEMPT = {
     "put_channel": "the caller's own channel settings, addressed by channel name",
     "provider_callback": "no API key; the provider's signature is checked",
+    "provider_callback_check": "no API key; the provider's signature is checked",
     "whatsapp_verify": "provider URL verification; verified by the merchant's verify token",
     "get_program_rule": "the caller's own program settings, addressed by kind",
     "put_program_rule": "the caller's own program settings, addressed by kind",
     "program_versions": "the caller's own program settings, addressed by kind",
+    "import_csv": "imports into the caller's own merchant; kind is customers or orders",
 }
 
 # Where two kinds of object share a parameter name, which of A's objects each operation gets.
@@ -150,9 +157,11 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         headers=a.headers,
     ).json()
     coupons = seed_alpha_coupons(client, a, member["id"])
+    engagement = seed_alpha_engagement(client, a, segment["id"], template["id"])
     SAMPLE_BODIES["merge_members"] = {"other_member_id": other["id"]}
     return {
         **coupons,
+        **engagement,
         "member_id": member["id"],
         "product_id": product["id"],
         "order_id": order["id"],
@@ -167,6 +176,27 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         "entry_id": entry["id"],
         "top_up_id": top_up["id"],
     }
+
+
+def seed_alpha_engagement(
+    client: TestClient, a: Tenant, segment_id: int, template_id: int
+) -> dict[str, Any]:
+    campaign = client.post(
+        "/api/v1/campaigns",
+        json={
+            "name": "Alpha spring",
+            "segment_id": segment_id,
+            "channel": "in_app",
+            "template_id": template_id,
+        },
+        headers=a.headers,
+    ).json()
+    journey = client.post(
+        "/api/v1/journeys/from-library",
+        json={"key": "after_sales", "name": "Alpha care"},
+        headers=a.headers,
+    ).json()
+    return {"campaign_id": campaign["id"], "journey_id": journey["id"]}
 
 
 def seed_alpha_coupons(client: TestClient, a: Tenant, member_id: int) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from patron.core.logging import configure_logging
 from patron.coupons.api import router as coupons_router
 from patron.engagement.api import router as engagement_router
 from patron.engagement.callbacks_api import router as engagement_callbacks_router
+from patron.engagement.campaigns.api import router as campaigns_router
+from patron.engagement.journeys.api import router as journeys_router
 from patron.engagement.segments.api import router as segments_router
 from patron.imports.api import router as imports_router
 from patron.ledger.api import router as ledger_router
@@ -43,6 +45,8 @@ ROUTERS = [
     programs_router,
     checkout_router,
     coupons_router,
+    campaigns_router,
+    journeys_router,
     imports_router,
 ]
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.analytics.cli import app as analytics_app
+from patron.analytics.report import report as report_command
 from patron.core.config import get_settings
 from patron.core.db import make_engine, make_session_factory, transaction
 from patron.core.errors import PatronError
@@ -36,6 +37,7 @@ ledger_cli.register(app)
 app.command("demo")(demo_cli.demo)
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+app.command("report")(report_command)
 console = Console()
 err = Console(stderr=True)
 

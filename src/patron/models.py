@@ -6,6 +6,8 @@ One line per module: add yours here.
 import patron.analytics.models
 import patron.core.events
 import patron.coupons.models
+import patron.engagement.campaigns.models
+import patron.engagement.journeys.models
 import patron.engagement.models
 import patron.engagement.segments.models
 import patron.ledger.models

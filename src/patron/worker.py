@@ -17,7 +17,11 @@ from patron.analytics.predict_run import predict_task
 from patron.core.config import Settings
 from patron.coupons.automation import follow_events_task as coupons_follow_events
 from patron.coupons.automation import schedule_task as coupons_schedule
+from patron.engagement.campaigns.release import release_task as campaigns_release
 from patron.engagement.dispatcher import dispatch_messages
+from patron.engagement.journeys.engine import run_steps_task as journeys_steps
+from patron.engagement.journeys.triggers import follow_events_task as journeys_follow_events
+from patron.engagement.journeys.triggers import schedule_task as journeys_schedule
 from patron.engagement.segments.tasks import follow_events_task, refresh_due_task
 from patron.ledger.tasks import points_schedule
 from patron.programs.tasks import programs_schedule
@@ -37,6 +41,10 @@ TASKS: list[tuple[str, Task]] = [
     ("webhooks.deliver", deliver_due),
     ("segments.follow_events", follow_events_task),
     ("segments.refresh_due", refresh_due_task),
+    ("campaigns.release", campaigns_release),
+    ("journeys.follow_events", journeys_follow_events),
+    ("journeys.schedule", journeys_schedule),
+    ("journeys.steps", journeys_steps),
     ("messages", dispatch_messages),
     ("programs.schedule", programs_schedule),
     ("analytics.predict", predict_task),

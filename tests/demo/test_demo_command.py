@@ -45,7 +45,9 @@ def test_demo_writes_the_generated_history_then_if_empty_changes_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cfg = DemoConfig(members=300, seed=42, months=18, now=START)
-    login = run_demo(sessions, settings, cfg, "demo", if_empty=False, show_progress=False)
+    login = run_demo(
+        sessions, settings, cfg, "demo", if_empty=False, show_progress=False, fast=True
+    )
     assert login is not None and login.api_key and login.email == "owner@demo.patron"
 
     stream = list(events(cfg))

@@ -100,3 +100,69 @@ def sign_in(client: TestClient, tenant: Tenant) -> None:
     )
     assert r.status_code == 303, r.text
     assert r.headers["location"] == "/dashboard"
+
+
+def add_staff(
+    sessions: sessionmaker[Session], tenant: Tenant, role: str, email: str | None = None
+) -> tuple[str, str]:
+    """A dashboard login with ``role`` for the tenant; returns (email, password)."""
+    from patron.tenancy import service as tenancy
+
+    address = email or f"{role}@{tenant.owner_email.split('@')[1]}"
+    with transaction(sessions) as s:
+        tenancy.create_staff_user(
+            s, tenant.merchant_id, address, role.title(), role, "staff pass 1"
+        )
+    return address, "staff pass 1"
+
+
+def sign_in_as(client: TestClient, email: str, password: str) -> None:
+    """Sign the test client in to the dashboard with this login."""
+    page = client.get("/login")
+    r = client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": csrf_of(page)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+
+
+def seed_loyalty(sessions: sessionmaker[Session], tenant: Tenant, member_id: int) -> None:
+    """Programs and balances through the services: 1,234 points (500 expiring in 10 days),
+    a ¥500.00 top-up with a ¥50.00 bonus, 1,200 growth of the 2,000 Gold needs, a coupon."""
+    from datetime import timedelta
+
+    from patron.core.clock import utcnow
+    from patron.coupons import service as coupons
+    from patron.coupons.schemas import TemplateIn
+    from patron.ledger.service import Asset, EntryInfo, adjust_balance, earn_points
+    from patron.programs import rules, stored_value
+    from patron.programs.config import Kind
+
+    with transaction(sessions) as s:
+        m = tenant.merchant_id
+        rules.put_rule(s, m, Kind.POINTS, {"expiring_notice_days": 14}, "test")
+        tiers = [
+            {"code": "silver", "name": "Silver", "threshold": 0},
+            {"code": "gold", "name": "Gold", "threshold": 2000},
+        ]
+        rules.put_rule(s, m, Kind.TIERS, {"tiers": tiers}, "test")
+        rules.put_rule(
+            s,
+            m,
+            Kind.STORED_VALUE,
+            {"bonus_levels": [{"top_up_minor": 50000, "bonus_minor": 5000}]},
+            "test",
+        )
+        now = utcnow(s)
+        info = EntryInfo("purchase_points", "734 points for order A-1001", "test")
+        earn_points(s, m, member_id, 734, info, expires_at=now + timedelta(days=300))
+        info = EntryInfo("birthday_bonus", "Birthday points", "test")
+        earn_points(s, m, member_id, 500, info, expires_at=now + timedelta(days=10))
+        stored_value.top_up(s, m, member_id, 50000, "top-up-1", "test")
+        info = EntryInfo("purchase", "Growth for order A-1001", "test")
+        adjust_balance(s, m, member_id, Asset.GROWTH, 1200, info)
+        template = coupons.create_template(
+            s, m, TemplateIn(name="Autumn ¥20", kind="amount_off", amount_off_minor=2000)
+        )
+        coupons.issue_code(s, m, template.id, member_id)

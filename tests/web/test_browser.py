@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from patron.analytics.lifetime import clear_cache
 from patron.app import create_app
 from patron.core.clock import FrozenClock
 from patron.core.config import Settings
@@ -20,7 +21,8 @@ from patron.core.db import transaction
 from patron.portal import service as portal
 from tests.conftest import Tenant, need_service
 from tests.live import live_server
-from tests.web.helpers import seed_member
+from tests.web.analytics_data import seed_crowd
+from tests.web.helpers import seed_loyalty, seed_member
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -122,3 +124,108 @@ def test_dashboard_and_portal_in_a_real_browser(
         assert "Your preferences are saved." in phone.inner_text(".flash")
         assert phone.locator(".chip input[value=Coats]").is_checked()
         _shot(phone, "portal-profile")
+
+
+def test_analytics_charts_in_a_real_browser(
+    browser: object,
+    engine: Engine,
+    settings: Settings,
+    clock: FrozenClock,
+    tenant: Tenant,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+) -> None:
+    seed_crowd(sessions, tenant)
+    clear_cache()
+    mine = settings.model_copy(update={"analytics_path": str(tmp_path / "a.duckdb")})
+    app = create_app(mine, engine=engine, clock=clock, run_worker=False)
+    with live_server(app) as base:
+        page = browser.new_page(viewport={"width": 1360, "height": 900})  # type: ignore[attr-defined]
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(f"{base}/login")
+        page.fill("#email", tenant.owner_email)
+        page.fill("#password", tenant.owner_password)
+        page.click("button[type=submit].btn-block")
+        page.wait_for_url(f"{base}/dashboard")
+        page.click("nav.nav a[href='/analytics']")
+        page.wait_for_url(f"{base}/analytics")
+        _shot(page, "analytics")
+        charts = page.locator("svg.chart")
+        assert charts.count() >= 8
+        box = page.locator("#fig-cohorts svg.chart").bounding_box()
+        assert box is not None and box["width"] > 600 and box["height"] > 100
+        assert page.locator("#fig-p_alive svg.chart rect").count() >= 10
+        assert page.locator("#fig-clv svg.chart").count() == 1
+        assert errors == []  # no CSP violation or script error
+        _shot(page, "analytics")
+        with page.expect_navigation():
+            page.click("form.lang button[value=zh_Hans]")
+        assert "复购率" in page.inner_text("#kpi-repurchase_rate")
+        _shot(page, "analytics-zh")
+
+
+def test_member_loyalty_and_programs_in_a_real_browser(
+    browser: object,
+    engine: Engine,
+    settings: Settings,
+    clock: FrozenClock,
+    tenant: Tenant,
+    sessions: sessionmaker[Session],
+) -> None:
+    """Sign in, open a member, read balances and statement, give points with a reason; look
+    at the programs pages and the member's portal card."""
+    member_id = seed_member(sessions, tenant)
+    seed_loyalty(sessions, tenant, member_id)
+    app = create_app(settings, engine=engine, clock=clock, run_worker=False)
+    with live_server(app) as base:
+        page = browser.new_page(viewport={"width": 1360, "height": 900})  # type: ignore[attr-defined]
+        page.goto(f"{base}/login")
+        page.fill("#email", tenant.owner_email)
+        page.fill("#password", tenant.owner_password)
+        page.click("button[type=submit].btn-block")
+        page.wait_for_url(f"{base}/dashboard")
+
+        page.goto(f"{base}/members/{member_id}")
+        assert page.inner_text("#balances [data-testid=points]") == "1,234"
+        assert "Birthday points" in page.inner_text("#statement")
+        page.click("#adjust summary")
+        page.select_option("#adj-asset", "points")
+        page.fill("#adj-amount", "66")
+        page.select_option("#adj-reason", "compensation")
+        page.fill("#adj-description", "Sorry for the late delivery")
+        with page.expect_navigation():
+            page.click("#adjust button[type=submit]")
+        assert "Balance adjusted." in page.inner_text(".flash")
+        assert page.inner_text("#balances [data-testid=points]") == "1,300"
+        assert "Sorry for the late delivery" in page.inner_text("#statement")
+        _shot(page, "member-loyalty")
+
+        page.goto(f"{base}/members/{member_id}/statement")
+        _shot(page, "statement")
+        page.goto(f"{base}/programs")
+        _shot(page, "programs")
+        page.goto(f"{base}/programs/tiers")
+        page.fill("#f-evaluation_months", "0")
+        with page.expect_navigation():
+            page.click(".save-bar button[type=submit]")
+        assert "Must be at least 1." in page.inner_text(
+            "#f-evaluation_months + .field-error, .field-error"
+        )
+        _shot(page, "programs-tiers-error")
+        page.goto(f"{base}/programs/points")
+        _shot(page, "programs-points")
+
+        with transaction(sessions) as s:
+            link = portal.create_portal_link(s, tenant.merchant_id, member_id, settings=settings)
+        phone = browser.new_page(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
+        phone.goto(base + link.url.removeprefix(settings.base_url))
+        phone.click("button[type=submit].btn-block")
+        phone.wait_for_url(f"{base}/portal")
+        assert phone.inner_text("[data-testid=points]") == "1,300"
+        _shot(phone, "portal-loyalty")
+        phone.goto(f"{base}/portal/card")
+        assert phone.locator(".qr svg").count() == 1
+        _shot(phone, "portal-card")
+        phone.goto(f"{base}/portal/coupons")
+        _shot(phone, "portal-coupons")

@@ -1,11 +1,12 @@
 """Campaign uplift from the analytics copy: treated vs held-out members after each launch.
 
 Reads ``campaign_recipients(merchant_id, campaign_id, member_id, group, launched_at,
-launched_local)`` — one row per member a campaign selected, ``group`` ``treated`` (messaged) or
-``holdout`` (kept back at random), ``launched_local`` the launch time in the merchant's zone
-(the sync adds it to ``launched_at`` like every time column). A member's outcome is their
-purchases in [launch, launch + window days): whether they bought (repurchase rate) and their
-net revenue (0 when they bought nothing). Differences with 95% intervals: :mod:`uplift`.
+launched_local[, window_days])``, synced from the campaign tables: one row per member a
+campaign selected, ``group`` ``treated`` (messaged) or ``holdout`` (kept back at random),
+``launched_local`` the launch time in the merchant's zone, ``window_days`` the campaign's
+results window. A member's outcome is their purchases in [launch, launch + window): whether
+they bought (repurchase rate) and their net revenue (0 when they bought nothing). Differences
+with 95% intervals: :mod:`patron.analytics.uplift`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ def outcomes_by_group(con: Any, scope: Scope, window_days: int = 30) -> ir.Table
     )
     p = all_purchases(con, scope.merchant_id)
     p = p.filter(p.member_id.notnull())
-    window = ibis.interval(days=window_days)
+    # The campaign's own results window when the copy has it (synced campaigns), else the given.
+    if "window_days" in r.columns:
+        window = r.window_days.fill_null(window_days).as_interval("D")
+    else:
+        window = ibis.interval(days=window_days)
     j = r.left_join(
         p,
         (r.member_id == p.member_id)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
 import typer
 from rich.console import Console
 
+from patron.analytics.clv.api import MODEL_NAMES, clv_from_transactions
 from patron.analytics.engines import connect_duckdb
 from patron.analytics.facts import PERIODS, Period
 from patron.analytics.suite import compute_suite
@@ -97,3 +100,130 @@ def predict_command(
     console.print(
         f"{out.members} members scored ({model}, fitted at {out.fitted_at:%Y-%m-%d %H:%M})"
     )
+
+
+def read_transactions(
+    path: Path, columns: list[str], sep: str, date_format: str | None
+) -> pd.DataFrame:
+    """The transaction file's needed columns, dates parsed; ValueError with a readable reason."""
+    if not path.is_file():
+        raise ValueError(f"cannot read {path}: no such file")
+    try:
+        df = pd.read_csv(
+            path, sep=r"\s+" if sep == "whitespace" else sep, dtype=str, engine="python"
+        )
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValueError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        found = ", ".join(map(str, df.columns))
+        raise ValueError(f"column {missing[0]!r} is not in {path.name} (columns: {found})")
+    date_col = columns[1]
+    parsed = pd.to_datetime(df[date_col], format=date_format, errors="coerce")
+    bad = df[date_col][parsed.isna()]
+    if len(bad):
+        raise ValueError(
+            f"bad date {bad.iloc[0]!r} in column {date_col!r} (row {bad.index[0] + 2})"
+        )
+    df[date_col] = parsed
+    if len(columns) > 2:
+        amount = pd.to_numeric(df[columns[2]], errors="coerce")
+        if amount.isna().any():
+            row = int(amount.isna().to_numpy().argmax())
+            raise ValueError(
+                f"bad amount {df[columns[2]].iloc[row]!r} in column {columns[2]!r} (row {row + 2})"
+            )
+        df[columns[2]] = amount
+    return df
+
+
+@app.command("clv")
+def clv_command(
+    transactions: Path = typer.Option(..., "--transactions", help="CSV file, one row a purchase"),
+    customer_col: str = typer.Option(..., "--customer-col", help="customer id column"),
+    date_col: str = typer.Option(..., "--date-col", help="purchase date column"),
+    amount_col: str | None = typer.Option(None, "--amount-col", help="amount column (gg needs it)"),
+    calibration_end: str = typer.Option(..., "--calibration-end", help="YYYY-MM-DD"),
+    observation_end: str | None = typer.Option(None, "--observation-end", help="default: last"),
+    model: str = typer.Option("bgnbd", "--model", help="bgnbd, pnbd, mbgnbd or gg"),
+    freq: str = typer.Option("D", "--freq", help="time unit: D (days) or W (weeks)"),
+    sep: str = typer.Option(",", "--sep", help="column separator; 'whitespace' for blanks"),
+    date_format: str | None = typer.Option(None, "--date-format", help="e.g. %Y%m%d"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+) -> None:
+    """Fit a buy-till-you-die model on a transaction file; print parameters and holdout fit."""
+    try:
+        result = _fit_file(
+            transactions,
+            [customer_col, date_col, *([amount_col] if amount_col else [])],
+            calibration_end,
+            observation_end,
+            model,
+            freq,
+            sep,
+            date_format,
+        )
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    _print_fit(result)
+
+
+def _fit_file(
+    path: Path,
+    columns: list[str],
+    calibration_end: str,
+    observation_end: str | None,
+    model: str,
+    freq: str,
+    sep: str,
+    date_format: str | None,
+) -> dict[str, Any]:
+    if model not in MODEL_NAMES:
+        raise ValueError(f"--model must be one of {', '.join(MODEL_NAMES)}")
+    if freq not in ("D", "W"):
+        raise ValueError("--freq must be D or W")
+    if model == "gg" and len(columns) < 3:
+        raise ValueError("the gg model needs --amount-col")
+    for label, value in (
+        ("--calibration-end", calibration_end),
+        ("--observation-end", observation_end),
+    ):
+        if value is not None:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{label} must be a date YYYY-MM-DD, not {value!r}") from None
+    df = read_transactions(path, columns, sep, date_format)
+    if df.empty:
+        raise ValueError(f"{path.name} holds no transactions")
+    if df[columns[1]].min() > pd.Timestamp(calibration_end):
+        raise ValueError("no customer made a first purchase by --calibration-end")
+    return clv_from_transactions(
+        df,
+        columns[0],
+        columns[1],
+        columns[2] if len(columns) > 2 else None,
+        calibration_end,
+        model=model,  # type: ignore[arg-type]
+        freq=freq,  # type: ignore[arg-type]
+        observation_end=observation_end,
+    )
+
+
+def _print_fit(result: dict[str, Any]) -> None:
+    console.print(
+        f"{result['model']}: {result['n_customers']} customers, "
+        f"log-likelihood {result['log_likelihood']:.4f}, converged {result['converged']}"
+    )
+    for name, value in result["params"].items():
+        console.print(f"  {name} = {value:.6g}")
+    if result["holdout"]:
+        console.print("holdout (calibration repeat purchases → holdout purchases):")
+        for row in result["holdout"]:
+            console.print(
+                f"  {row['bucket']}: actual {row['actual']}, predicted {row['predicted']:.1f}"
+            )

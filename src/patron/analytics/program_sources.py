@@ -25,6 +25,7 @@ from sqlalchemy import BigInteger, CompoundSelect, cast, func, select
 
 from patron.analytics.sources import SPECS, AnySelect, TableSpec, max_refund_id, refunded_orders
 from patron.coupons.models import CouponCode, CouponTemplate, MallOrder
+from patron.engagement.campaigns.models import Campaign, CampaignRecipient
 from patron.ledger.models import JournalEntry, LedgerAccount, PointsAllocation, PointsLot, Posting
 from patron.programs.models import MemberTier, OrderPayment, TierChange
 
@@ -204,5 +205,24 @@ PROGRAM_SPECS: tuple[TableSpec, ...] = (
     ),
 )
 
+
+def _recipients() -> AnySelect:
+    """Campaign recipients with their group and the campaign's launch and results window.
+    Rows are written once, at launch (their delivery state is not copied)."""
+    return select(
+        CampaignRecipient.id,
+        CampaignRecipient.merchant_id,
+        CampaignRecipient.campaign_id,
+        CampaignRecipient.member_id,
+        CampaignRecipient.grp.label("group"),
+        Campaign.launched_at,
+        Campaign.results_window_days.label("window_days"),
+    ).join(Campaign, Campaign.id == CampaignRecipient.campaign_id)
+
+
+CAMPAIGN_SPECS: tuple[TableSpec, ...] = (
+    TableSpec("campaign_recipients", _recipients, local_times=("launched_at",)),
+)
+
 # What ``sync`` copies by default: the customer tables, then the program tables.
-ALL_SPECS: tuple[TableSpec, ...] = SPECS + PROGRAM_SPECS
+ALL_SPECS: tuple[TableSpec, ...] = SPECS + PROGRAM_SPECS + CAMPAIGN_SPECS

@@ -96,6 +96,7 @@ MEMBER_COLUMNS = (
     Member.updated_at,
 )
 
+
 SPECS: tuple[TableSpec, ...] = (
     TableSpec(
         "merchants", lambda: select(Merchant.id, Merchant.currency, Merchant.timezone), "full"

@@ -129,6 +129,10 @@ class _Copier:
         exists = self.duck.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [spec.name]
         ).fetchall() != [(0,)]
+        if exists and self._columns() != list(self.schema.names):
+            # The spec's columns changed (a new Patron version): copy the table afresh.
+            self.duck.execute(f'DROP TABLE "{spec.name}"')
+            exists, state = False, {}
         if not exists:
             self.duck.register("_empty", self.schema.empty_table())
             self.duck.execute(f'CREATE TABLE "{spec.name}" AS SELECT * FROM _empty')
@@ -162,6 +166,14 @@ class _Copier:
         if trigger_now is not None:
             new["trigger_id"] = trigger_now
         return new
+
+    def _columns(self) -> list[str]:
+        rows = self.duck.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position",
+            [self.spec.name],
+        ).fetchall()
+        return [str(r[0]) for r in rows]
 
     def _late_rows(self, key: Any, last: int) -> None:
         """Copy rows with ids in (last − rescan, last] that committed after they were passed."""

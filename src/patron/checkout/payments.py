@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sqlalchemy.orm import Session
-
 from patron.core.errors import BusinessRuleViolation
 from patron.programs import stored_value
 from patron.programs.context import Programs
@@ -49,17 +47,14 @@ def choose_points(
 
 
 def choose_stored_value(
-    session: Session,
     programs: Programs,
-    merchant_id: int,
-    member_id: int,
+    held: stored_value.StoredBalance,
     wanted: int | Literal["max"] | None,
     due: int,
 ) -> tuple[int, int]:
     """(principal, bonus) paying ``wanted`` (or as much as possible, ``max``) of ``due``."""
     if wanted is None or wanted == 0:
         return 0, 0
-    held = stored_value.balance(session, merchant_id, member_id)
     if wanted == "max":
         amount = min(held.total, due)
     else:

@@ -25,12 +25,14 @@ from patron.checkout.receipt import render
 from patron.checkout.schemas import QuoteOut, QuoteRequest
 from patron.core.errors import InvalidInput, NotFound
 from patron.ledger import queries
+from patron.ledger.models import Asset
 from patron.members.models import Member
 from patron.orders.service import products_by_sku
 from patron.programs.benefits import PROVIDERS, Benefit, Cart, CartLine
 from patron.programs.context import Programs, current_tier, load_programs
 from patron.programs.earning import Earning, EarnLine, split_by_weight
 from patron.programs.purchase import Payments, compute_earning
+from patron.programs.stored_value import StoredBalance
 from patron.tenancy.models import Merchant, Store
 
 
@@ -164,9 +166,11 @@ def build_quote(
     balances = queries.member_balances(session, merchant_id, member.id) if member else None
     if member is not None and balances is not None:
         points, value = choose_points(programs, req.points, total, balances.points_spendable)
-        principal, bonus = choose_stored_value(
-            session, programs, merchant_id, member.id, req.stored_value, total - value
+        held = StoredBalance(
+            balances.balances[Asset.STORED_PRINCIPAL.value],
+            balances.balances[Asset.STORED_BONUS.value],
         )
+        principal, bonus = choose_stored_value(programs, held, req.stored_value, total - value)
         payments = Payments(points, value, principal, bonus)
     quote = Quote(
         out=None,  # type: ignore[arg-type]

@@ -16,12 +16,14 @@ from patron.checkout.schemas import CommitOut, CommitRequest, QuoteOut, QuoteReq
 from patron.core.clock import utcnow
 from patron.core.config import get_settings
 from patron.core.errors import Conflict, InvalidInput
-from patron.core.events import emit
+from patron.core.events import emit, register_event_types
 from patron.ledger.service import idempotent
 from patron.orders.schemas import OrderCreate, OrderLineIn
 from patron.orders.service import create_order, order_lines
 from patron.programs.benefits import PROVIDERS
 from patron.programs.purchase import CHECKOUT_ORDER, settle_order
+
+register_event_types("checkout.committed")
 
 
 def quote(
@@ -105,7 +107,7 @@ def commit(
                 provider.consume(session, merchant_id, member_id, mine, order.id, at)
         if q.member is not None:
             lines = order_lines(session, [order.id])[order.id]
-            settle_order(session, order, lines, q.payments, actor, q.programs)
+            settle_order(session, order, lines, q.payments, actor, q.programs, q.earning)
         result = CommitOut(
             order_id=order.id, order_external_id=external_id, replayed=False, quote=q.out
         )

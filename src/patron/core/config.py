@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     database_url: str = Field(default_factory=default_database_url)
     secret_key: str = DEV_SECRET
-    base_url: str = "http://127.0.0.1:8000"
+    # Public address used in links; defaults to http://{host}:{port}.
+    base_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
@@ -40,6 +41,15 @@ class Settings(BaseSettings):
     analytics_path: str = "var/analytics.duckdb"
     # The worker's daily prediction run (sync, fit, store member_predictions) per merchant.
     analytics_predict_daily: bool = True
+    # The analytics pages sync the copy first when its last sync is older than this.
+    analytics_max_age_minutes: float = 10.0
+
+    @model_validator(mode="after")
+    def _default_base_url(self) -> Settings:
+        if not self.base_url:
+            self.base_url = f"http://{self.host}:{self.port}"
+        self.base_url = self.base_url.rstrip("/")
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from patron.core.clock import utcnow
@@ -84,3 +85,47 @@ register_event_types(
     "order.refunded",
     "import.completed",
 )
+
+
+class ConsumerCursor(Base):
+    """How far one consumer of the outbox (segments, coupons, journeys …) has read, by event id."""
+
+    __tablename__ = "outbox_cursors"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigId, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+def consume_outbox(
+    session: Session,
+    consumer: str,
+    handle: Callable[[list[OutboxEvent]], None],
+    *,
+    batch: int = 500,
+) -> int:
+    """Pass the events past ``consumer``'s cursor (in id order, up to ``batch``) to ``handle`` and
+    move the cursor past them, in the caller's transaction. Returns how many events were read.
+
+    The cursor row is locked, so two workers never hand the same events to the same consumer; if
+    ``handle`` fails the transaction rolls back and the cursor with it, and the events come again.
+    """
+    cursor = session.get(ConsumerCursor, consumer, with_for_update=True)
+    if cursor is None:
+        cursor = ConsumerCursor(name=consumer, last_event_id=0, updated_at=utcnow(session))
+        session.add(cursor)
+        session.flush()
+    events = list(
+        session.scalars(
+            select(OutboxEvent)
+            .where(OutboxEvent.id > cursor.last_event_id)
+            .order_by(OutboxEvent.id)
+            .limit(batch)
+        )
+    )
+    if not events:
+        return 0
+    handle(events)
+    cursor.last_event_id = events[-1].id
+    cursor.updated_at = utcnow(session)
+    return len(events)

@@ -25,10 +25,9 @@ from patron.core.clock import utcnow
 from patron.core.config import Settings
 from patron.core.db import transaction
 from patron.core.errors import PatronError
-from patron.core.events import OutboxEvent
+from patron.core.events import OutboxEvent, consume_outbox
 from patron.coupons import service
 from patron.coupons.models import CodeSource, CouponCode, CouponTemplate
-from patron.engagement.segments.models import ConsumerCursor
 from patron.engagement.segments.sqlfn import month_day
 from patron.members.models import Member
 from patron.tenancy.models import Merchant
@@ -102,27 +101,13 @@ def _on_event(session: Session, event: OutboxEvent) -> None:
 
 def follow_events(session: Session, batch: int = 500) -> int:
     """Read the outbox past the "coupons" cursor and react. Returns how many events were read."""
-    cursor = session.get(ConsumerCursor, CURSOR, with_for_update=True)
-    if cursor is None:
-        cursor = ConsumerCursor(name=CURSOR, last_event_id=0, updated_at=utcnow(session))
-        session.add(cursor)
-        session.flush()
-    events = list(
-        session.scalars(
-            select(OutboxEvent)
-            .where(OutboxEvent.id > cursor.last_event_id)
-            .order_by(OutboxEvent.id)
-            .limit(batch)
-        )
-    )
-    if not events:
-        return 0
-    for event in events:
-        if event.type in WATCHED:
-            _on_event(session, event)
-    cursor.last_event_id = events[-1].id
-    cursor.updated_at = utcnow(session)
-    return len(events)
+
+    def handle(events: list[OutboxEvent]) -> None:
+        for event in events:
+            if event.type in WATCHED:
+                _on_event(session, event)
+
+    return consume_outbox(session, CURSOR, handle, batch=batch)
 
 
 def issue_birthday_coupons(session: Session, now: datetime | None = None) -> int:

@@ -74,11 +74,8 @@ def whatsapp_verify(
     return PlainTextResponse(challenge)
 
 
-@router.api_route(
-    "/api/v1/callbacks/{channel}/{merchant_id}",
-    methods=["GET", "POST"],
-    operation_id="provider_callback",
-)
+@router.get("/api/v1/callbacks/{channel}/{merchant_id}", operation_id="provider_callback_check")
+@router.post("/api/v1/callbacks/{channel}/{merchant_id}", operation_id="provider_callback")
 async def provider_callback(
     channel: str, merchant_id: int, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
@@ -77,21 +78,47 @@ def release_pending_points(
     return done
 
 
+# Programs register a function returning each merchant's own lead time (merchant id -> days);
+# the ledger knows nothing of programs, so the setting reaches it through this hook.
+NOTICE_DAYS_PROVIDERS: list[Callable[[Session, datetime], Mapping[int, int]]] = []
+
+
+def notice_days(session: Session, now: datetime) -> dict[int, int]:
+    """Every merchant's own expiring-soon lead time, from the registered providers."""
+    found: dict[int, int] = {}
+    for provider in NOTICE_DAYS_PROVIDERS:
+        found.update(provider(session, now))
+    return found
+
+
 def announce_expiring_points(
     session: Session,
     merchant_id: int | None = None,
     days: int = DEFAULT_EXPIRING_SOON_DAYS,
     now: datetime | None = None,
     limit: int = 500,
+    days_by_merchant: Mapping[int, int] | None = None,
 ) -> int:
-    """Emit ``points.expiring_soon`` once per lot that expires within ``days``; returns how many."""
+    """Emit ``points.expiring_soon`` once per lot that expires within ``days`` (or within its
+    merchant's own lead time in ``days_by_merchant``); returns how many."""
     now = now or utcnow(session)
+    own = dict(days_by_merchant or {})
+    window = or_(
+        *(
+            and_(PointsLot.merchant_id == m, PointsLot.expires_at <= now + timedelta(days=d))
+            for m, d in own.items()
+        ),
+        and_(
+            PointsLot.merchant_id.not_in(list(own)),
+            PointsLot.expires_at <= now + timedelta(days=days),
+        ),
+    )
     query = select(PointsLot.id).where(
         PointsLot.released_at.is_not(None),
         PointsLot.remaining > 0,
         PointsLot.expiring_notified_at.is_(None),
         PointsLot.expires_at > now,
-        PointsLot.expires_at <= now + timedelta(days=days),
+        window,
     )
     if merchant_id is not None:
         query = query.where(PointsLot.merchant_id == merchant_id)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput, NotFound
 from patron.core.events import emit
 from patron.ledger import points as _points
@@ -367,5 +368,9 @@ def announce_expiring_points(
     days: int = _schedule.DEFAULT_EXPIRING_SOON_DAYS,
     now: datetime | None = None,
 ) -> int:
-    """Emit ``points.expiring_soon`` once per lot expiring within ``days``. Returns how many."""
-    return _schedule.announce_expiring_points(session, merchant_id, days, now)
+    """Emit ``points.expiring_soon`` once per lot expiring within its merchant's lead time
+    (the programs' ``expiring_notice_days``; ``days`` for merchants without one). Returns how
+    many."""
+    now = now or utcnow(session)
+    own = _schedule.notice_days(session, now)
+    return _schedule.announce_expiring_points(session, merchant_id, days, now, days_by_merchant=own)

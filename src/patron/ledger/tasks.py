@@ -17,7 +17,7 @@ BATCH = 200
 
 def points_schedule(sessions: sessionmaker[Session], settings: Settings) -> int:
     """One batch of each, each in its own transaction; returns the lots handled (0 when idle)."""
-    del settings  # the expiring-soon lead time becomes a merchant setting with the programs
+    del settings  # the expiring-soon lead time is each merchant's points setting
     with transaction(sessions) as session:
         released = release_pending_points(session, None, limit=BATCH)
     with transaction(sessions) as session:

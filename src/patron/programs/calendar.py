@@ -12,10 +12,17 @@ from sqlalchemy.orm import Session
 from patron.programs.config import Expiry
 from patron.tenancy.models import Merchant
 
+_ZONES = "patron.merchant_zones"
+
 
 def merchant_zone(session: Session, merchant_id: int) -> ZoneInfo:
-    tz = session.scalar(select(Merchant.timezone).where(Merchant.id == merchant_id))
-    return ZoneInfo(tz or "UTC")
+    """The merchant's time zone, read once per session (a checkout asks for it several times;
+    a change of time zone takes effect from the next request)."""
+    zones: dict[int, ZoneInfo] = session.info.setdefault(_ZONES, {})
+    if merchant_id not in zones:
+        tz = session.scalar(select(Merchant.timezone).where(Merchant.id == merchant_id))
+        zones[merchant_id] = ZoneInfo(tz or "UTC")
+    return zones[merchant_id]
 
 
 def add_months(day: date, months: int) -> date:

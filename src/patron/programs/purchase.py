@@ -113,11 +113,14 @@ def settle_order(
     payments: Payments,
     actor: str,
     programs: Programs | None = None,
+    earning: Earning | None = None,
 ) -> OrderPayment:
     """Post what a member's order spent and earned, record the payment split, update the tier.
 
     Points deduction and stored value are payments (they do not lower the order total); the
-    ledger refuses (``insufficient_balance``) if a concurrent till took the balance first."""
+    ledger refuses (``insufficient_balance``) if a concurrent till took the balance first.
+    ``earning``: what checkout's quote computed for this order in the same transaction (same
+    rules, lines and payments), so it is not computed a second time."""
     merchant_id, member_id = order.merchant_id, order.member_id
     programs = programs or load_programs(session, merchant_id, order.placed_at)
     spend_id = None
@@ -139,14 +142,15 @@ def settle_order(
     total = order.total_minor
     cash = total - payments.non_cash_minor
     cash_share = Fraction(cash, total) if total else Fraction(0)
-    store_code = (
-        session.scalar(select(Store.code).where(Store.id == order.store_id))
-        if order.store_id
-        else None
-    )
-    earning = compute_earning(
-        session, programs, merchant_id, member_id, store_code, _earn_lines(lines), cash_share
-    )
+    if earning is None:
+        store_code = (
+            session.scalar(select(Store.code).where(Store.id == order.store_id))
+            if order.store_id
+            else None
+        )
+        earning = compute_earning(
+            session, programs, merchant_id, member_id, store_code, _earn_lines(lines), cash_share
+        )
     legs = stored_value.spend_legs(
         member_id, payments.stored_principal_minor, payments.stored_bonus_minor
     )

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, InvalidInput, NotFound
-from patron.core.events import emit
+from patron.core.events import emit, register_event_types
+from patron.ledger.schedule import NOTICE_DAYS_PROVIDERS
 from patron.programs.config import (
     CONFIG_MODELS,
     Kind,
@@ -24,6 +25,8 @@ from patron.programs.config import (
     TiersConfig,
 )
 from patron.programs.models import ProgramRule
+
+register_event_types("program.changed")
 
 C = TypeVar("C", bound=BaseModel)
 
@@ -83,6 +86,7 @@ def put_rule(
         created_at=now,
         actor=actor,
     )
+    session.info.pop(_CACHE, None)
     try:
         with session.begin_nested():
             session.add(rule)
@@ -102,18 +106,30 @@ def put_rule(
     return rule
 
 
+_CACHE = "patron.program_rules"
+
+
+def _all_versions(session: Session, merchant_id: int) -> list[ProgramRule]:
+    """Every version of every setting of the merchant, read once per session: a checkout asks
+    for five kinds at two moments; one query instead of eleven. ``put_rule`` clears it."""
+    cache: dict[int, list[ProgramRule]] = session.info.setdefault(_CACHE, {})
+    if merchant_id not in cache:
+        cache[merchant_id] = list(
+            session.scalars(
+                select(ProgramRule)
+                .where(ProgramRule.merchant_id == merchant_id)
+                .order_by(ProgramRule.effective_from.desc(), ProgramRule.version.desc())
+            )
+        )
+    return cache[merchant_id]
+
+
 def rule_row(session: Session, merchant_id: int, kind: Kind, at: datetime) -> ProgramRule | None:
     """The version in force at ``at``: the latest with ``effective_from <= at``."""
-    return session.scalar(
-        select(ProgramRule)
-        .where(
-            ProgramRule.merchant_id == merchant_id,
-            ProgramRule.kind == kind.value,
-            ProgramRule.effective_from <= at,
-        )
-        .order_by(ProgramRule.effective_from.desc(), ProgramRule.version.desc())
-        .limit(1)
-    )
+    for row in _all_versions(session, merchant_id):
+        if row.kind == kind.value and row.effective_from <= at:
+            return row
+    return None
 
 
 def versions(session: Session, merchant_id: int, kind: Kind) -> list[ProgramRule]:
@@ -133,7 +149,10 @@ def _in_force(
     row = rule_row(session, merchant_id, kind, at)
     if row is None:
         return None
-    return RuleInForce(kind, row.version, model.model_validate(row.config))
+    parsed: dict[int, RuleInForce[Any]] = session.info.setdefault(_CACHE + ".parsed", {})
+    if row.id not in parsed:
+        parsed[row.id] = RuleInForce(kind, row.version, model.model_validate(row.config))
+    return parsed[row.id]
 
 
 def points_rule(s: Session, m: int, at: datetime) -> RuleInForce[PointsConfig] | None:
@@ -164,3 +183,20 @@ def current_rule(session: Session, merchant_id: int, kind: Kind) -> ProgramRule:
     if row is None:
         raise NotFound(f"no {kind.value} settings yet", code="program_not_configured")
     return row
+
+
+def expiring_notice_days(session: Session, now: datetime) -> dict[int, int]:
+    """Each merchant's ``expiring_notice_days`` from the points setting in force at ``now``
+    (for the ledger's ``points.expiring_soon`` task)."""
+    rows = session.execute(
+        select(ProgramRule.merchant_id, ProgramRule.config)
+        .where(ProgramRule.kind == Kind.POINTS.value, ProgramRule.effective_from <= now)
+        .order_by(ProgramRule.effective_from, ProgramRule.version)
+    ).all()
+    found: dict[int, int] = {}
+    for merchant_id, config in rows:  # later versions overwrite earlier ones
+        found[merchant_id] = PointsConfig.model_validate(config).expiring_notice_days
+    return found
+
+
+NOTICE_DAYS_PROVIDERS.append(expiring_notice_days)

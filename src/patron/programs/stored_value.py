@@ -10,12 +10,14 @@ from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.core.errors import BusinessRuleViolation, InvalidInput, NotFound
-from patron.core.events import emit
+from patron.core.events import emit, register_event_types
 from patron.ledger import queries
 from patron.ledger.service import Asset, EntryInfo, Leg, idempotent, post_entry
 from patron.programs.config import StoredValueConfig
 from patron.programs.models import TopUp
 from patron.programs.rules import stored_value_rule
+
+register_event_types("stored_value.topped_up", "stored_value.top_up_refunded")
 
 CASH_RECEIVED = "cash_received"
 BONUS_ISSUED = "bonus_issued"

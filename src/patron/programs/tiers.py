@@ -4,17 +4,20 @@ downgrade at the end of each evaluation period, and re-evaluate after refunds (A
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
-from patron.core.events import emit
+from patron.core.events import emit, register_event_types
 from patron.ledger.models import Asset, JournalEntry, LedgerAccount, Posting
 from patron.programs.calendar import add_months, merchant_zone, months_before
 from patron.programs.config import Tier, TiersConfig
 from patron.programs.models import MemberTier, TierChange
 from patron.programs.rules import RuleInForce, tiers_rule
+
+register_event_types("tier.changed")
 
 
 def growth_earned(session: Session, merchant_id: int, member_id: int, since: datetime) -> int:
@@ -165,13 +168,15 @@ def due_for_evaluation(session: Session, limit: int = 500) -> list[tuple[int, in
     ).all()
     due: list[tuple[int, int]] = []
     rules: dict[int, RuleInForce[TiersConfig] | None] = {}
+    zones: dict[int, ZoneInfo] = {}  # one look-up per merchant, not per member
     for merchant_id, member_id, evaluated_at in rows:
         if merchant_id not in rules:
             rules[merchant_id] = tiers_rule(session, merchant_id, now)
+            zones[merchant_id] = merchant_zone(session, merchant_id)
         rule = rules[merchant_id]
         if rule is None:
             continue
-        zone = merchant_zone(session, merchant_id)
+        zone = zones[merchant_id]
         local = evaluated_at.astimezone(zone).date()
         if add_months(local, rule.config.evaluation_months) <= now.astimezone(zone).date():
             due.append((merchant_id, member_id))

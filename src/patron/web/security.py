@@ -8,7 +8,8 @@
 - Every unsafe request outside ``/api/`` must carry the session's CSRF token (form field
   ``csrf_token`` or header ``X-CSRF-Token``), compared in constant time; a present ``Origin``
   header must be our own. The API is exempt: it authenticates with bearer keys, which a browser
-  never attaches on its own. See docs/decisions/0601-csrf-synchronizer-token.md.
+  never attaches on its own. So is ``/u/`` (one-click unsubscribe, authorised by its signed
+  token). See docs/decisions/0601-csrf-synchronizer-token.md.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ STAFF_SESSION_SECONDS = 12 * 3600
 PORTAL_SESSION_SECONDS = 30 * 24 * 3600
 PORTAL_PREFIX = "/portal"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-CSRF_EXEMPT_PREFIXES = ("/api/",)
+# /u/: RFC 8058 one-click unsubscribe, POSTed by mail providers without cookies; the signed
+# token in the path is what authorises it (and it can only ever revoke consent).
+CSRF_EXEMPT_PREFIXES = ("/api/", "/u/")
 # Forms are small; uploads bigger than this belong to the CLI importer.
 MAX_FORM_BYTES = 20 * 1024 * 1024
 CSP = (

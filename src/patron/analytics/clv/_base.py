@@ -8,6 +8,7 @@ the weighted *mean* negative log-likelihood so that tolerances do not depend on 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,7 +168,7 @@ def log1mexp(v: FloatArray) -> FloatArray:
     return out
 
 
-class TransactionModel:
+class TransactionModel(ABC):
     """Base class of the buy-till-you-die transaction models (BG/NBD, Pareto/NBD, MBG/NBD).
 
     Subclasses set ``name`` and ``param_names`` and implement :meth:`_loglik_grad`.
@@ -180,22 +181,25 @@ class TransactionModel:
         self.params: dict[str, float] | None = dict(params) if params is not None else None
         self.result: FitResult | None = None
 
-    def _loglik_grad(self, p: FloatArray, data: RFMData) -> tuple[float, FloatArray]:
-        raise NotImplementedError
+    @abstractmethod
+    def _loglik_grad(self, p: FloatArray, data: RFMData) -> tuple[float, FloatArray]: ...
 
+    @abstractmethod
     def probability_alive(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
         """P(customer is alive at T | x, t_x, T)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def expected_purchases(
         self, t: float, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
     ) -> FloatArray:
         """E[number of purchases in (T, T + t] | x, t_x, T]."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def expected_purchases_unconditional(self, t: ArrayLike) -> FloatArray:
         """E[X(t)]: expected repeat purchases in (0, t] of a customer just acquired."""
-        raise NotImplementedError
+        ...
 
     def _p(self) -> FloatArray:
         return params_array(self.params, self.param_names, self.name)

@@ -41,13 +41,3 @@ class SegmentMember(Base):
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class ConsumerCursor(Base):
-    """How far a consumer of the outbox has read (by event id)."""
-
-    __tablename__ = "outbox_cursors"
-
-    name: Mapped[str] = mapped_column(String(80), primary_key=True)
-    last_event_id: Mapped[int] = mapped_column(BigId, default=0)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, InvalidInput, NotFound
-from patron.core.events import OutboxEvent, register_event_types
-from patron.engagement.segments.models import ConsumerCursor, Segment, SegmentMember
+from patron.core.events import OutboxEvent, consume_outbox, register_event_types
+from patron.engagement.segments.models import Segment, SegmentMember
 from patron.engagement.segments.rules import SEGMENT_LOADER, Context, compile_rule
 from patron.members.models import Member
 from patron.tenancy.models import Merchant
@@ -295,27 +295,13 @@ def _affected_members(events: Iterable[OutboxEvent]) -> dict[int, set[int]]:
 
 def follow_events(session: Session, batch: int = 1000) -> int:
     """Re-evaluate the members named by outbox events since the last run. Returns events read."""
-    cursor = session.get(ConsumerCursor, CURSOR, with_for_update=True)
-    if cursor is None:
-        cursor = ConsumerCursor(name=CURSOR, last_event_id=0, updated_at=utcnow(session))
-        session.add(cursor)
-        session.flush()
-    events = list(
-        session.scalars(
-            select(OutboxEvent)
-            .where(OutboxEvent.id > cursor.last_event_id)
-            .order_by(OutboxEvent.id)
-            .limit(batch)
-        )
-    )
-    if not events:
-        return 0
-    for merchant_id, member_ids in _affected_members(events).items():
-        for segment in list_segments(session, merchant_id):
-            refresh(session, segment, announce=True, member_ids=sorted(member_ids))
-    cursor.last_event_id = events[-1].id
-    cursor.updated_at = utcnow(session)
-    return len(events)
+
+    def handle(events: list[OutboxEvent]) -> None:
+        for merchant_id, member_ids in _affected_members(events).items():
+            for segment in list_segments(session, merchant_id):
+                refresh(session, segment, announce=True, member_ids=sorted(member_ids))
+
+    return consume_outbox(session, CURSOR, handle, batch=batch)
 
 
 def refresh_due(session: Session) -> int:

@@ -1,7 +1,7 @@
 """predictions
 
 Revision ID: 0010_predictions
-Revises: 0006_coupons
+Revises: 0008_journeys
 Create Date: 2026-11-24 12:17:49.276767
 """
 
@@ -14,7 +14,7 @@ import patron.core.db
 
 
 revision: str = '0010_predictions'
-down_revision: str | Sequence[str] | None = '0006_coupons'
+down_revision: str | Sequence[str] | None = '0008_journeys'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Journeys: automated, durable, step-by-step care of each member after a trigger."""
