@@ -57,20 +57,20 @@ SELECT m, count(*), sum(bought::INT), sum(bought::INT) / count(*) FROM b GROUP B
 WITH t AS (SELECT member_id, from_stage, to_stage, moved_local,
              year(moved_local) * 12 + month(moved_local) - 1 m FROM funnel_transitions
            WHERE merchant_id = 1),
-ends AS (SELECT range m FROM range(24287, 24312)),
 first_t AS (SELECT member_id, arg_min(from_stage, moved_local) s0 FROM t GROUP BY 1),
-last_t AS (SELECT member_id, m, arg_max(to_stage, moved_local) stage FROM t GROUP BY 1, 2),
-grid AS (SELECT e.m, mb.id member_id, mb.funnel_stage FROM ends e JOIN members mb
-         ON mb.merchant_id = 1
-         AND year(mb.created_local) * 12 + month(mb.created_local) - 1 <= e.m),
-st AS (SELECT g.m, coalesce(l.stage, f.s0, g.funnel_stage) stage FROM grid g
-       ASOF LEFT JOIN last_t l ON g.member_id = l.member_id AND g.m >= l.m
-       LEFT JOIN first_t f ON f.member_id = g.member_id),
-counts AS (SELECT m, stage, count(*) n FROM st GROUP BY 1, 2),
+d AS (SELECT year(mb.created_local) * 12 + month(mb.created_local) - 1 m,
+        coalesce(f.s0, mb.funnel_stage) stage, 1 n
+      FROM members mb LEFT JOIN first_t f ON f.member_id = mb.id
+      WHERE mb.merchant_id = 1 AND (f.member_id IS NULL OR f.s0 IS NOT NULL)
+      UNION ALL SELECT m, to_stage, 1 FROM t
+      UNION ALL SELECT m, from_stage, -1 FROM t WHERE from_stage IS NOT NULL),
+dm AS (SELECT greatest(m, 24287) m, stage, sum(n) n FROM d WHERE m <= 24311 GROUP BY 1, 2),
+counts AS (SELECT m, stage, sum(n) OVER (PARTITION BY stage ORDER BY m) n FROM dm),
 moves AS (SELECT m, coalesce(from_stage, '') fs, to_stage, count(*) n FROM t
           WHERE m BETWEEN 24288 AND 24311 GROUP BY 1, 2, 3)
 SELECT mv.m, mv.fs, mv.to_stage, mv.n, coalesce(c.n, 0), mv.n / c.n
-FROM moves mv LEFT JOIN counts c ON c.m = mv.m - 1 AND c.stage = mv.fs ORDER BY 1, 2, 3""",
+FROM moves mv ASOF LEFT JOIN counts c ON c.stage = mv.fs AND mv.m - 1 >= c.m
+ORDER BY 1, 2, 3""",
     "rfm_segments": f"""
 WITH per AS (SELECT member_id, max(epoch(placed_local)::BIGINT // 86400) last_day, count(*) f,
     sum(net) m FROM {P} WHERE {W} AND member_id IS NOT NULL GROUP BY 1),
