@@ -2,8 +2,9 @@
 
 Customers differ: each has a gamma-distributed purchase propensity, an acquisition day and a
 home channel; about 5% of orders are anonymous, 3% fully refunded, 4% partly refunded,
-1% cancelled. Program tables (ledger postings, coupons, tiers, mall, portal visits) are small
-and hand-shaped so the equivalence test covers every metric.
+1% cancelled. Program tables (ledger accounts/entries/postings, coupon codes, tiers, mall,
+order payments, portal visits) are small, in the shape the sync copies them, so the
+equivalence test covers every metric.
 """
 
 from __future__ import annotations
@@ -115,6 +116,84 @@ def _programs(rng: np.random.Generator, ids: np.ndarray) -> dict[str, pd.DataFra
     who = rng.choice(ids, n)
     at = START + rng.integers(0, DAYS * 24, n) * 3_600_000_000
     earn = rng.integers(10, 500, n)
+    frames = _ledger(rng, ids, who, at, earn)
+    issued = START + rng.integers(0, DAYS, n) * DAY_US
+    used = rng.random(n) < 0.4
+    frames["coupon_codes"] = pd.DataFrame(
+        {
+            "id": np.arange(1, n + 1),
+            "merchant_id": MERCHANT,
+            "template_id": rng.integers(1, 4, n),
+            "member_id": who,
+            "status": np.where(used, "redeemed", "issued"),
+            "issued_at": issued,
+            "issued_local": issued,
+            "redeemed_local": pd.Series(issued + rng.integers(0, 90, n) * DAY_US).where(used),
+        }
+    )
+    tiers = np.array(["bronze", "silver", "gold"])
+    frames["member_tiers"] = pd.DataFrame(
+        {
+            "id": ids,
+            "merchant_id": MERCHANT,
+            "member_id": ids,
+            "tier_code": tiers[rng.integers(0, 3, len(ids))],
+        }
+    )
+    from_code = pd.Series(tiers[rng.integers(0, 2, n)]).where(rng.random(n) < 0.8)
+    frames["tier_changes"] = pd.DataFrame(
+        {
+            "id": np.arange(1, n + 1),
+            "merchant_id": MERCHANT,
+            "member_id": who,
+            "from_code": from_code,
+            "to_code": tiers[rng.integers(1, 3, n)],
+            "changed_local": at,
+        }
+    )
+    frames["mall_orders"] = pd.DataFrame(
+        {
+            "id": np.arange(1, n + 1),
+            "merchant_id": MERCHANT,
+            "member_id": who,
+            "points": earn,
+            "status": np.where(rng.random(n) < 0.1, "cancelled", "collected"),
+            "created_local": at,
+        }
+    )
+    cash = rng.integers(0, 20_000, n)
+    points = rng.integers(0, 500, n) * np.int64(rng.random(n) < 0.3)
+    stored = rng.integers(0, 5_000, n) * np.int64(rng.random(n) < 0.2)
+    frames["order_payments"] = pd.DataFrame(
+        {
+            "id": np.arange(1, n + 1),
+            "merchant_id": MERCHANT,
+            "order_id": np.arange(1, n + 1),
+            "member_id": who,
+            "total_minor": cash + points + stored,
+            "cash_minor": cash,
+            "points_redeemed": points * 10,
+            "points_value_minor": points,
+            "stored_principal_minor": stored - stored // 5,
+            "stored_bonus_minor": stored // 5,
+            "created_local": at,
+        }
+    )
+    frames["portal_visits"] = pd.DataFrame(
+        {
+            "merchant_id": MERCHANT,
+            "member_id": rng.choice(ids, 2 * n),
+            "visited_local": START + rng.integers(0, DAYS * 24, 2 * n) * 3_600_000_000,
+        }
+    )
+    return frames
+
+
+def _ledger(
+    rng: np.random.Generator, ids: np.ndarray, who: np.ndarray, at: np.ndarray, earn: np.ndarray
+) -> dict[str, pd.DataFrame]:
+    """Two-leg entries (earn, redeem, expire, top-up) in the ledger's real three tables."""
+    n = len(who)
     kind = rng.choice(["earn", "redeem", "expire", "topup"], n, p=[0.55, 0.25, 0.1, 0.1])
     amount = np.where(kind == "earn", earn, -np.minimum(earn, 200))
     account = np.select(
@@ -124,70 +203,43 @@ def _programs(rng: np.random.Generator, ids: np.ndarray) -> dict[str, pd.DataFra
     )
     asset = np.where(kind == "topup", "stored_principal", "points")
     amount = np.where(kind == "topup", earn * 10, amount)
-    member_side = pd.DataFrame(
+    # Accounts: one per (member, asset) and one per merchant code.
+    member_keys = pd.DataFrame({"member_id": who, "code": asset}).drop_duplicates()
+    merchant_keys = pd.DataFrame({"code": np.unique(account)})
+    accounts = pd.concat(
+        [member_keys, merchant_keys.assign(member_id=pd.NA)], ignore_index=True
+    ).astype({"member_id": "Int64"})
+    accounts.insert(0, "id", np.arange(1, len(accounts) + 1, dtype=np.int64))
+    accounts.insert(1, "merchant_id", MERCHANT)
+    code_asset = {"cash_received": "stored_principal", "stored_principal": "stored_principal"}
+    accounts["asset"] = [code_asset.get(c, "points") for c in accounts["code"]]
+    by_member = {
+        (int(m), c): i for i, m, c in accounts[["id", "member_id", "code"]].dropna().values
+    }
+    by_code = {c: i for i, c in accounts.loc[accounts.member_id.isna(), ["id", "code"]].values}
+    entry = np.arange(1, n + 1, dtype=np.int64)
+    member_acc = np.array([by_member[int(m), c] for m, c in zip(who, asset, strict=True)])
+    merchant_acc = np.array([by_code[c] for c in account])
+    postings = pd.DataFrame(
         {
-            "entry_id": np.arange(1, n + 1),
-            "account_code": asset,
-            "member_id": who,
-            "asset": asset,
-            "amount": amount,
+            "entry_id": np.concatenate([entry, entry]),
+            "account_id": np.concatenate([member_acc, merchant_acc]).astype(np.int64),
+            "asset": np.concatenate([asset, asset]),
+            "amount": np.concatenate([amount, -amount]),
+        }
+    )
+    postings.insert(0, "id", np.arange(1, 2 * n + 1, dtype=np.int64))
+    postings.insert(1, "merchant_id", MERCHANT)
+    entries = pd.DataFrame(
+        {
+            "id": entry,
+            "merchant_id": MERCHANT,
+            "reason_code": kind,
+            "occurred_at": at,
             "occurred_local": at,
         }
     )
-    merchant_side = member_side.assign(account_code=account, member_id=pd.NA, amount=-amount)
-    postings = pd.concat([member_side, merchant_side], ignore_index=True)
-    postings["member_id"] = postings["member_id"].astype("Int64")
-    postings.insert(0, "merchant_id", MERCHANT)
-    postings["occurred_at"] = postings["occurred_local"]
-    postings["reason_code"] = "synthetic"
-    issued = START + rng.integers(0, DAYS, n) * DAY_US
-    used = rng.random(n) < 0.4
-    coupons = pd.DataFrame(
-        {
-            "merchant_id": MERCHANT,
-            "id": np.arange(1, n + 1),
-            "member_id": who,
-            "issued_local": issued,
-            "redeemed_local": pd.Series(issued + rng.integers(0, 90, n) * DAY_US).where(used),
-        }
-    )
-    tiers = np.array(["bronze", "silver", "gold"])
-    member_tiers = pd.DataFrame(
-        {"merchant_id": MERCHANT, "member_id": ids, "tier": tiers[rng.integers(0, 3, len(ids))]}
-    )
-    tier_changes = pd.DataFrame(
-        {
-            "merchant_id": MERCHANT,
-            "member_id": who,
-            "from_tier": tiers[rng.integers(0, 2, n)],
-            "to_tier": tiers[rng.integers(1, 3, n)],
-            "changed_local": at,
-        }
-    )
-    mall = pd.DataFrame(
-        {
-            "merchant_id": MERCHANT,
-            "id": np.arange(1, n + 1),
-            "member_id": who,
-            "placed_local": at,
-            "points_spent": earn,
-        }
-    )
-    visits = pd.DataFrame(
-        {
-            "merchant_id": MERCHANT,
-            "member_id": rng.choice(ids, 2 * n),
-            "visited_local": START + rng.integers(0, DAYS * 24, 2 * n) * 3_600_000_000,
-        }
-    )
-    return {
-        "ledger_postings": postings,
-        "coupons": coupons,
-        "member_tiers": member_tiers,
-        "tier_changes": tier_changes,
-        "mall_orders": mall,
-        "portal_visits": visits,
-    }
+    return {"ledger_accounts": accounts, "journal_entries": entries, "ledger_postings": postings}
 
 
 def window() -> tuple[datetime, datetime]:

@@ -31,6 +31,15 @@ sys.path.insert(0, str(ROOT / "src"))
 from patron.analytics.clv import BGNBD, GammaGamma, ParetoNBD, collapse_rfm, rfm_summary  # noqa: E402
 
 PEER_PYTHON = ROOT / "bench" / ".venv-peers" / "bin" / "python"
+# peer name -> (its venv's python, the script run there, the column title)
+PEERS = {
+    "lifetimes": (PEER_PYTHON, "_peer_lifetimes.py", "lifetimes"),
+    "pymc": (
+        ROOT / "bench" / ".venv-pymc" / "bin" / "python",
+        "_peer_pymc.py",
+        "PyMC-Marketing MAP",
+    ),
+}
 NAMES = {"bgnbd": "BG/NBD", "pnbd": "Pareto/NBD", "gg": "Gamma-Gamma"}
 
 
@@ -85,17 +94,20 @@ def ours(s: pd.DataFrame) -> dict[str, dict[str, Any]]:
     return out
 
 
-def peers(s: pd.DataFrame, models: list[str], timeout: float) -> dict[str, Any]:
-    """Run lifetimes in the peer venv; {} if that venv is missing."""
-    if not PEER_PYTHON.exists():
-        print(f"peer venv missing ({PEER_PYTHON}); run: make -C bench peers", file=sys.stderr)
+def peers(
+    s: pd.DataFrame, models: list[str], timeout: float, peer: str = "lifetimes"
+) -> dict[str, Any]:
+    """Run the peer library in its venv; {} if that venv is missing."""
+    python, script, _title = PEERS[peer]
+    if not python.exists():
+        print(f"peer venv missing ({python}); see bench/Makefile", file=sys.stderr)
         return {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rfm.npz"
         np.savez(path, **{k: s[k].to_numpy() for k in ("x", "t_x", "T", "monetary")})
         results: dict[str, Any] = {}
         for name in models:
-            cmd = [str(PEER_PYTHON), str(ROOT / "bench" / "_peer_lifetimes.py"), str(path), name]
+            cmd = [str(python), str(ROOT / "bench" / script), str(path), name]
             try:
                 done = subprocess.run(
                     cmd, capture_output=True, text=True, timeout=timeout, check=True
@@ -120,13 +132,15 @@ def their_ll(name: str, info: dict[str, Any], params: dict[str, float], s: pd.Da
     return float(model.loglik_and_gradient(p, rows.x, rows.t_x, rows.T, rows.weights)[0])
 
 
-def table(s: pd.DataFrame, mine: dict[str, Any], theirs: dict[str, Any]) -> str:
+def table(
+    s: pd.DataFrame, mine: dict[str, Any], theirs: dict[str, Any], title: str = "lifetimes"
+) -> str:
     """Markdown table of times, speed-ups, parameter differences and both LLs."""
     lines = [
         f"Customers: {len(s):,}",
         "",
-        "| model | distinct rows | ours (s) | lifetimes (s) | speed-up | max rel. param diff "
-        "| LL ours | LL lifetimes |",
+        f"| model | distinct rows | ours (s) | {title} (s) | speed-up | max rel. param diff "
+        f"| LL ours | LL {title} |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     rename = {"gamma": "v"}
@@ -146,6 +160,7 @@ def table(s: pd.DataFrame, mine: dict[str, Any], theirs: dict[str, Any]) -> str:
             ]
         else:
             why = f"timeout {peer['timeout']:.0f}s" if "timeout" in peer else "n/a"
+            why = f"error: {peer['error']}" if "error" in peer else why
             cells = [why, "", "", ""]
         lines.append(
             f"| {NAMES[name]} | {info['rows']:,} | {info['seconds']:.3f} | {cells[0]} | {cells[1]} "
@@ -161,15 +176,16 @@ def main() -> None:
     parser.add_argument("--models", default="bgnbd,pnbd,gg")
     parser.add_argument("--peer-timeout", type=float, default=3600.0)
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--peer", choices=sorted(PEERS), default="lifetimes")
     args = parser.parse_args()
     s = load_summary(args.customers, args.seed)
     mine = {k: v for k, v in ours(s).items() if k in args.models.split(",")}
-    theirs = {} if args.no_peers else peers(s, list(mine), args.peer_timeout)
-    text = table(s, mine, theirs)
+    theirs = {} if args.no_peers else peers(s, list(mine), args.peer_timeout, args.peer)
+    text = table(s, mine, theirs, PEERS[args.peer][2])
     print(text)
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
-    (out / "clv.md").write_text(text + "\n")
+    (out / f"clv-{args.peer}.md").write_text(text + "\n")
 
 
 if __name__ == "__main__":

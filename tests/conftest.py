@@ -189,6 +189,8 @@ def settings(engine: Engine) -> Settings:
         secret_key="test-secret-key-0123456789",
         worker_in_process=False,
         log_json=False,
+        # Tests that drain the worker should not sync and fit models each time.
+        analytics_predict_daily=False,
     )
 
 

@@ -3,6 +3,7 @@
 One line per module: add yours here.
 """
 
+import patron.analytics.models
 import patron.core.events
 import patron.coupons.models
 import patron.engagement.campaigns.models

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from patron.analytics.predict_run import predict_task
 from patron.core.config import Settings
 from patron.coupons.automation import follow_events_task as coupons_follow_events
 from patron.coupons.automation import schedule_task as coupons_schedule
@@ -46,6 +47,7 @@ TASKS: list[tuple[str, Task]] = [
     ("journeys.steps", journeys_steps),
     ("messages", dispatch_messages),
     ("programs.schedule", programs_schedule),
+    ("analytics.predict", predict_task),
 ]
 
 

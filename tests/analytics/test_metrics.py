@@ -146,7 +146,7 @@ def test_active_members_and_portal_conversion() -> None:
 def test_filters_store_channel_segment_tier() -> None:
     s = shop()
     for m, tier in ((1, "gold"), (2, "silver"), (4, "gold")):
-        s.row("member_tiers", member_id=m, tier=tier)
+        s.row("member_tiers", member_id=m, tier_code=tier)
     con = duck_of(s)
     scope = Scope(1, SCOPE.start, SCOPE.end, "month", Filters(channels=["online"]))
     assert con.execute(metrics.window_summary(con, scope)).iloc[0].net_revenue_minor == 500

@@ -52,18 +52,22 @@ def test_funnel_counts_and_conversion() -> None:
 
 
 def _post(s: Shop, entry: int, at: str, member: int, asset: str, amount: int, account: str) -> None:
-    """A two-leg entry: the member's side and the merchant's account."""
+    """A two-leg entry in the ledger's three tables: the member's side and the merchant's."""
+    s.row("journal_entries", id=entry, reason_code="test", occurred_local=ts(at))
+    accounts = s.extra.setdefault("ledger_accounts", [])
     for mid, code, amt in ((member, asset, amount), (None, account, -amount)):
+        found = [a["id"] for a in accounts if (a["member_id"], a["code"]) == (mid, code)]
+        if not found:
+            found = [len(accounts) + 1]
+            s.row("ledger_accounts", id=found[0], member_id=mid, code=code, asset=asset)
+        postings = s.extra.setdefault("ledger_postings", [])
         s.row(
             "ledger_postings",
+            id=len(postings) + 1,
             entry_id=entry,
-            account_code=code,
-            member_id=mid,
+            account_id=found[0],
             asset=asset,
             amount=amt,
-            occurred_at=ts(at),
-            occurred_local=ts(at),
-            reason_code="test",
         )
 
 
@@ -98,33 +102,53 @@ def test_coupons_tiers_and_mall() -> None:
     s = Shop()
     # Jan: 3 coupons issued, one redeemed in Feb, one redeemed after the window → 1/3.
     s.row(
-        "coupons", id=1, member_id=1, issued_local=ts("2026-01-02"), redeemed_local=ts("2026-02-01")
+        "coupon_codes",
+        id=1,
+        member_id=1,
+        issued_local=ts("2026-01-02"),
+        redeemed_local=ts("2026-02-01"),
     )
     s.row(
-        "coupons", id=2, member_id=2, issued_local=ts("2026-01-03"), redeemed_local=ts("2026-03-05")
+        "coupon_codes",
+        id=2,
+        member_id=2,
+        issued_local=ts("2026-01-03"),
+        redeemed_local=ts("2026-03-05"),
     )
-    s.row("coupons", id=3, member_id=3, issued_local=ts("2026-01-04"), redeemed_local=None)
+    s.row("coupon_codes", id=3, member_id=3, issued_local=ts("2026-01-04"), redeemed_local=None)
     s.row(
-        "coupons", id=4, member_id=3, issued_local=ts("2026-02-04"), redeemed_local=ts("2026-02-05")
+        "coupon_codes",
+        id=4,
+        member_id=3,
+        issued_local=ts("2026-02-04"),
+        redeemed_local=ts("2026-02-05"),
     )
     for m, tier in ((1, "gold"), (2, "silver"), (3, "silver")):
-        s.row("member_tiers", member_id=m, tier=tier)
+        s.row("member_tiers", id=m, member_id=m, tier_code=tier)
     s.row(
         "tier_changes",
         member_id=1,
-        from_tier="silver",
-        to_tier="gold",
+        from_code="silver",
+        to_code="gold",
         changed_local=ts("2026-02-02"),
     )
     s.row(
         "tier_changes",
         member_id=2,
-        from_tier=None,
-        to_tier="silver",
+        from_code=None,
+        to_code="silver",
         changed_local=ts("2026-01-09"),
     )
-    s.row("mall_orders", id=1, member_id=1, placed_local=ts("2026-01-09"), points_spent=300)
-    s.row("mall_orders", id=2, member_id=1, placed_local=ts("2026-01-19"), points_spent=200)
+    for i, (at, points, status) in enumerate(
+        (
+            ("2026-01-09", 300, "collected"),
+            ("2026-01-19", 200, "pending"),
+            ("2026-01-20", 99, "cancelled"),
+        )
+    ):
+        s.row(
+            "mall_orders", id=i + 1, member_id=1, created_local=ts(at), points=points, status=status
+        )
     suite = compute_suite(duck_of(s), 1, JAN, date(2026, 3, 1))
     assert suite["coupon_rates"].to_dict("list") == {
         "period": [JAN, FEB],
@@ -147,4 +171,32 @@ def test_coupons_tiers_and_mall() -> None:
         "orders": [2],
         "members": [1],
         "points_spent": [500],
+    }
+
+
+def test_payment_mix() -> None:
+    s = Shop()
+    pay = {"points_redeemed": 0, "points_value_minor": 0, "stored_principal_minor": 0}
+    s.row("order_payments", id=1, cash_minor=9000, created_local=ts("2026-01-03"), **pay)
+    s.row(
+        "order_payments",
+        id=2,
+        cash_minor=1000,
+        points_redeemed=500,
+        points_value_minor=500,
+        stored_principal_minor=2000,
+        stored_bonus_minor=400,
+        created_local=ts("2026-01-20"),
+    )
+    s.row("order_payments", id=3, cash_minor=700, created_local=ts("2026-02-02"), **pay)
+    for r in s.extra["order_payments"]:
+        r.setdefault("stored_bonus_minor", 0)
+    mix = compute_suite(duck_of(s), 1, JAN, date(2026, 3, 1))["payment_mix"]
+    assert mix.to_dict("list") == {
+        "period": [JAN, FEB],
+        "orders": [2, 1],
+        "cash_minor": [10000, 700],
+        "points_value_minor": [500, 0],
+        "stored_value_minor": [2400, 0],
+        "points_redeemed": [500, 0],
     }

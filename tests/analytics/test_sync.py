@@ -6,16 +6,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.analytics.engines import connect_duckdb
 from patron.analytics.suite import compute_suite
 from patron.analytics.sync import sync
-from patron.core.db import transaction
+from patron.core.clock import FrozenClock
+from patron.core.db import make_session_factory, transaction
 from patron.members.models import Member
 from patron.orders.models import Order, Refund
-from tests.conftest import Tenant
+from tests.conftest import Tenant, make_tenant
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -150,3 +151,27 @@ def _suite(path: str, tenant: Tenant) -> dict[str, object]:
         return compute_suite(con, tenant.merchant_id, date(2026, 1, 1), date(2026, 3, 1))
     finally:
         con.disconnect()
+
+
+def test_late_commit_on_postgresql_is_picked_up(pg_only_engine: Engine, tmp_path: Path) -> None:
+    """A transaction takes order id N, another takes N + 1 and commits first; the sync copies
+    N + 1. Once N commits, the next sync finds it below the watermark (the re-scanned tail)."""
+    sessions = make_session_factory(pg_only_engine, FrozenClock(T0))
+    t = make_tenant(sessions, "late")
+    with transaction(sessions) as s:
+        a = _member(s, t.merchant_id, 1)
+    slow = sessions()
+    _order(slow, t, a, datetime(2026, 1, 3, 2, tzinfo=UTC), 1000, "slow")  # id N, not committed
+    with transaction(sessions) as s:
+        _order(s, t, a, datetime(2026, 1, 4, 2, tzinfo=UTC), 2000, "fast")  # id N + 1
+    path = str(tmp_path / "analytics.duckdb")
+    with duckdb.connect(path) as duck:
+        assert sync(pg_only_engine, duck).rows_read["orders"] == 1
+    slow.commit()
+    slow.close()
+    with duckdb.connect(path) as duck:
+        without = sync(pg_only_engine, duck, rescan_ids=0)
+        assert without.rows_read["orders"] == 0  # what the plain watermark would miss
+        assert sync(pg_only_engine, duck).rows_read["orders"] == 1
+        got = duck.execute("SELECT total_minor FROM orders ORDER BY id").fetchall()
+    assert got == [(1000,), (2000,)]

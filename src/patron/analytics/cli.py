@@ -18,7 +18,7 @@ from patron.analytics.facts import PERIODS, Period
 from patron.analytics.suite import compute_suite
 from patron.analytics.sync import sync
 from patron.core.config import get_settings
-from patron.core.db import make_engine
+from patron.core.db import make_engine, make_session_factory
 
 app = typer.Typer(no_args_is_help=True, help="Analytics: the analytics copy and the metrics.")
 console = Console()
@@ -62,6 +62,44 @@ def metrics_command(
     suite = compute_suite(con, merchant_id, first, after, p)
     scalars = {k: v for k, v in suite.items() if not isinstance(v, pd.DataFrame)}
     console.print_json(json.dumps(scalars, default=str))
+
+
+@app.command("predict")
+def predict_command(
+    merchant: str = typer.Option(..., help="merchant slug"),
+    model: str = typer.Option("bgnbd", help="bgnbd or pnbd"),
+    horizon_days: int = typer.Option(90, help="expected purchases over the next N days"),
+    clv_months: int = typer.Option(12, help="lifetime value horizon, months"),
+    discount_rate: float = typer.Option(0.01, help="monthly discount rate of the CLV"),
+    path: str | None = typer.Option(None, help="DuckDB file (default PATRON_ANALYTICS_PATH)"),
+) -> None:
+    """Sync, fit the models on the merchant's orders and store every member's predictions."""
+    from sqlalchemy import select
+
+    from patron.analytics.predict import PredictConfig
+    from patron.analytics.predict_run import predict_merchant
+    from patron.core.errors import PatronError
+    from patron.tenancy.models import Merchant
+
+    if model not in ("bgnbd", "pnbd"):
+        err.print("[red]error:[/red] model must be bgnbd or pnbd")
+        raise typer.Exit(1)
+    settings = get_settings()
+    sessions = make_session_factory(make_engine(settings.database_url))
+    with sessions() as s:
+        merchant_id = s.scalar(select(Merchant.id).where(Merchant.slug == merchant))
+    if merchant_id is None:
+        err.print(f"[red]error:[/red] no merchant {merchant!r}")
+        raise typer.Exit(1)
+    config = PredictConfig(model, horizon_days, clv_months, discount_rate)  # type: ignore[arg-type]
+    try:
+        out = predict_merchant(sessions, path or settings.analytics_path, merchant_id, config)
+    except PatronError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(
+        f"{out.members} members scored ({model}, fitted at {out.fitted_at:%Y-%m-%d %H:%M})"
+    )
 
 
 def read_transactions(

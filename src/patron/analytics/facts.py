@@ -159,7 +159,7 @@ def member_filtered(con: Any, scope: Scope, t: ir.Table) -> ir.Table:
         t = t.filter(t.member_id.isin(list(f.members)))
     if f.tiers:
         tiers = merchant_table(con, "member_tiers", scope.merchant_id)
-        in_tier = tiers.filter(tiers.tier.isin(list(f.tiers))).member_id
+        in_tier = tiers.filter(tiers.tier_code.isin(list(f.tiers))).member_id
         t = t.filter(t.member_id.isin(in_tier))
     return t
 

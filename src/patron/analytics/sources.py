@@ -1,9 +1,8 @@
 """What the analytics copy holds: one spec per operational table (adding a table is one entry).
 
 Every spec's query names the analytics columns; ``local_times`` lists the UTC time columns that
-also get a merchant-local twin (``placed_at`` → ``placed_local``). Program tables
-(``ledger_postings``, ``coupons``, ``member_tiers`` …, shapes in
-:mod:`patron.analytics.programs`) get their spec here when their operational tables land.
+also get a merchant-local twin (``placed_at`` → ``placed_local``). The program tables' specs
+are in :mod:`patron.analytics.program_sources`; ``ALL_SPECS`` there is what a sync copies.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, func, select
 
-from patron.ledger.models import JournalEntry, LedgerAccount, Posting
 from patron.members.models import FunnelTransition, Member
 from patron.orders.models import Order, OrderLine, Refund, RefundLine
 from patron.tenancy.models import Merchant, Store
@@ -41,11 +39,12 @@ class TableSpec:
     trigger_max: Callable[[], AnySelect] | None = None
 
 
-def _refunded_orders(lo: int, hi: int) -> AnySelect:
+def refunded_orders(lo: int, hi: int) -> AnySelect:
+    """Orders named by refunds with id in (lo, hi]."""
     return select(Refund.order_id).where(Refund.id > lo, Refund.id <= hi)
 
 
-def _max_refund_id() -> AnySelect:
+def max_refund_id() -> AnySelect:
     return select(func.max(Refund.id))
 
 
@@ -98,25 +97,6 @@ MEMBER_COLUMNS = (
 )
 
 
-def _ledger_postings() -> AnySelect:
-    """Postings in the shape of :mod:`patron.analytics.programs` (account code, member, time)."""
-    return (
-        select(
-            Posting.id,
-            Posting.merchant_id,
-            Posting.entry_id,
-            LedgerAccount.code.label("account_code"),
-            LedgerAccount.member_id,
-            Posting.asset,
-            Posting.amount,
-            JournalEntry.occurred_at,
-            JournalEntry.reason_code,
-        )
-        .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
-        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-    )
-
-
 SPECS: tuple[TableSpec, ...] = (
     TableSpec(
         "merchants", lambda: select(Merchant.id, Merchant.currency, Merchant.timezone), "full"
@@ -138,14 +118,14 @@ SPECS: tuple[TableSpec, ...] = (
         "orders",
         lambda: select(*ORDER_COLUMNS),
         local_times=("placed_at",),
-        refresh_by=lambda lo, hi: Order.id.in_(_refunded_orders(lo, hi)),
-        trigger_max=_max_refund_id,
+        refresh_by=lambda lo, hi: Order.id.in_(refunded_orders(lo, hi)),
+        trigger_max=max_refund_id,
     ),
     TableSpec(
         "order_lines",
         lambda: select(*LINE_COLUMNS),
-        refresh_by=lambda lo, hi: OrderLine.order_id.in_(_refunded_orders(lo, hi)),
-        trigger_max=_max_refund_id,
+        refresh_by=lambda lo, hi: OrderLine.order_id.in_(refunded_orders(lo, hi)),
+        trigger_max=max_refund_id,
     ),
     TableSpec(
         "refunds",
@@ -177,8 +157,6 @@ SPECS: tuple[TableSpec, ...] = (
         ),
         local_times=("moved_at",),
     ),
-    # Postings are immutable (corrections are new entries), so appending by id is exact.
-    TableSpec("ledger_postings", _ledger_postings, local_times=("occurred_at",)),
 )
 
 

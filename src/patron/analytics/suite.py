@@ -104,7 +104,7 @@ def _rfm_metrics(con: Any, scope: Scope) -> dict[str, SuiteValue]:
 
 def _program_metrics(con: Any, scope: Scope) -> dict[str, SuiteValue]:
     out: dict[str, SuiteValue] = {}
-    if has_table(con, "ledger_postings"):
+    if all(has_table(con, t) for t in ("ledger_postings", "ledger_accounts", "journal_entries")):
         flows = programs.points_flows(con, scope)
         out["points_flows"] = _run(con, flows, period=scope.period)
         out["breakage_rate"] = _scalar(
@@ -113,9 +113,10 @@ def _program_metrics(con: Any, scope: Scope) -> dict[str, SuiteValue]:
         changes = _run(con, programs.liability_changes(con, scope), None)
         out["liability"] = running_balances(changes, scope)
     tables: dict[str, Any] = {
-        "coupons": programs.coupon_rates,
+        "coupon_codes": programs.coupon_rates,
         "tier_changes": programs.tier_movements,
         "mall_orders": programs.mall_orders,
+        "order_payments": programs.payment_mix,
     }
     for table, metric in tables.items():
         if has_table(con, table):

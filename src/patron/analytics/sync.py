@@ -27,12 +27,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import BigInteger, Boolean, Date, Engine, Integer, and_, select
 
-from patron.analytics.sources import SPECS, AnySelect, TableSpec, local_name
+from patron.analytics.program_sources import ALL_SPECS
+from patron.analytics.sources import AnySelect, TableSpec, local_name
 from patron.core.db import UTCDateTime
 from patron.tenancy.models import Merchant
 
 STATE_TABLE = "_sync_state"
 CHUNK_ROWS = 50_000
+# PostgreSQL hands out ids when rows are inserted, not when they commit: a row can become
+# visible after a higher id was synced. Each sync re-checks this many ids below the watermark
+# and copies those it does not have (ADR 0572).
+RESCAN_IDS = 10_000
 
 
 @dataclass
@@ -49,14 +54,19 @@ class SyncReport:
 def sync(
     engine: Engine,
     duck: duckdb.DuckDBPyConnection,
-    specs: Sequence[TableSpec] = SPECS,
+    specs: Sequence[TableSpec] = ALL_SPECS,
     chunk_rows: int = CHUNK_ROWS,
+    rescan_ids: int | None = None,
 ) -> SyncReport:
     """Bring the analytics copy up to date with ``engine``'s database; returns rows read.
 
     Each table's rows and its new watermark are committed together in DuckDB, so an
-    interrupted sync resumes from the last complete table.
+    interrupted sync resumes from the last complete table. ``rescan_ids``: how many ids below
+    each ``append`` watermark are checked again for late commits (default ``RESCAN_IDS`` on
+    PostgreSQL, 0 on SQLite, whose writers commit one at a time in id order).
     """
+    if rescan_ids is None:
+        rescan_ids = RESCAN_IDS if engine.dialect.name == "postgresql" else 0
     duck.execute(
         f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (table_name VARCHAR PRIMARY KEY, "
         "last_id BIGINT, last_ts TIMESTAMP, trigger_id BIGINT, synced_at TIMESTAMP)"
@@ -65,7 +75,7 @@ def sync(
         zones = {int(i): str(z) for i, z in conn.execute(select(Merchant.id, Merchant.timezone))}
     report = SyncReport()
     for spec in specs:
-        copier = _Copier(engine, duck, spec, zones, chunk_rows)
+        copier = _Copier(engine, duck, spec, zones, chunk_rows, rescan_ids)
         duck.execute("BEGIN TRANSACTION")
         try:
             state = copier.run(_state(duck, spec.name))
@@ -106,9 +116,10 @@ class _Copier:
         spec: TableSpec,
         zones: dict[int, str],
         chunk_rows: int,
+        rescan_ids: int = 0,
     ) -> None:
         self.engine, self.duck, self.spec = engine, duck, spec
-        self.zones, self.chunk_rows = zones, chunk_rows
+        self.zones, self.chunk_rows, self.rescan_ids = zones, chunk_rows, rescan_ids
         self.query = spec.query()
         self.schema = arrow_schema(self.query, spec.local_times)
         self.rows_read = 0
@@ -118,6 +129,10 @@ class _Copier:
         exists = self.duck.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [spec.name]
         ).fetchall() != [(0,)]
+        if exists and self._columns() != list(self.schema.names):
+            # The spec's columns changed (a new Patron version): copy the table afresh.
+            self.duck.execute(f'DROP TABLE "{spec.name}"')
+            exists, state = False, {}
         if not exists:
             self.duck.register("_empty", self.schema.empty_table())
             self.duck.execute(f'CREATE TABLE "{spec.name}" AS SELECT * FROM _empty')
@@ -132,6 +147,8 @@ class _Copier:
             self._copy(q, replace=False)
         elif spec.mode == "append":
             last = int(state.get("last_id") or 0)
+            if exists and last and self.rescan_ids:
+                self._late_rows(key, last)
             self._copy(q.where(key > last).order_by(key), replace=False)
             new["last_id"] = self._max(spec.key) or last
             if spec.refresh_by is not None and exists and trigger_now is not None:
@@ -149,6 +166,31 @@ class _Copier:
         if trigger_now is not None:
             new["trigger_id"] = trigger_now
         return new
+
+    def _columns(self) -> list[str]:
+        rows = self.duck.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position",
+            [self.spec.name],
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def _late_rows(self, key: Any, last: int) -> None:
+        """Copy rows with ids in (last − rescan, last] that committed after they were passed."""
+        lo = max(0, last - self.rescan_ids)
+        with self.engine.connect() as conn:
+            source = conn.execute(
+                self.query.with_only_columns(key).where(key > lo, key <= last)
+            ).scalars()
+            ids = {int(i) for i in source}
+        have = self.duck.execute(
+            f'SELECT "{self.spec.key}" FROM "{self.spec.name}" WHERE "{self.spec.key}" > ? '
+            f'AND "{self.spec.key}" <= ?',
+            [lo, last],
+        ).fetchall()
+        missing = sorted(ids - {int(r[0]) for r in have})
+        for start in range(0, len(missing), 1000):
+            self._copy(self.query.where(key.in_(missing[start : start + 1000])), replace=True)
 
     def _trigger_max(self) -> int:
         assert self.spec.trigger_max is not None

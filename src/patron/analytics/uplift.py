@@ -62,6 +62,23 @@ def mean_difference(treated: Sequence[float], holdout: Sequence[float]) -> Diffe
     m1, m2 = math.fsum(treated) / n1, math.fsum(holdout) / n2
     v1 = math.fsum((x - m1) ** 2 for x in treated) / (n1 - 1)
     v2 = math.fsum((x - m2) ** 2 for x in holdout) / (n2 - 1)
+    return _welch(n1, m1, v1, n2, m2, v2)
+
+
+def mean_difference_from_sums(
+    treated: tuple[int, int, int], holdout: tuple[int, int, int]
+) -> Difference:
+    """As :func:`mean_difference`, from each group's (members, Σ revenue, Σ revenue²) in integer
+    minor units (what a database aggregates); the variance is computed exactly in integers."""
+    (n1, s1, q1), (n2, s2, q2) = treated, holdout
+    if n1 < 2 or n2 < 2:
+        raise ValueError("each group needs at least two members")
+    v1 = (n1 * q1 - s1 * s1) / (n1 * (n1 - 1))
+    v2 = (n2 * q2 - s2 * s2) / (n2 * (n2 - 1))
+    return _welch(n1, s1 / n1, v1, n2, s2 / n2, v2)
+
+
+def _welch(n1: int, m1: float, v1: float, n2: int, m2: float, v2: float) -> Difference:
     se2 = v1 / n1 + v2 / n2
     d = m1 - m2
     if se2 == 0:

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 10.0
     webhook_max_attempts: int = 8
     analytics_path: str = "var/analytics.duckdb"
+    # The worker's daily prediction run (sync, fit, store member_predictions) per merchant.
+    analytics_predict_daily: bool = True
     # The analytics pages sync the copy first when its last sync is older than this.
     analytics_max_age_minutes: float = 10.0
 

@@ -142,6 +142,8 @@ class Replay:
         cfg: DemoConfig,
         programs: DemoPrograms,
     ) -> None:
+        # The daily prediction run would sync and fit once per replayed day: not while replaying.
+        settings = settings.model_copy(update={"analytics_predict_daily": False})
         self.factory, self.clock, self.settings = factory, clock, settings
         self.merchant_id, self.cfg = merchant_id, cfg
         self.zone = ZoneInfo(cfg.timezone)
