@@ -230,3 +230,7 @@ def payment_of(session: Session, order_id: int) -> OrderPayment | None:
     return session.scalar(
         select(OrderPayment).where(OrderPayment.order_id == order_id).with_for_update()
     )
+
+
+# Registers this domain's member-merge hook (ADR 0370).
+from patron.programs import merge as _merge_hook  # noqa: E402, F401

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.core.events import emit
+from patron.ledger.merge import MERGE_REASON
 from patron.ledger.models import Asset, JournalEntry, LedgerAccount, Posting
+from patron.members.models import Member
 from patron.programs.calendar import add_months, merchant_zone, months_before
 from patron.programs.config import Tier, TiersConfig
 from patron.programs.models import MemberTier, TierChange
@@ -18,16 +20,24 @@ from patron.programs.rules import RuleInForce, tiers_rule
 
 
 def growth_earned(session: Session, merchant_id: int, member_id: int, since: datetime) -> int:
-    """Sum of the member's growth postings (earnings less refunds) since ``since``."""
+    """Sum of the member's growth postings (earnings less refunds) since ``since``.
+
+    Growth of members merged into this one counts where and when it was earned; the
+    ``member_merge`` entries that moved their balances are left out (ADR 0371)."""
+    owners = select(Member.id).where(
+        Member.merchant_id == merchant_id,
+        or_(Member.id == member_id, Member.merged_into_id == member_id),
+    )
     total = session.scalar(
         select(func.coalesce(func.sum(Posting.amount), 0))
         .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .where(
             LedgerAccount.merchant_id == merchant_id,
-            LedgerAccount.member_id == member_id,
+            LedgerAccount.member_id.in_(owners),
             LedgerAccount.code == Asset.GROWTH.value,
             JournalEntry.occurred_at >= since,
+            JournalEntry.reason_code != MERGE_REASON,
         )
     )
     return int(total or 0)
