@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import ObjectDeletedError
 
 from patron.core.clock import utcnow
 from patron.core.events import emit
@@ -56,12 +57,29 @@ def tier_of(cfg: TiersConfig, code: str | None) -> Tier:
     return cfg.tiers[_rank(cfg, code)]
 
 
+_TIER_ROWS = "patron.member_tiers"  # session.info: (merchant, member) -> MemberTier found
+
+
 def member_tier(session: Session, merchant_id: int, member_id: int) -> MemberTier | None:
-    return session.scalar(
+    """The member's tier row; a purchase asks up to five times, so a row found is kept for the
+    session — and used only while it is still in the session and still this member's (a rolled
+    back savepoint expunges a new row; a merge hands a row to another member)."""
+    cache: dict[tuple[int, int], MemberTier] = session.info.setdefault(_TIER_ROWS, {})
+    row = cache.get((merchant_id, member_id))
+    if row is not None and row in session:
+        try:
+            if row.member_id == member_id:
+                return row
+        except ObjectDeletedError:  # expired by a commit, then deleted by a merge elsewhere
+            pass
+    row = session.scalar(
         select(MemberTier).where(
             MemberTier.merchant_id == merchant_id, MemberTier.member_id == member_id
         )
     )
+    if row is not None:
+        cache[(merchant_id, member_id)] = row
+    return row
 
 
 def window_growth(
