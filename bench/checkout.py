@@ -227,9 +227,14 @@ def spread_ids(engine: Engine) -> None:
     tables = [t for t in Base.metadata.sorted_tables if "id" in t.c]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
+            # Never backwards: a second shop in the same database (1 client, then 8) would
+            # otherwise hand out the ids of the first shop's rows again.
             for k, t in enumerate(tables, start=1):
                 conn.execute(
-                    text(f"SELECT setval(pg_get_serial_sequence('{t.name}', 'id'), {k * 10**7})")
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{t.name}', 'id'), "
+                        f"greatest({k * 10**7}, (SELECT coalesce(max(id), 0) FROM {t.name})))"
+                    )
                 )
             return
     raw = sqlite3.connect(engine.url.database or "", isolation_level=None)

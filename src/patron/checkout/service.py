@@ -16,12 +16,12 @@ from patron.checkout.schemas import CommitOut, CommitRequest, QuoteOut, QuoteReq
 from patron.core.clock import utcnow
 from patron.core.config import get_settings
 from patron.core.errors import Conflict, InvalidInput
-from patron.core.events import emit, register_event_types
+from patron.core.events import emit, events_batched, register_event_types
 from patron.ledger.service import idempotent
 from patron.orders.schemas import OrderCreate, OrderLineIn
 from patron.orders.service import create_order, order_lines
 from patron.programs.benefits import PROVIDERS
-from patron.programs.purchase import CHECKOUT_ORDER, settle_order
+from patron.programs.purchase import CHECKOUT_LINES, CHECKOUT_ORDER, settle_order
 
 register_event_types("checkout.committed")
 
@@ -85,7 +85,11 @@ def commit(
         raise InvalidInput("an Idempotency-Key is required", code="idempotency_key_required")
     secret = secret or get_settings().secret_key
     body = {"op": "checkout", **req.model_dump(mode="json")}
-    with idempotent(session, merchant_id, f"checkout:{idempotency_key}", body) as slot:
+    # The purchase's events (order, points, checkout) go out in one INSERT at the end (ADR 0372).
+    with (
+        events_batched(session),
+        idempotent(session, merchant_id, f"checkout:{idempotency_key}", body) as slot,
+    ):
         if slot.replay is not None:
             return CommitOut.model_validate({**slot.replay, "replayed": True})
         at = utcnow(session)
@@ -94,8 +98,10 @@ def commit(
         session.info[CHECKOUT_ORDER] = external_id
         try:
             order, created = create_order(session, merchant_id, _order_of(q, external_id, at))
+            written = session.info.pop(CHECKOUT_LINES, None)
         finally:
             session.info.pop(CHECKOUT_ORDER, None)
+            session.info.pop(CHECKOUT_LINES, None)
         if not created:
             raise Conflict(
                 f"order {external_id!r} was already recorded", code="order_already_recorded"
@@ -106,7 +112,7 @@ def commit(
             if mine:
                 provider.consume(session, merchant_id, member_id, mine, order.id, at)
         if q.member is not None:
-            lines = order_lines(session, [order.id])[order.id]
+            lines = written if written is not None else order_lines(session, [order.id])[order.id]
             settle_order(session, order, lines, q.payments, actor, q.programs, q.earning)
         result = CommitOut(
             order_id=order.id, order_external_id=external_id, replayed=False, quote=q.out

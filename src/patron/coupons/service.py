@@ -491,3 +491,7 @@ def member_coupons(
     if status is not None:
         query = query.where(CouponCode.status == status)
     return [(c, t) for c, t in session.execute(query.order_by(CouponCode.id.desc()))]
+
+
+# Registers this domain's member-merge hook (ADR 0370).
+from patron.coupons import merge as _merge_hook  # noqa: E402, F401

@@ -247,3 +247,7 @@ def retry_message(session: Session, merchant_id: int, message_id: int) -> Messag
     message.updated_at = now
     session.flush()
     return message
+
+
+# Registers this domain's member-merge hook (ADR 0370).
+from patron.engagement import merge as _merge_hook  # noqa: E402, F401

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import BigInteger, String, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -44,9 +44,10 @@ _SELECT_ACCOUNTS = text(
     "SELECT id, member_id, code, asset FROM ledger_accounts WHERE merchant_id = :m AND ("
     "(member_id IN :mids AND code IN :mcodes) OR (member_id IS NULL AND code IN :codes))"
 ).bindparams(
-    bindparam("mids", expanding=True),
-    bindparam("mcodes", expanding=True),
-    bindparam("codes", expanding=True),
+    bindparam("mids", expanding=True, type_=BigInteger()),
+    # Typed: an empty list (member-to-member entries) renders as a typed empty set.
+    bindparam("mcodes", expanding=True, type_=String()),
+    bindparam("codes", expanding=True, type_=String()),
 )
 _INSERT_ENTRY = text(
     "INSERT INTO journal_entries (merchant_id, reason_code, description, note, actor, "

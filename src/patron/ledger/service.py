@@ -374,3 +374,7 @@ def announce_expiring_points(
     now = now or utcnow(session)
     own = _schedule.notice_days(session, now)
     return _schedule.announce_expiring_points(session, merchant_id, days, now, days_by_merchant=own)
+
+
+# Registers this domain's member-merge hook (ADR 0370).
+from patron.ledger import merge as _merge_hook  # noqa: E402, F401

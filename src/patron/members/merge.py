@@ -2,8 +2,10 @@
 
 Everything that pointed at the merged member now points at the kept one: identities, tags,
 notes, consents and their history, funnel history, orders. Other domains (ledger, programs,
-engagement) register a hook in ``MERGE_HOOKS`` to move their rows in the same transaction.
-The merged record stays as a tombstone with ``merged_into_id`` so old references resolve.
+engagement, coupons) register a hook with :func:`register_merge_hook` to move their rows in
+the same transaction; ``patron.merge_hooks`` imports every one of them and is imported here when
+a merge runs, so no caller can merge without them (ADR 0370). The merged record stays as a
+tombstone with ``merged_into_id`` so old references resolve.
 """
 
 from __future__ import annotations
@@ -34,6 +36,25 @@ from patron.portal.models import PortalLink
 # hook(session, merchant_id, keep_id, gone_id): move the domain's rows to the kept member.
 MergeHook = Callable[[Session, int, int, int], None]
 MERGE_HOOKS: list[MergeHook] = []
+_STAGES: dict[MergeHook, int] = {}
+
+# Stages: balances move first, then what is computed from them (tiers); hooks of stage
+# STAGE_AFTER and up run once the tombstone is marked and the summaries are fresh (segments
+# evaluate everything about the kept member).
+STAGE_LEDGER = 10
+STAGE_PROGRAMS = 20
+STAGE_ROWS = 30
+STAGE_AFTER = 90
+
+
+def register_merge_hook(hook: MergeHook, stage: int = STAGE_ROWS) -> None:
+    """Run ``hook`` in every merge, after hooks of lower stages (registering twice is a no-op)."""
+    if hook in _STAGES:
+        return
+    _STAGES[hook] = stage
+    MERGE_HOOKS.append(hook)
+    MERGE_HOOKS.sort(key=lambda h: _STAGES.get(h, STAGE_ROWS))
+
 
 _FILLABLE = (
     "first_name",
@@ -101,6 +122,9 @@ def _merge_profile(keep: Member, gone: Member) -> None:
 
 def merge_members(session: Session, merchant_id: int, keep_id: int, gone_id: int) -> Member:
     """Fold member ``gone_id`` into ``keep_id``; returns the kept member."""
+    # Imported here, not at the top: the hook modules import this one to register.
+    import patron.merge_hooks  # noqa: F401
+
     if keep_id == gone_id:
         raise InvalidInput("cannot merge a member into itself", code="merge_same_member")
     keep = get_member(session, merchant_id, keep_id)
@@ -113,7 +137,8 @@ def merge_members(session: Session, merchant_id: int, keep_id: int, gone_id: int
     _merge_tags(session, merchant_id, keep_id, gone_id)
     _merge_consents(session, keep_id, gone_id)
     for hook in MERGE_HOOKS:
-        hook(session, merchant_id, keep_id, gone_id)
+        if _STAGES.get(hook, STAGE_ROWS) < STAGE_AFTER:
+            hook(session, merchant_id, keep_id, gone_id)
     _merge_profile(keep, gone)
     now = utcnow(session)
     gone.merged_into_id = keep_id
@@ -121,6 +146,9 @@ def merge_members(session: Session, merchant_id: int, keep_id: int, gone_id: int
     session.flush()
     refresh_member_summary(session, merchant_id, [keep_id, gone_id])
     recompute_funnel(session, merchant_id, [keep_id], f"merged with member {gone_id}")
+    for hook in MERGE_HOOKS:
+        if _STAGES.get(hook, STAGE_ROWS) >= STAGE_AFTER:
+            hook(session, merchant_id, keep_id, gone_id)
     keep = get_member(session, merchant_id, keep_id)
     emit(
         session,

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,6 +51,13 @@ class Member(Base):
         Index("ix_members_merchant_email", "merchant_id", "email"),
         Index("ix_members_merchant_last_name", "merchant_id", "last_name"),
         Index("ix_members_merchant_stage", "merchant_id", "funnel_stage"),
+        # Growth of merged records counts for the kept member (ADR 0371): found by this index.
+        Index(
+            "ix_members_merged_into",
+            "merged_into_id",
+            sqlite_where=text("merged_into_id IS NOT NULL"),
+            postgresql_where=text("merged_into_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from patron.core.clock import utcnow
 from patron.core.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
@@ -338,7 +339,14 @@ def _count_purchase(session: Session, member_id: int, order: Order) -> None:
         )
         .execution_options(synchronize_session=False)
     )
-    session.expire_all()
+    # Only the counted columns of this member changed: expiring everything would make the rest
+    # of the transaction (checkout) read the order, member and lots it just wrote again.
+    loaded = session.identity_map.get(identity_key(Member, member_id))
+    if loaded is not None:
+        session.expire(loaded, list(_COUNTED))
+
+
+_COUNTED = ("orders_count", "total_spent_minor", "first_order_at", "last_order_at")
 
 
 def order_payload(order: Order, lines: Sequence[dict[str, Any]]) -> dict[str, Any]:

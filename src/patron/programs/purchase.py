@@ -37,6 +37,8 @@ from patron.tenancy.models import Store
 GROWTH_ISSUED = "growth_issued"
 # session.info key: the external id of the order checkout is settling itself.
 CHECKOUT_ORDER = "patron.checkout_order"
+# session.info key: the lines of that order as just written (checkout need not read them back).
+CHECKOUT_LINES = "patron.checkout_lines"
 
 
 @dataclass(frozen=True)
@@ -221,7 +223,10 @@ def settle_order(
 def on_order_recorded(session: Session, order: Any, lines: Sequence[Any]) -> OrderPayment | None:
     """An order recorded through the orders API earns points and growth for its member
     (paid in cash: no redemptions). Orders that checkout settles itself are skipped."""
-    if order.member_id is None or session.info.get(CHECKOUT_ORDER) == order.external_id:
+    if session.info.get(CHECKOUT_ORDER) == order.external_id:
+        session.info[CHECKOUT_LINES] = list(lines)
+        return None
+    if order.member_id is None:
         return None
     return settle_order(session, order, lines, Payments(), actor="orders")
 
@@ -230,3 +235,7 @@ def payment_of(session: Session, order_id: int) -> OrderPayment | None:
     return session.scalar(
         select(OrderPayment).where(OrderPayment.order_id == order_id).with_for_update()
     )
+
+
+# Registers this domain's member-merge hook (ADR 0370).
+from patron.programs import merge as _merge_hook  # noqa: E402, F401

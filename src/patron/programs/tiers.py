@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import ObjectDeletedError
 
 from patron.core.clock import utcnow
 from patron.core.events import emit, register_event_types
+from patron.ledger.merge import MERGE_REASON
 from patron.ledger.models import Asset, JournalEntry, LedgerAccount, Posting
+from patron.members.models import Member
 from patron.programs.calendar import add_months, merchant_zone, months_before
 from patron.programs.config import Tier, TiersConfig
 from patron.programs.models import MemberTier, TierChange
@@ -21,16 +24,24 @@ register_event_types("tier.changed")
 
 
 def growth_earned(session: Session, merchant_id: int, member_id: int, since: datetime) -> int:
-    """Sum of the member's growth postings (earnings less refunds) since ``since``."""
+    """Sum of the member's growth postings (earnings less refunds) since ``since``.
+
+    Growth of members merged into this one counts where and when it was earned; the
+    ``member_merge`` entries that moved their balances are left out (ADR 0371)."""
+    owners = select(Member.id).where(
+        Member.merchant_id == merchant_id,
+        or_(Member.id == member_id, Member.merged_into_id == member_id),
+    )
     total = session.scalar(
         select(func.coalesce(func.sum(Posting.amount), 0))
         .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .where(
             LedgerAccount.merchant_id == merchant_id,
-            LedgerAccount.member_id == member_id,
+            LedgerAccount.member_id.in_(owners),
             LedgerAccount.code == Asset.GROWTH.value,
             JournalEntry.occurred_at >= since,
+            JournalEntry.reason_code != MERGE_REASON,
         )
     )
     return int(total or 0)
@@ -49,12 +60,29 @@ def tier_of(cfg: TiersConfig, code: str | None) -> Tier:
     return cfg.tiers[_rank(cfg, code)]
 
 
+_TIER_ROWS = "patron.member_tiers"  # session.info: (merchant, member) -> MemberTier found
+
+
 def member_tier(session: Session, merchant_id: int, member_id: int) -> MemberTier | None:
-    return session.scalar(
+    """The member's tier row; a purchase asks up to five times, so a row found is kept for the
+    session — and used only while it is still in the session and still this member's (a rolled
+    back savepoint expunges a new row; a merge hands a row to another member)."""
+    cache: dict[tuple[int, int], MemberTier] = session.info.setdefault(_TIER_ROWS, {})
+    row = cache.get((merchant_id, member_id))
+    if row is not None and row in session:
+        try:
+            if row.member_id == member_id:
+                return row
+        except ObjectDeletedError:  # expired by a commit, then deleted by a merge elsewhere
+            pass
+    row = session.scalar(
         select(MemberTier).where(
             MemberTier.merchant_id == merchant_id, MemberTier.member_id == member_id
         )
     )
+    if row is not None:
+        cache[(merchant_id, member_id)] = row
+    return row
 
 
 def window_growth(
