@@ -288,7 +288,8 @@ def find_member(session: Session, merchant_id: int, who: str) -> Member:
     who = who.strip()
     if who.isdigit():
         member = session.get(Member, int(who))
-        if member is not None and member.merchant_id == merchant_id:
+        live = member is not None and member.merged_into_id is None
+        if live and member is not None and member.merchant_id == merchant_id:
             return member
     found = members.search_members(session, merchant_id, q=who, limit=1) if who else []
     if len(found) != 1:
