@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from patron.core.clock import utcnow
 from patron.core.db import transaction
 from patron.coupons import mall
 from patron.coupons import service as coupons
@@ -17,6 +18,7 @@ from patron.coupons.schemas import MallItemIn, TemplateIn
 from patron.engagement.segments import service as segments
 from patron.ledger import queries
 from patron.ledger.service import EntryInfo, earn_points
+from patron.orders.models import Order
 from tests.conftest import Tenant
 from tests.web.helpers import add_staff, csrf_of, seed_member, sign_in, sign_in_as
 
@@ -175,7 +177,7 @@ def test_bad_coupon_forms_show_the_error_and_write_nothing(
 def test_issue_one_bulk_segment_and_void(
     client: TestClient, tenant: Tenant, sessions: sessionmaker[Session]
 ) -> None:
-    mei = seed_member(sessions, tenant, order_ref=None, tags=["vip"])
+    mei = seed_member(sessions, tenant, tags=["vip"])
     tom = seed_member(
         sessions, tenant, first="Tom", last="Ng", phone="+8613900139000", email=None, order_ref=None
     )
@@ -243,8 +245,14 @@ def test_issue_one_bulk_segment_and_void(
         )
     page = client.get(f"/coupons/{template_id}?status=voided")
     assert code.code in page.text and "issued by mistake" in page.text
+    # Mei uses hers on her order: the list counts it as redeemed.
+    with transaction(sessions) as s:
+        mine = s.scalars(select(CouponCode).where(CouponCode.member_id == mei)).one()
+        order_id = s.scalars(select(Order.id).where(Order.member_id == mei)).one()
+        coupons.redeem_code(s, tenant.merchant_id, mine.id, order_id, utcnow(s))
     listing = client.get("/coupons")
     assert '<td class="num issued">3<span class="muted"> / 10</span></td>' in listing.text
+    assert '<td class="num redeemed">1</td>' in listing.text
 
     # Archived: issuing is refused, nothing issued.
     r = client.post(f"/coupons/{template_id}/archive", data={"csrf_token": token})
