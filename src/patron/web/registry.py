@@ -7,7 +7,10 @@ from types import ModuleType
 from patron.web.dashboard import analytics as dashboard_analytics
 from patron.web.dashboard import campaigns as dashboard_campaigns
 from patron.web.dashboard import channels as dashboard_channels
+from patron.web.dashboard import coupons as dashboard_coupons
+from patron.web.dashboard import gifts as dashboard_gifts
 from patron.web.dashboard import journeys as dashboard_journeys
+from patron.web.dashboard import mall as dashboard_mall
 from patron.web.dashboard import member_loyalty as dashboard_member_loyalty
 from patron.web.dashboard import members as dashboard_members
 from patron.web.dashboard import messages as dashboard_messages
@@ -29,6 +32,9 @@ DASHBOARD: list[ModuleType] = [
     dashboard_channels,
     dashboard_templates,
     dashboard_programs,
+    dashboard_coupons,
+    dashboard_mall,
+    dashboard_gifts,
     dashboard_member_loyalty,
     dashboard_campaigns,
     dashboard_journeys,
