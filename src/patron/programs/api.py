@@ -11,7 +11,7 @@ from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput
 from patron.core.http import SessionDep
 from patron.ledger import queries
-from patron.programs import rules, stored_value, tiers
+from patron.programs import rules, segment_fields, stored_value, tiers
 from patron.programs.config import Kind
 from patron.programs.schemas import (
     MemberTierOut,
@@ -26,6 +26,8 @@ from patron.programs.schemas import (
 from patron.tenancy.auth import ClerkDep, ManagerDep
 
 router = APIRouter(prefix="/api/v1", tags=["programs"])
+# Importing segment_fields registers tier / points_balance / … for segment rules.
+_FIELDS = segment_fields.NAMES
 
 
 @router.get("/programs/{kind}", response_model=RuleOut, operation_id="get_program_rule")
