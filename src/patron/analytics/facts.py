@@ -210,12 +210,18 @@ class Facts:
 
     @cached_property
     def purchases(self) -> ir.Table:
-        """:func:`filtered_purchases` (any time) with ``pidx`` (the scope's period index) and
-        ``day`` (:func:`day_number`) of ``placed_local``."""
+        """``order_id, member_id, placed_local, net_minor, pidx, day``: the
+        :func:`filtered_purchases` (any time) with the scope's period index and the local day
+        number (:func:`day_number`) of ``placed_local``."""
         p = filtered_purchases(self.con, self.scope)
         return self.keep(
-            p.mutate(
-                pidx=period_index(p.placed_local, self.scope.period), day=day_number(p.placed_local)
+            p.select(
+                "order_id",
+                "member_id",
+                "placed_local",
+                "net_minor",
+                pidx=period_index(p.placed_local, self.scope.period),
+                day=day_number(p.placed_local),
             )
         )
 
@@ -255,21 +261,12 @@ class Facts:
 
     @cached_property
     def window_customers(self) -> ir.Table:
-        """``member_id, orders, revenue, last_day, is_new``: each known customer who bought in
-        the window, with their purchases, net revenue and last purchase day in the window;
-        ``is_new``: their first purchase ever is in the window."""
+        """``member_id, orders, revenue, last_day``: each known customer who bought in the
+        window, with their purchases, net revenue and last purchase day in the window."""
         p = in_window(self.purchases, self.scope)
         p = p.filter(p.member_id.notnull())
         per = p.group_by("member_id").aggregate(
             orders=p.count(), revenue=p.net_minor.sum(), last_day=p.day.max()
-        )
-        firsts = self.firsts
-        per = per.join(firsts, "member_id").select(
-            "member_id",
-            "orders",
-            "revenue",
-            "last_day",
-            is_new=firsts.first_local >= ibis.literal(self.scope.start_ts),
         )
         return self.keep(per)
 

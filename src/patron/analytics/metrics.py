@@ -82,6 +82,10 @@ def window_summary(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Tab
     f = facts or Facts(con, scope)
     p = in_window(f.purchases, scope)
     per = f.window_customers
+    firsts = f.firsts
+    per = per.join(firsts, "member_id").select(
+        "orders", "revenue", is_new=firsts.first_local >= ibis.literal(scope.start_ts)
+    )
     c = per.aggregate(
         customers=per.count(),
         new_customers=per.is_new.cast("int64").sum(),
