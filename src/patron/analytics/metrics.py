@@ -151,10 +151,13 @@ def second_purchase_gaps(con: Any, scope: Scope, facts: Facts | None = None) -> 
     p = (facts or Facts(con, scope)).purchases
     p = p.filter(p.member_id.notnull())
     w = ibis.window(group_by=p.member_id, order_by=[p.placed_local, p.order_id])
-    # The second purchase's row carries the first purchase's day: no join back to the first.
-    ranked = p.mutate(n=ibis.row_number().over(w), first_day=p.day.lag().over(w))
+    ranked = p.mutate(n=ibis.row_number().over(w))
+    first = ranked.filter(ranked.n == 0).select("member_id", first_day="day")
     second = in_window(ranked.filter(ranked.n == 1), scope)
-    gaps = second.select(days=(second.day - second.first_day).cast("int64"))
+    second = second.select("member_id", second_day="day")
+    gaps = second.join(first, "member_id").select(
+        days=(second.second_day - first.first_day).cast("int64")
+    )
     return gaps.group_by("days").aggregate(customers=gaps.count()).order_by("days")
 
 
