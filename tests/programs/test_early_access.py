@@ -15,15 +15,16 @@ from patron.checkout import service as checkout
 from patron.checkout.schemas import CommitRequest, QuoteRequest
 from patron.core.clock import FrozenClock
 from patron.core.db import transaction
-from patron.core.errors import BusinessRuleViolation
+from patron.core.errors import BusinessRuleViolation, InvalidInput
 from patron.ledger.models import JournalEntry
 from patron.orders.models import Order, OrderLine
 from patron.orders.schemas import ProductCreate
 from patron.orders.service import create_product
-from patron.programs.models import OrderPayment
-from patron.programs.rules import member_day_rule
+from patron.programs.config import Kind
+from patron.programs.models import OrderPayment, ProgramRule
+from patron.programs.rules import member_day_rule, put_rule
 from tests.conftest import START, Tenant
-from tests.programs.helpers import MEMBER_DAY, new_member, set_rules, typical_program
+from tests.programs.helpers import MEMBER_DAY, new_member, typical_program
 
 # START is 2026-03-10 10:00 in Shanghai: the 10th, a member day. Released on the 20th, 10:00.
 RELEASE = datetime(2026, 3, 20, 2, 0, tzinfo=UTC)
@@ -223,7 +224,24 @@ def test_release_at_through_the_api(client: TestClient, tenant: Tenant) -> None:
 def test_member_day_settings_saved_with_the_retired_tag_still_load(
     sessions: sessionmaker[Session], tenant: Tenant
 ) -> None:
-    set_rules(sessions, tenant.merchant_id, member_day={**MEMBER_DAY, "early_access_tag": "new"})
+    with transaction(sessions) as s, pytest.raises(InvalidInput) as err:
+        put_rule(s, tenant.merchant_id, Kind.MEMBER_DAY, {"early_access_tag": "new"}, "test")
+    assert err.value.details == {
+        "errors": [{"loc": "early_access_tag", "msg": "Extra inputs are not permitted"}]
+    }
+    # A version saved before the tag was retired (written as it was stored then).
+    with transaction(sessions) as s:
+        s.add(
+            ProgramRule(
+                merchant_id=tenant.merchant_id,
+                kind=Kind.MEMBER_DAY.value,
+                version=1,
+                effective_from=START - timedelta(days=1),
+                config={**MEMBER_DAY, "early_access_tag": "new"},
+                created_at=START - timedelta(days=1),
+                actor="test",
+            )
+        )
     with transaction(sessions) as s:
         rule = member_day_rule(s, tenant.merchant_id, START)
     assert rule is not None

@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 
 class Kind(StrEnum):
@@ -20,6 +20,10 @@ class Kind(StrEnum):
     STORED_VALUE = "stored_value"
     MEMBER_DAY = "member_day"
     REFUND_POLICY = "refund_policy"
+
+
+# Validation context for a version read back from the database (not new input).
+STORED_VERSION: dict[str, bool] = {"stored": True}
 
 
 class _Strict(BaseModel):
@@ -153,10 +157,11 @@ class MemberDayConfig(_Strict):
 
     @model_validator(mode="before")
     @classmethod
-    def _retired_fields(cls, raw: object) -> object:
+    def _retired_fields(cls, raw: object, info: ValidationInfo) -> object:
         # ``early_access_tag`` (a product tag) never did anything and is replaced by
-        # products.release_at (ADR 0357); versions saved with it still load.
-        if isinstance(raw, dict) and "early_access_tag" in raw:
+        # products.release_at (ADR 0357): versions saved with it still load; a new setting
+        # that names it is refused like any unknown field.
+        if isinstance(info.context, dict) and info.context.get("stored") and isinstance(raw, dict):
             raw = {k: v for k, v in raw.items() if k != "early_access_tag"}
         return raw
 
