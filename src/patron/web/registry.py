@@ -14,10 +14,12 @@ from patron.web.dashboard import mall as dashboard_mall
 from patron.web.dashboard import member_loyalty as dashboard_member_loyalty
 from patron.web.dashboard import members as dashboard_members
 from patron.web.dashboard import messages as dashboard_messages
+from patron.web.dashboard import products as dashboard_products
 from patron.web.dashboard import programs as dashboard_programs
 from patron.web.dashboard import segments as dashboard_segments
 from patron.web.dashboard import session as dashboard_session
 from patron.web.dashboard import templates as dashboard_templates
+from patron.web.portal import early_access as portal_early_access
 from patron.web.portal import engagement as portal_engagement
 from patron.web.portal import loyalty as portal_loyalty
 from patron.web.portal import pages as portal_pages
@@ -35,6 +37,7 @@ DASHBOARD: list[ModuleType] = [
     dashboard_coupons,
     dashboard_mall,
     dashboard_gifts,
+    dashboard_products,
     dashboard_member_loyalty,
     dashboard_campaigns,
     dashboard_journeys,
@@ -45,4 +48,5 @@ PORTAL: list[ModuleType] = [
     portal_pages,
     portal_engagement,
     portal_loyalty,
+    portal_early_access,
 ]

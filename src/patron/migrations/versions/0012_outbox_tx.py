@@ -1,7 +1,7 @@
 """outbox_events.tx_id and outbox_cursors.last_tx_id: consumers read in commit order (ADR 0009)
 
 Revision ID: 0012_outbox_tx
-Revises: 0009_merged_into_index
+Revises: 0011_product_release_at
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_outbox_tx"
-down_revision: str | Sequence[str] | None = "0009_merged_into_index"
+down_revision: str | Sequence[str] | None = "0011_product_release_at"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
