@@ -14,16 +14,28 @@ where ``a = r+s+x`` and, for alpha >= beta, ``M = alpha+y, b = s+1, z = (alpha-b
 
 The gradient is analytic: d/d(params) of ``J(a,b,z) = 2F1(a,b;a+1;z)/a`` comes from its power
 series ``J = sum_n (b)_n z^n / (n! (a+n))`` differentiated term by term in a, b and z.
+
+The series (and scipy's ``hyp2f1``) converge slowly or overflow when ``z`` is near 1 (one of
+alpha, beta much larger than the other and the time small) or when ``b z / (1 - z)`` is large
+(many purchases). Those rows use quadrature of the defining integral instead: with
+``tau = y + e^v``, ``H(y) = int e^v (alpha+y+e^v)^-(r+x) (beta+y+e^v)^-(s+1) dv`` over the real
+line, an integrand analytic in the strip ``|Im v| < pi`` that decays exponentially at both ends,
+so the trapezoidal rule converges geometrically (error about ``exp(-2 pi^2 / h)``). Its
+derivatives are weighted means of the derivatives of the log-integrand.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import digamma, gammaln, hyp2f1
 
 from ._base import ArrayLike, FloatArray, RFMData, TransactionModel, as_float_array, log1mexp
 
 _SERIES_MAX_TERMS = 20000
+# Rows with z above this, or with b z / (1 - z) above _SERIES_MAX_PEAK, use quadrature.
+_SERIES_MAX_Z = 0.9
+_SERIES_MAX_PEAK = 200.0
 
 
 def _hyp_args(
@@ -39,10 +51,53 @@ def _hyp_args(
     return a, r + x, (beta - alpha) / m, m
 
 
+def _slow(a: FloatArray, b: FloatArray, z: FloatArray) -> npt.NDArray[np.bool_]:
+    """Rows where the hypergeometric series converges too slowly (or its terms overflow)."""
+    with np.errstate(divide="ignore"):
+        return np.asarray((z > _SERIES_MAX_Z) | (b * z / (1.0 - z) > _SERIES_MAX_PEAK))
+
+
+def _h_quadrature(p: FloatArray, x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """log H(y) and its gradient (4, n) by the trapezoidal rule in ``v = log(tau - y)``."""
+    r, alpha, s, beta = p
+    n = x.size
+    log_h = np.empty(n)
+    grad = np.empty((4, n))
+    for i in range(n):
+        big_a, big_b = alpha + y[i], beta + y[i]
+        k1, k2 = r + x[i], s + 1.0
+        a = k1 + k2 - 1.0
+        lo = min(np.log(big_a), np.log(big_b)) - 45.0
+        hi = max(np.log(big_a), np.log(big_b)) + (45.0 + 0.7 * (a + 1.0)) / a
+        step = min(0.25, 1.0 / np.sqrt(1.0 + max(k1, k2)))
+        v = np.arange(lo, hi + step, step)
+        la = np.logaddexp(np.log(big_a), v)
+        lb = np.logaddexp(np.log(big_b), v)
+        lf = v - k1 * la - k2 * lb
+        top = lf.max()
+        wts = np.exp(lf - top)
+        total = wts.sum()
+        log_h[i] = top + np.log(total * step)
+        wts /= total
+        mean_la = wts @ la
+        mean_lb = wts @ lb
+        inv_a = wts @ np.exp(-la)
+        inv_b = wts @ np.exp(-lb)
+        grad[:, i] = (-mean_la, -k1 * inv_a, -mean_lb, -k2 * inv_b)
+    return log_h, grad
+
+
 def _log_h(p: FloatArray, x: FloatArray, y: FloatArray) -> FloatArray:
-    """log H(y) with scipy's hyp2f1."""
+    """log H(y): scipy's hyp2f1 where its series is fast, quadrature elsewhere."""
     a, b, z, m = _hyp_args(p, x, y)
-    return np.asarray(np.log(hyp2f1(a, b, a + 1.0, z)) - np.log(a) - a * np.log(m))
+    slow = _slow(a, b, z)
+    out = np.empty_like(a)
+    fast = ~slow
+    out[fast] = np.log(hyp2f1(a[fast], b[fast], a[fast] + 1.0, z[fast])) - np.log(a[fast])
+    out[fast] -= a[fast] * np.log(m[fast])
+    if np.any(slow):
+        out[slow] = _h_quadrature(p, x[slow], y[slow])[0]
+    return out
 
 
 def _log_terms(
@@ -98,12 +153,21 @@ def _dlog_h(p: FloatArray, x: FloatArray, y: FloatArray) -> FloatArray:
     """Gradient of log H(y) w.r.t. (r, alpha, s, beta), shape (4, n)."""
     _, alpha, _, beta = p
     a, b, z, m = _hyp_args(p, x, y)
+    slow = _slow(a, b, z)
+    out = np.empty((4, a.size))
+    if np.any(slow):
+        out[:, slow] = _h_quadrature(p, x[slow], y[slow])[1]
+    fast = ~slow
+    a, b, z, m, y = a[fast], b[fast], z[fast], m[fast], y[fast]
     j, j_a, j_b, j_z = _j_series(a, b, z)
     log_m = np.log(m)
     ga, gb, gz = j_a / j, j_b / j, j_z / j
     if alpha >= beta:
-        return np.vstack((-log_m + ga, -a / m + gz * (beta + y) / m**2, -log_m + ga + gb, -gz / m))
-    return np.vstack((-log_m + ga + gb, -gz / m, -log_m + ga, -a / m + gz * (alpha + y) / m**2))
+        g = (-log_m + ga, -a / m + gz * (beta + y) / m**2, -log_m + ga + gb, -gz / m)
+    else:
+        g = (-log_m + ga + gb, -gz / m, -log_m + ga, -a / m + gz * (alpha + y) / m**2)
+    out[:, fast] = np.vstack(g)
+    return out
 
 
 class ParetoNBD(TransactionModel):
@@ -111,6 +175,13 @@ class ParetoNBD(TransactionModel):
 
     name = "pnbd"
     param_names = ("r", "alpha", "s", "beta")
+
+    def start_values(self, data: RFMData) -> list[float]:
+        """As the base class, with ``s = 1`` and ``beta`` = the mean observation time (a mean
+        lifetime of the order of the observation period)."""
+        r, alpha, _, _ = super().start_values(data)
+        mean_t = float(np.dot(data.weights, data.T) / max(data.total_weight, 1e-300))
+        return [r, alpha, 1.0, max(mean_t, 1e-6)]
 
     def _loglik_grad(self, p: FloatArray, data: RFMData) -> tuple[float, FloatArray]:
         r, alpha, s, beta = p
