@@ -41,7 +41,7 @@ def _independent_ll(p: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
         lo, hi = np.log(beta + ti), np.log(beta + Ti)
         top = max(log_alive, log_died(lo))  # the integrand decreases in u
 
-        def died(u: float) -> float:
+        def died(u: float, top: float = top) -> float:
             return float(np.exp(log_died(u) - top))
 
         dead = quad(died, lo, hi, epsabs=0.0, epsrel=1e-13, limit=200)[0] if Ti > ti else 0.0

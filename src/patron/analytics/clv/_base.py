@@ -159,11 +159,13 @@ def newton_polish(
             break
         if chol is None:
             try:
-                chol = np.linalg.cholesky(_hessian(lambda t: objective(t)[1], theta))
+                hess = _hessian(lambda t: objective(t)[1], theta)
+                chol = np.asarray(np.linalg.cholesky(hess), dtype=np.float64)
             except np.linalg.LinAlgError:
                 break
             fresh = True
-        delta = -np.linalg.solve(chol.T, np.linalg.solve(chol, g))
+        inner: FloatArray = np.asarray(np.linalg.solve(chol, g), dtype=np.float64)
+        delta: FloatArray = -np.asarray(np.linalg.solve(chol.T, inner), dtype=np.float64)
         trial = theta + delta
         ok = bool(np.all(np.abs(trial) < _BOUND) and np.all(np.isfinite(trial)))
         if ok:
