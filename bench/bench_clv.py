@@ -213,10 +213,21 @@ def main() -> None:
     parser.add_argument("--peer-timeout", type=float, default=3600.0)
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--peer", choices=sorted(PEERS), default="lifetimes")
+    parser.add_argument(
+        "--peer-result",
+        type=Path,
+        help="reuse the peer's JSON output saved from an earlier run on the same data "
+        "(the peer's script prints it) instead of running the peer again",
+    )
     args = parser.parse_args()
     s = load_summary(args.customers, args.seed)
     mine = {k: v for k, v in ours(s).items() if k in args.models.split(",")}
-    theirs = {} if args.no_peers else peers(s, list(mine), args.peer_timeout, args.peer)
+    if args.peer_result is not None:
+        theirs: dict[str, Any] = json.loads(args.peer_result.read_text())
+    elif args.no_peers:
+        theirs = {}
+    else:
+        theirs = peers(s, list(mine), args.peer_timeout, args.peer)
     record: dict[str, Any] = {}
     text = table(s, mine, theirs, PEERS[args.peer][2], record)
     print(text)
