@@ -116,6 +116,10 @@ GRADIENT_TOLERANCE = 1e-7
 _BOUND = 30.0
 _NEWTON_STEPS = 8
 _HESSIAN_STEP = 1e-4
+# Polishing stops below this gradient (rounding level of a per-customer mean), and a failed
+# step with an old Hessian only triggers a new one while the gradient is above _REFRESH_ABOVE.
+_POLISH_TARGET = 1e-14
+_REFRESH_ABOVE = 1e-10
 
 
 def _projected(theta: FloatArray, grad: FloatArray) -> FloatArray:
@@ -146,7 +150,8 @@ def newton_polish(
 
     The Hessian comes from central differences of the analytic gradient (2k gradient calls) and
     is reused while it works (a chord iteration: one call per step); it is recomputed once if a
-    step fails. A step is taken only when the Hessian is positive definite, the step stays
+    step fails while the gradient is still above ``_REFRESH_ABOVE``. Polishing stops at
+    ``_POLISH_TARGET``. A step is taken only when the Hessian is positive definite, the step stays
     inside the bounds, the objective does not rise (beyond rounding) and the gradient norm
     falls; otherwise polishing stops. Returns ``(theta, f, grad, steps_taken)``.
     """
@@ -154,7 +159,7 @@ def newton_polish(
     taken = 0
     chol: FloatArray | None = None
     fresh = False
-    while taken < steps and np.isfinite(f) and np.max(np.abs(g)) > 0.0:
+    while taken < steps and np.isfinite(f) and np.max(np.abs(g)) > _POLISH_TARGET:
         if np.any(np.abs(theta) >= _BOUND):
             break
         if chol is None:
@@ -176,7 +181,7 @@ def newton_polish(
             theta, f, g = trial, f_new, g_new
             taken += 1
             fresh = False
-        elif fresh:
+        elif fresh or np.max(np.abs(g)) <= _REFRESH_ABOVE:
             break
         else:
             chol = None
