@@ -121,6 +121,22 @@ def take_from_lots(
 ) -> int:
     """Take up to ``need`` points from the member's spendable lots, earliest expiry first (then
     oldest); record the allocations. Returns how many points the lots gave."""
+    allocs = take_lots(session, merchant_id, member_id, need, now, exclude_lot_id)
+    _record_allocations(session, merchant_id, entry_id, kind, allocs)
+    return sum(a.amount for a in allocs)
+
+
+def take_lots(
+    session: Session,
+    merchant_id: int,
+    member_id: int,
+    need: int,
+    now: datetime,
+    exclude_lot_id: int | None = None,
+) -> list[Allocation]:
+    """Lower the member's spendable lots by up to ``need`` points, earliest expiry first (then
+    oldest), and say which gave what (the caller records the allocations once it has an entry).
+    The caller holds the member's points account row."""
     params = {"m": merchant_id, "mem": member_id, "now": now, "exclude": exclude_lot_id or 0}
     allocs: list[Allocation] = []
     left = need
@@ -133,8 +149,7 @@ def take_from_lots(
         left -= take
     if allocs:
         conn.execute(_TAKE_FROM_LOT, [{"id": a.lot_id, "n": a.amount} for a in allocs])
-    _record_allocations(session, merchant_id, entry_id, kind, allocs)
-    return need - left
+    return allocs
 
 
 def repay_debt(
