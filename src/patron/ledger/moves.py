@@ -18,7 +18,8 @@ merchant waits for those rows.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -112,7 +113,7 @@ class TakeBack:
 
 @dataclass
 class Moved:
-    entry: PostedEntry
+    entry: PostedEntry | None  # None: nothing was left to move (a capped take-back of 0)
     lot_id: int | None = None  # the lot of the points earned
     taken_back: int = 0
     given_back: int = 0  # of them, back in live lots
@@ -213,6 +214,7 @@ def post_moves(
     earn: Earn | None = None,
     give_back: GiveBack | None = None,
     take_back: TakeBack | None = None,
+    describe: Callable[[int, int, int], str] | None = None,
 ) -> Moved:
     """Post everything one purchase or one refund moves for ``member_id`` as one entry.
 
@@ -222,7 +224,8 @@ def post_moves(
     in this order: given back, taken back, spent, earned — the balance may not dip below zero
     at any step (``insufficient_balance``) unless a take-back allows a debt. A refusal leaves the
     session as it was (savepoint). Emits ``points.spent`` / ``points.earned`` as the single
-    operations do."""
+    operations do. ``describe(given_back, of_them_expired, taken_back)``, if given, writes the
+    entry's description once those are known (a capped take-back is only known here)."""
     other = list(legs or [])
     for leg in other:
         if leg.member_id is not None and leg.asset in (Asset.POINTS, Asset.POINTS_PENDING):
@@ -235,7 +238,16 @@ def post_moves(
         _check_points(earn.points, "points earned")
     with session.begin_nested():
         return _post_moves(
-            session, merchant_id, member_id, info, other, spend, earn, give_back, take_back
+            session,
+            merchant_id,
+            member_id,
+            info,
+            other,
+            spend,
+            earn,
+            give_back,
+            take_back,
+            describe,
         )
 
 
@@ -249,6 +261,7 @@ def _post_moves(
     earn: Earn | None,
     give_back: GiveBack | None,
     take_back: TakeBack | None,
+    describe: Callable[[int, int, int], str] | None,
 ) -> Moved:
     now = utcnow(session)
     pending = False
@@ -321,6 +334,12 @@ def _post_moves(
             Leg.merchant(counter, asset, -earn.points),
         ]
     all_legs = points_legs + other
+    gone = sum(a.amount for a in expired)
+    given = give_back.points if give_back else 0
+    if not all_legs:
+        return Moved(None, taken_back=take, given_back=given, given_back_expired=gone)
+    if describe is not None:
+        info = replace(info, description=describe(given, gone, take))
     check_legs(all_legs)
     check_info(info)
 
@@ -357,7 +376,7 @@ def _post_moves(
         if from_available:
             released = lot.released_at is not None
             need = from_available - from_lot if released else from_available
-            got = take_lots(session, merchant_id, member_id, need, now, lot.id)
+            got = take_lots(session, merchant_id, member_id, need, now, lot.id) if need else []
             allocs += [(AllocationKind.REVERSE.value, a) for a in got]
             later = balance - from_available
             debt_created = max(0, -later) - max(0, -balance)
@@ -449,8 +468,8 @@ def _post_moves(
         posted,
         lot_id,
         taken_back=take,
-        given_back=give_back.points if give_back else 0,
-        given_back_expired=sum(a.amount for a in expired),
+        given_back=given,
+        given_back_expired=gone,
         allocations=allocs,
     )
 

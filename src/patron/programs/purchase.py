@@ -153,7 +153,7 @@ def settle_order(
         tags = [r.tag for r in rules if r and r.version]
         pending = earn is not None and earn.available_at is not None
         words = describe_purchase(order.external_id, payments, earning.growth, earn, pending)
-        entry_id = post_moves(
+        moved = post_moves(
             session,
             merchant_id,
             member_id,
@@ -161,7 +161,8 @@ def settle_order(
             legs=legs,
             spend=payments.points_redeemed,
             earn=earn,
-        ).entry.id
+        )
+        entry_id = moved.entry.id if moved.entry else None
     row = OrderPayment(
         merchant_id=merchant_id,
         order_id=order.id,

@@ -48,7 +48,10 @@ def growth_earned(session: Session, merchant_id: int, member_id: int, since: dat
 
 
 def qualifying_tier(cfg: TiersConfig, growth: int) -> Tier:
-    return [t for t in cfg.tiers if t.threshold <= growth][-1]
+    """The highest tier reached; the lowest if the window's growth is below every threshold
+    (negative, when a refund inside the window takes back growth earned before it)."""
+    reached = [t for t in cfg.tiers if t.threshold <= growth]
+    return reached[-1] if reached else cfg.tiers[0]
 
 
 def _rank(cfg: TiersConfig, code: str | None) -> int:
