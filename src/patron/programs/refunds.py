@@ -3,7 +3,8 @@
 What the refunded lines earned is taken back and what the order spent is given back, in
 proportion, cumulatively: after each refund the totals reversed so far are recomputed from the
 quantities refunded so far, and only the difference is posted, so partial refunds never give
-back or take back anything twice and a full refund reverses everything exactly.
+back or take back anything twice and a full refund reverses everything exactly. Each refund is
+one ledger entry (ADR 0373); points given back return to the lots the purchase spent them from.
 """
 
 from __future__ import annotations
