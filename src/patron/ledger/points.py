@@ -69,6 +69,21 @@ _GUARD_PENDING = text(
 )
 
 
+_L = LOTS.c
+_MEMBER_DUE_LOTS = (
+    select(_L.id, _L.merchant_id, _L.member_id, _L.remaining, _L.earned_at)
+    .where(
+        _L.merchant_id == bindparam("m"),
+        _L.member_id == bindparam("mem"),
+        _L.released_at.is_not(None),
+        _L.remaining > 0,
+        _L.expires_at <= bindparam("now", type_=UTCDateTime()),
+    )
+    .order_by(_L.expires_at, _L.id)
+    .limit(bindparam("n"))
+)
+
+
 class LedgerBusy(Conflict):
     """A lot changed between reading it and locking its account; the caller may retry."""
 
@@ -284,6 +299,9 @@ def _due_lots(
     session: Session, now: datetime, merchant_id: int | None, member_id: int | None, limit: int
 ) -> list[Any]:
     lot = LOTS.c
+    if merchant_id is not None and member_id is not None:  # before every spend: built once
+        params = {"m": merchant_id, "mem": member_id, "now": now, "n": limit}
+        return list(session.connection().execute(_MEMBER_DUE_LOTS, params))
     query = select(lot.id, lot.merchant_id, lot.member_id, lot.remaining, lot.earned_at).where(
         lot.released_at.is_not(None), lot.remaining > 0, lot.expires_at <= now
     )
