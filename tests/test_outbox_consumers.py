@@ -118,3 +118,19 @@ def test_a_rolled_back_writer_leaves_nothing_behind(
     gone.close()
     assert _drain(sessions, seen) == 1
     assert seen == ["kept"]
+
+
+def test_a_consumer_sees_what_its_own_transaction_wrote(
+    sessions: sessionmaker[Session], tenant: Tenant
+) -> None:
+    seen: list[str] = []
+
+    def handle(events: list[OutboxEvent]) -> None:
+        seen.extend(str(e.payload["n"]) for e in events)
+
+    with transaction(sessions) as s:
+        emit(s, tenant.merchant_id, "member.updated", {"n": "mine"})
+        s.flush()
+        assert consume_outbox(s, "test-consumer", handle) == 1
+    assert seen == ["mine"]
+    assert _drain(sessions, seen) == 0

@@ -194,19 +194,27 @@ def _pg_horizon(session: Session) -> int:
     """A transaction id below which every transaction that could write to this database has
     ended: the oldest transaction id still held by a session of this database, or the next id
     to be handed out when none is. Transactions of other databases on the same server are
-    ignored (a long report elsewhere does not hold our consumers back).
+    ignored (a long report elsewhere does not hold our consumers back), and so are the server's
+    own workers (an autovacuum ANALYZE holds a transaction id but never writes the outbox).
 
     ``pg_stat_activity.backend_xid`` is 32-bit; it is widened with the epoch of the snapshot's
     ``xmax`` (live ids are within 2^31 of it). The snapshot is read first, so any session that
     gets an id after the activity list was read gets one at or above it."""
-    xmax = int(
-        session.execute(text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")).scalar_one()
-    )
+    snap_xmax, own = session.execute(
+        text(
+            "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint, "
+            "txid_current_if_assigned()"
+        )
+    ).one()
+    # A snapshot's xmax is the newest *finished* id + 1: our own open transaction may be at or
+    # above it, and the events it wrote itself are visible to it (ids below own + 1 that are
+    # not in the activity list have ended).
+    xmax = max(int(snap_xmax), int(own) + 1 if own is not None else 0)
     live = session.execute(
         text(
             "SELECT backend_xid::text FROM pg_stat_activity "
             "WHERE datname = current_database() AND backend_xid IS NOT NULL "
-            "AND pid <> pg_backend_pid()"
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
         )
     ).scalars()
     horizon = xmax
