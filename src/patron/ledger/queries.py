@@ -56,7 +56,8 @@ def member_balances(session: Session, merchant_id: int, member_id: int) -> Membe
     ).all()
     balances = {asset.value: 0 for asset in Asset}
     balances.update({r.asset: r.balance for r in rows})
-    past = (
+    # int(): PostgreSQL's SUM of a bigint is a numeric (a Decimal in Python).
+    past = int(
         session.scalar(
             select(func.coalesce(func.sum(PointsLot.remaining), 0)).where(
                 PointsLot.merchant_id == merchant_id,
