@@ -8,7 +8,8 @@ weeks. Above 23,570 customers we resample whole customer histories with replacem
 so the population (and the MLE) stays that of CDNOW. Our time = collapse to distinct rows + fit;
 lifetimes' time = its ``.fit`` on the per-customer arrays (as its docs use it), run in a subprocess
 with the peer venv bench/.venv-peers (``make -C bench peers``). Writes a markdown table to stdout
-and to bench/out/clv.md.
+and to bench/out/clv-PEER.md, and the full-precision figures (parameters, log-likelihoods,
+gradient norms at both sides' parameters) to bench/out/clv-PEER-N.json.
 """
 
 from __future__ import annotations
@@ -120,51 +121,86 @@ def peers(
     return results
 
 
-def their_ll(name: str, info: dict[str, Any], params: dict[str, float], s: pd.DataFrame) -> float:
-    """Our log-likelihood at lifetimes' parameters (so both LLs are the same function)."""
+def ll_grad(
+    name: str, info: dict[str, Any], params: dict[str, float], s: pd.DataFrame
+) -> tuple[float, float]:
+    """Our total log-likelihood and the Euclidean norm of its gradient in the natural parameters
+    at ``params`` (ours or a peer's, with the peer's names), so both sides use one function."""
     model = info["model"]
+    rename = {"gamma": "v"}
     if name == "gg":
         rep = s[(s["x"] > 0) & (s["monetary"] > 0)]
-        p = [params["p"], params["q"], params["v"]]
-        return float(model.loglik_and_gradient(p, rep["x"], rep["monetary"])[0])
-    rows = collapse_rfm(s["x"], s["t_x"], s["T"])
-    p = [params[k] for k in model.param_names]
-    return float(model.loglik_and_gradient(p, rows.x, rows.t_x, rows.T, rows.weights)[0])
+        p = [params.get(k, params.get(rename.get(k, k))) for k in model.param_names]
+        ll, grad = model.loglik_and_gradient(p, rep["x"], rep["monetary"])
+    else:
+        rows = collapse_rfm(s["x"], s["t_x"], s["T"])
+        p = [params[k] for k in model.param_names]
+        ll, grad = model.loglik_and_gradient(p, rows.x, rows.t_x, rows.T, rows.weights)
+    return float(ll), float(np.linalg.norm(grad))
 
 
 def table(
-    s: pd.DataFrame, mine: dict[str, Any], theirs: dict[str, Any], title: str = "lifetimes"
+    s: pd.DataFrame,
+    mine: dict[str, Any],
+    theirs: dict[str, Any],
+    title: str = "lifetimes",
+    record: dict[str, Any] | None = None,
 ) -> str:
-    """Markdown table of times, speed-ups, parameter differences and both LLs."""
+    """Markdown table of times, speed-ups, parameter differences, both LLs and gradient norms.
+
+    ``|grad|`` is the Euclidean norm of the gradient of the total log-likelihood in the natural
+    parameters, evaluated with our (analytic) gradient at each side's parameters. ``record``, if
+    given, receives the full-precision figures.
+    """
     lines = [
         f"Customers: {len(s):,}",
         "",
         f"| model | distinct rows | ours (s) | {title} (s) | speed-up | max rel. param diff "
-        f"| LL ours | LL {title} |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| LL ours | LL {title} | LL diff | \\|grad\\| ours | \\|grad\\| {title} |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     rename = {"gamma": "v"}
     for name, info in mine.items():
         peer = theirs.get(name, {})
+        ll_ours, grad_ours = ll_grad(name, info, info["params"], s)
+        entry: dict[str, Any] = {
+            "seconds": info["seconds"],
+            "params": info["params"],
+            "ll": ll_ours,
+            "grad_norm": grad_ours,
+        }
         if "seconds" in peer:
             tp = peer["params"]
-            diff = max(
-                abs(info["params"][k] - tp[rename.get(k, k)]) / abs(info["params"][k])
+            diffs = {
+                k: abs(info["params"][k] - tp[rename.get(k, k)]) / abs(info["params"][k])
                 for k in info["params"]
-            )
+            }
+            ll_peer, grad_peer = ll_grad(name, info, tp, s)
+            entry["peer"] = {
+                "seconds": peer["seconds"],
+                "params": tp,
+                "ll": ll_peer,
+                "grad_norm": grad_peer,
+                "rel_diff": diffs,
+            }
             cells = [
                 f"{peer['seconds']:.2f}",
                 f"{peer['seconds'] / info['seconds']:.0f}x",
-                f"{diff:.1e}",
-                f"{their_ll(name, info, tp, s):.2f}",
+                f"{max(diffs.values()):.1e}",
+                f"{ll_peer:.3f}",
+                f"{ll_peer - ll_ours:.1e}",
+                f"{grad_peer:.2g}",
             ]
         else:
             why = f"timeout {peer['timeout']:.0f}s" if "timeout" in peer else "n/a"
             why = f"error: {peer['error']}" if "error" in peer else why
-            cells = [why, "", "", ""]
+            cells = [why, "", "", "", "", ""]
+        if record is not None:
+            record[name] = entry
         lines.append(
             f"| {NAMES[name]} | {info['rows']:,} | {info['seconds']:.3f} | {cells[0]} | {cells[1]} "
-            f"| {cells[2]} | {info['ll']:.2f} | {cells[3]} |"
+            f"| {cells[2]} | {ll_ours:.3f} | {cells[3]} | {cells[4]} | {grad_ours:.1e} "
+            f"| {cells[5]} |"
         )
     return "\n".join(lines)
 
@@ -177,15 +213,29 @@ def main() -> None:
     parser.add_argument("--peer-timeout", type=float, default=3600.0)
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--peer", choices=sorted(PEERS), default="lifetimes")
+    parser.add_argument(
+        "--peer-result",
+        type=Path,
+        help="reuse the peer's JSON output saved from an earlier run on the same data "
+        "(the peer's script prints it) instead of running the peer again",
+    )
     args = parser.parse_args()
     s = load_summary(args.customers, args.seed)
     mine = {k: v for k, v in ours(s).items() if k in args.models.split(",")}
-    theirs = {} if args.no_peers else peers(s, list(mine), args.peer_timeout, args.peer)
-    text = table(s, mine, theirs, PEERS[args.peer][2])
+    if args.peer_result is not None:
+        theirs: dict[str, Any] = json.loads(args.peer_result.read_text())
+    elif args.no_peers:
+        theirs = {}
+    else:
+        theirs = peers(s, list(mine), args.peer_timeout, args.peer)
+    record: dict[str, Any] = {}
+    text = table(s, mine, theirs, PEERS[args.peer][2], record)
     print(text)
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
     (out / f"clv-{args.peer}.md").write_text(text + "\n")
+    stem = f"clv-{args.peer}-{args.customers}"
+    (out / f"{stem}.json").write_text(json.dumps(record, indent=1, default=float) + "\n")
 
 
 if __name__ == "__main__":

@@ -276,3 +276,87 @@ def test_every_route_hides_merchant_a_from_merchant_b(
     assert (m["first_name"], m["tags"], m["merged_into_id"]) == (None, ["vip"], None)
     order = client.get(f"/api/v1/orders/{ids['order_id']}", headers=tenant.headers).json()
     assert (order["status"], order["refunded_minor"]) == ("completed", 0)
+
+
+# Dashboard pages: the same walk over every page route with a path parameter, signed in as
+# merchant B's owner (with B's CSRF token), so a new page cannot forget the merchant check.
+PAGE_EXEMPT = {
+    "/analytics/{figure}.csv": "a chart of the caller's own merchant, addressed by name",
+    "/message-settings/channels/{channel}": "the caller's own channel settings",
+    "/programs/{kind}": "the caller's own program settings, addressed by kind",
+    "/journeys/library/{key}": "switches on a ready-made journey for the caller's own merchant",
+}
+# Path parameters whose name means another object on some pages.
+PAGE_ALIASES = {
+    "/coupons/": {"template_id": "coupon_template_id", "code_id": "coupon_id"},
+}
+# A valid action for routes that take one, and form fields that must be present.
+PAGE_ACTIONS = {"/campaigns/": "pause", "/mall/items/": "archive", "/gifts/": "deactivate"}
+PAGE_FORMS: dict[str, dict[str, str]] = {
+    "/members/{member_id}/notes": {"body": "hijacked", "channel": "in_store"},
+    "/members/{member_id}/tags": {"tags": "hijacked"},
+    "/members/{member_id}/tags/remove": {"tag": "vip"},
+    "/members/{member_id}/consents": {"channel": "email", "granted": "false"},
+    "/members/{member_id}/adjustments": {
+        "asset": "points",
+        "direction": "add",
+        "amount": "5",
+        "reason_code": "goodwill",
+        "description": "stolen",
+        "key": "walk-adjustment-key-1",
+    },
+    "/journeys/{journey_id}/switch": {"on": "true"},
+    "/coupons/{template_id}/issue": {"who": "1"},
+    "/coupons/{template_id}/codes/{code_id}/void": {"reason": "hijacked"},
+    "/mall/orders/{mall_order_id}": {"status": "ready"},
+}
+
+
+def dashboard_routes() -> list[tuple[str, str]]:
+    from patron.web.registry import DASHBOARD
+
+    return [
+        (method, route.path)
+        for module in DASHBOARD
+        for route in module.router.routes
+        if "{" in route.path
+        for method in sorted(route.methods)
+    ]
+
+
+def test_every_page_hides_merchant_a_from_merchant_b(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant, sessions: sessionmaker[Session]
+) -> None:
+    from tests.web.helpers import csrf_of, sign_in
+
+    ids = seed_alpha(client, tenant, sessions)
+    ids["step_id"] = "0"
+    sign_in(client, other_tenant)
+    token = csrf_of(client.get("/dashboard"))
+    checked = 0
+    for method, template in dashboard_routes():
+        if template in PAGE_EXEMPT:
+            continue
+        names = dict(ids)
+        for prefix, aliases in PAGE_ALIASES.items():
+            if template.startswith(prefix):
+                names |= {k: ids[v] for k, v in aliases.items()}
+        action = next((a for p, a in PAGE_ACTIONS.items() if template.startswith(p)), None)
+        if action is not None:
+            names["action"] = action
+        params = re.findall(r"{(\w+)}", template)
+        missing = [p for p in params if p not in names]
+        assert not missing, f"{template}: add an object of A for {missing} (or exempt the page)"
+        path = template.format(**names)
+        data = {**PAGE_FORMS.get(template, {}), "csrf_token": token}
+        r = client.request(method, path, data=data if method == "POST" else None)
+        assert r.status_code == 404, f"{method} {path} as B: {r.status_code} {r.text[:200]}"
+        checked += 1
+    assert checked >= 20
+    # and nothing of A's changed
+    code = client.get(f"/api/v1/coupons/{ids['coupon_id']}", headers=tenant.headers).json()
+    assert code["status"] == "issued"
+    order = client.get(f"/api/v1/mall/orders/{ids['mall_order_id']}", headers=tenant.headers)
+    assert order.json()["status"] == "pending"
+    rule = client.get(f"/api/v1/gift-rules/{ids['gift_rule_id']}", headers=tenant.headers).json()
+    assert (rule["name"], rule["status"]) == ("Alpha gift", "active")

@@ -60,3 +60,45 @@ def test_uplift_from_synced_campaign_matches_campaign_results(
     assert (row.revenue_diff, row.revenue_low, row.revenue_high) == pytest.approx(
         (revenue["difference"], revenue["low"], revenue["high"]), rel=1e-9
     )
+
+    # The analytics pages and the report show the same figures, named after the campaign.
+    from patron.analytics.insights import build_insights
+    from patron.web.dashboard.analytics import labels_for
+
+    with sessions() as s:
+        found = build_insights(
+            con,
+            tenant.merchant_id,
+            scope.start,
+            scope.end,
+            "month",
+            scope.filters,
+            labels_for("en", "CNY"),
+            s,
+        )
+    figure = found.figure("uplift")
+    assert figure is not None
+    page = figure.rows.iloc[0]
+    assert page.campaign == "Spring"
+    assert (page.treated, page.holdout) == (len(treated), len(holdout))
+    assert (page.rate_difference, page.rate_low, page.rate_high) == (
+        row.rate_diff,
+        row.rate_low,
+        row.rate_high,
+    )
+    assert (page.revenue_difference_minor, page.revenue_low_minor, page.revenue_high_minor) == (
+        row.revenue_diff,
+        row.revenue_low,
+        row.revenue_high,
+    )
+    # A window before the launch: no campaign, no uplift figure.
+    early = build_insights(
+        con,
+        tenant.merchant_id,
+        date(2025, 1, 1),
+        date(2025, 6, 1),
+        "month",
+        scope.filters,
+        labels_for("en", "CNY"),
+    )
+    assert early.figure("uplift") is None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from patron.analytics import cohorts, metrics, rfm
@@ -230,3 +231,49 @@ def _ts(s: str):  # type: ignore[no-untyped-def]
     from tests.analytics.builders import ts
 
     return ts(s)
+
+
+def _temp_tables(con) -> int:  # type: ignore[no-untyped-def]
+    return int(con.raw_sql("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall()[0][0])
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        Scope(1, date(2024, 3, 1), date(2025, 11, 1), "month"),
+        Scope(1, date(2024, 3, 6), date(2025, 2, 17), "week", Filters(stores=[10, 11])),
+        Scope(1, date(2025, 1, 6), date(2025, 3, 3), "day", Filters(channels=["store"])),
+        Scope(1, date(2024, 2, 10), date(2025, 7, 3), "month", Filters(tiers=["gold"])),
+        Scope(1, date(2024, 2, 10), date(2025, 7, 3), "month", Filters(members=range(1, 900, 3))),
+    ],
+    ids=["month", "week-stores", "day-channel", "month-tier", "month-segment"],
+)
+def test_suite_on_cached_facts_equals_each_metric_alone(scope: Scope) -> None:
+    """``compute_suite`` reads facts cached once per run (ADR 0503); every metric computed on
+    its own from the orders gives exactly the same frame, and the cache is gone afterwards."""
+    from bench.analytics_data import generate
+
+    from patron.analytics.engines import connect_duckdb, load_tables
+    from patron.analytics.suite import _run
+
+    con = connect_duckdb()
+    load_tables(con, generate(3000, seed=11))
+    suite = compute_suite(con, 1, scope.start, scope.end, scope.period, scope.filters)
+    assert _temp_tables(con) == 0
+    assert suite["customers"] > 0
+    alone = {
+        "kpis": _run(con, metrics.kpis_by_period(con, scope), period=scope.period),
+        "pareto_curve": _run(con, metrics.pareto_curve(con, scope), None),
+        "time_to_second_purchase": _run(con, metrics.second_purchase_gaps(con, scope), None),
+        "members_vs_non_members": _run(con, metrics.members_vs_non_members(con, scope), None),
+        "mau": _run(con, metrics.active_members(con, scope, "month"), period="month"),
+        "rfm_grid": _run(con, rfm.rfm_grid(rfm.rfm_scores(con, scope)), None),
+        "cohorts": _run(con, cohorts.cohort_matrix(con, scope), "cohort", "month"),
+    }
+    for name, frame in alone.items():
+        assert len(frame) > 0, name
+        pd.testing.assert_frame_equal(suite[name], frame, check_exact=True, obj=name)
+    summary = con.execute(metrics.window_summary(con, scope)).iloc[0]
+    assert suite["customers"] == summary.customers
+    assert suite["repurchase_rate"] == summary.repurchase_rate
+    assert suite["pareto_share"] == con.execute(metrics.pareto(con, scope)).iloc[0].pareto_share

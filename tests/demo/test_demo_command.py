@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select, text
@@ -13,6 +14,7 @@ from patron.cli import app
 from patron.core.config import Settings, get_settings
 from patron.demo.cli import run_demo
 from patron.demo.generate import DemoConfig, MemberJoined, OrderPlaced, events
+from patron.orders.models import Product
 from patron.tenancy import service as tenancy
 from tests.conftest import START
 
@@ -56,7 +58,7 @@ def test_demo_writes_the_generated_history_then_if_empty_changes_nothing(
     before = counts(engine)
     assert before["merchants"] == 1
     assert before["stores"] == 4
-    assert before["products"] == 121
+    assert before["products"] == 123
     assert before["members"] == 300
     assert before["orders"] == len(orders)
     assert before["order_lines"] == sum(len(o.lines) for o in orders)
@@ -72,6 +74,16 @@ def test_demo_writes_the_generated_history_then_if_empty_changes_nothing(
     assert paid == (sum(o.total_minor for o in orders), sum(o.refunded_minor for o in orders))
     assert anonymous == sum(o.member_external_id is None for o in orders)
     assert not any(s.startswith("import") for s in sources)
+    with sessions() as s:
+        upcoming = s.execute(
+            select(Product.sku, Product.release_at)
+            .where(Product.release_at.is_not(None))
+            .order_by(Product.sku)
+        ).all()
+    assert [tuple(row) for row in upcoming] == [
+        ("BHYZ-GIFT", START + timedelta(days=30)),
+        ("MQLJ-100G", START + timedelta(days=12)),
+    ]
 
     # The owner can log in with the printed password; the key is a manager key.
     with sessions() as s:

@@ -112,6 +112,8 @@ def test_rules_compile_to_exact_sets(client: TestClient, tenant: Tenant) -> None
         ({"field": "funnel_stage", "op": "in", "value": ["customer"]}, {p["bo"]}),
         ({"field": "registered", "op": "eq", "value": False}, {p["bo"]}),
         ({"field": "city", "op": "eq", "value": "Hangzhou"}, {p["cy"]}),
+        ({"field": "city", "op": "eq", "value": None}, {p["ann"], p["bo"]}),  # no city
+        ({"field": "city", "op": "ne", "value": None}, {p["cy"]}),
         (
             {"field": "preference", "op": "has", "value": {"kind": "categories", "value": "gift"}},
             {p["ann"]},
@@ -318,6 +320,17 @@ def test_bad_rules_are_422_and_store_nothing(client: TestClient, tenant: Tenant)
             "invalid_segment_rule",
         ),
         ({"field": "birthday_within_days", "op": "lte", "value": "soon"}, "invalid_segment_rule"),
+        # values of the wrong type: not a database error, not a rule that silently matches nobody
+        ({"field": "orders_count", "op": "gt", "value": "three"}, "invalid_segment_rule"),
+        ({"field": "orders_count", "op": "eq", "value": True}, "invalid_segment_rule"),
+        ({"field": "first_name", "op": "eq", "value": 5}, "invalid_segment_rule"),
+        ({"field": "total_spent_minor", "op": "between", "value": [1]}, "invalid_segment_rule"),
+        (
+            {"field": "total_spent_minor", "op": "between", "value": [1, "x"]},
+            "invalid_segment_rule",
+        ),
+        ({"field": "funnel_stage", "op": "in", "value": "customer"}, "invalid_segment_rule"),
+        ({"field": "city", "op": "in", "value": ["Hangzhou", 7]}, "invalid_segment_rule"),
     ]
     for rules, code in bad:
         r = client.post(

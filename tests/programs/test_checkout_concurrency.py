@@ -88,6 +88,6 @@ def test_same_commit_twice_one_entry(pg_only_engine: Engine, clock: FrozenClock)
                 .select_from(JournalEntry)
                 .where(JournalEntry.object_type == "order")
             )
-            == 2
-        )  # one set: value+growth, points
+            == 1
+        )  # one entry: the whole purchase (ADR 0373)
     assert balances(sessions, m, member)["stored_principal"] == 3000

@@ -164,7 +164,7 @@ def test_spent_points_before_refund_policy_cap(
         pay = s.scalar(select(OrderPayment).where(OrderPayment.order_id == order))
         assert pay is not None and (pay.points_taken_back, pay.points_forgiven) == (100, 200)
         entry = s.scalar(
-            select(JournalEntry).where(JournalEntry.reason_code == "purchase_points_refunded")
+            select(JournalEntry).where(JournalEntry.reason_code == "purchase_refunded")
         )
         assert entry is not None and entry.reverses_entry_id == pay.earn_entry_id
         assert entry.rule_version == "refund_policy:v1"

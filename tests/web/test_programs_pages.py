@@ -163,14 +163,16 @@ def test_tiers_and_bonus_levels_rows_are_read(
             "weekdays": "5",
             "discount_percent": "5",
             "points_multiplier": "2",
-            "early_access_tag": "",
+            "early_access": "member_day",
+            "early_access_tiers": "gold, black",
         },
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text
     (md,) = _versions(sessions, tenant, Kind.MEMBER_DAY)
     assert md.config["days_of_month"] == [8, 18] and md.config["weekdays"] == [5]
-    assert md.config["early_access_tag"] is None
+    assert md.config["early_access"] == "member_day"
+    assert md.config["early_access_tiers"] == ["gold", "black"]
 
 
 def test_bad_values_show_the_errors_and_save_nothing(

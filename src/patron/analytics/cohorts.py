@@ -7,16 +7,15 @@ from typing import Any
 import ibis.expr.types as ir
 
 from patron.analytics.facts import (
+    Facts,
     Scope,
-    filtered_purchases,
-    first_purchases,
     member_filtered,
     period_index,
     ratio,
 )
 
 
-def cohort_matrix(con: Any, scope: Scope) -> ir.Table:
+def cohort_matrix(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Table:
     """``cohort, months_since, customers, cohort_size, share, revenue_minor``.
 
     The cohort is the month of a customer's first purchase with the merchant; cohorts whose
@@ -27,17 +26,27 @@ def cohort_matrix(con: Any, scope: Scope) -> ir.Table:
     """
     first_m = scope.first_index if scope.period == "month" else _month_index(scope, start=True)
     last_m = scope.last_index if scope.period == "month" else _month_index(scope, start=False)
-    f = first_purchases(con, scope.merchant_id)
+    facts = facts or Facts(con, scope)
+    f = facts.firsts
     f = f.select("member_id", cohort=period_index(f.first_local, "month"))
     f = member_filtered(con, scope, f.filter((f.cohort >= first_m) & (f.cohort <= last_m)))
-    p = filtered_purchases(con, scope)
-    p = p.filter(p.member_id.notnull())
-    p = p.mutate(month=period_index(p.placed_local, "month"))
-    p = p.filter(p.month <= last_m)
-    j = p.join(f, "member_id")
-    cells = j.group_by(["cohort", j.month]).aggregate(
-        customers=j.member_id.nunique(), revenue_minor=j.net_minor.sum()
-    )
+    if scope.period == "month":
+        # The customer-months are already in the facts (a customer counts once per row).
+        cp = facts.customer_periods
+        j = cp.join(f, "member_id")
+        cells = j.group_by(["cohort", j.pidx]).aggregate(
+            customers=j.count(), revenue_minor=j.revenue.sum()
+        )
+        cells = cells.rename(month="pidx")
+    else:
+        p = facts.purchases
+        p = p.filter(p.member_id.notnull())
+        p = p.mutate(month=period_index(p.placed_local, "month"))
+        p = p.filter(p.month <= last_m)
+        j = p.join(f, "member_id")
+        cells = j.group_by(["cohort", j.month]).aggregate(
+            customers=j.member_id.nunique(), revenue_minor=j.net_minor.sum()
+        )
     size = f.group_by("cohort").aggregate(cohort_size=f.count())
     m = cells.join(size, "cohort")
     return m.select(

@@ -8,9 +8,10 @@ merchant's day (ARCHITECTURE §3.5).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any, Literal
 
 import ibis
@@ -171,9 +172,103 @@ def in_window(p: ir.Table, scope: Scope, column: str = "placed_local") -> ir.Tab
 
 def first_purchases(con: Any, merchant_id: int) -> ir.Table:
     """``member_id, first_local``: each customer's first purchase with the merchant (any store)."""
-    p = all_purchases(con, merchant_id)
+    return _firsts(all_purchases(con, merchant_id))
+
+
+def _firsts(p: ir.Table) -> ir.Table:
     p = p.filter(p.member_id.notnull())
     return p.group_by("member_id").aggregate(first_local=p.placed_local.min())
+
+
+class Facts:
+    """The tables every customer metric of one scope starts from, derived once from the orders.
+
+    Each is an Ibis expression built on first use. With ``cache=True`` (what
+    :func:`patron.analytics.suite.compute_suite` asks for) each is materialised in the engine
+    the first time it is used (``Table.cache()``: a DuckDB temporary table, a persisted Spark
+    DataFrame) and every later metric reads the stored rows instead of re-aggregating the
+    orders; the engine drops them when this object is garbage collected (ADR 0503). Without
+    caching they are plain sub-expressions, so a metric called on its own computes the same
+    figures from the same definitions.
+    """
+
+    def __init__(self, con: Any, scope: Scope, *, cache: bool = False) -> None:
+        self.con = con
+        self.scope = scope
+        self.cache = cache
+        self._shared: dict[str, ir.Table] = {}
+
+    def keep(self, t: ir.Table) -> ir.Table:
+        """``t`` materialised in the engine when caching, else ``t`` itself."""
+        return t.cache() if self.cache else t
+
+    def shared(self, name: str, build: Callable[[], ir.Table]) -> ir.Table:
+        """A table several metrics read (e.g. the revenue ranks), built and kept once."""
+        if name not in self._shared:
+            self._shared[name] = self.keep(build())
+        return self._shared[name]
+
+    @cached_property
+    def purchases(self) -> ir.Table:
+        """``order_id, member_id, placed_local, net_minor, pidx, day``: the
+        :func:`filtered_purchases` (any time) with the scope's period index and the local day
+        number (:func:`day_number`) of ``placed_local``."""
+        p = filtered_purchases(self.con, self.scope)
+        return self.keep(
+            p.select(
+                "order_id",
+                "member_id",
+                "placed_local",
+                "net_minor",
+                pidx=period_index(p.placed_local, self.scope.period),
+                day=day_number(p.placed_local),
+            )
+        )
+
+    @cached_property
+    def firsts(self) -> ir.Table:
+        """:func:`first_purchases` (all purchases, whatever the filters)."""
+        f = self.scope.filters
+        if not (f.stores or f.channels or f.tiers or f.members is not None):
+            # No filter: the purchases are all purchases, read them from the cached facts.
+            return self.keep(_firsts(self.purchases))
+        return self.keep(first_purchases(self.con, self.scope.merchant_id))
+
+    @cached_property
+    def customer_periods(self) -> ir.Table:
+        """``pidx, member_id, orders, revenue, is_new, retained``: one row per known customer
+        and period with a purchase, periods ``first_index - 1 .. last_index``. ``is_new``: the
+        period holds the customer's first purchase; ``retained``: they also bought in the
+        previous period (the previous row of the customer's period set, no self-join)."""
+        scope = self.scope
+        p = self.purchases
+        p = p.filter(
+            p.member_id.notnull() & (p.pidx >= scope.first_index - 1) & (p.pidx <= scope.last_index)
+        )
+        cp = p.group_by(["pidx", "member_id"]).aggregate(
+            orders=p.count(), revenue=p.net_minor.sum()
+        )
+        firsts = self.firsts
+        cp = cp.join(firsts, "member_id").select(
+            "pidx",
+            "member_id",
+            "orders",
+            "revenue",
+            is_new=cp.pidx == period_index(firsts.first_local, scope.period),
+        )
+        prev = cp.pidx.lag().over(ibis.window(group_by=cp.member_id, order_by=cp.pidx))
+        return self.keep(cp.mutate(retained=prev.notnull() & (prev == cp.pidx - 1)))
+
+    @cached_property
+    def window_customers(self) -> ir.Table:
+        """``member_id, orders, revenue, last_day``: each known customer who bought in the
+        window, with their purchases, net revenue and last purchase day in the window."""
+        p = in_window(self.purchases, self.scope)
+        p = p.filter(p.member_id.notnull())
+        per = p.group_by("member_id").aggregate(
+            orders=p.count(), revenue=p.net_minor.sum(), last_day=p.day.max()
+        )
+        return self.keep(per)
 
 
 def ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:

@@ -15,13 +15,15 @@ from typing import Any
 
 import pandas as pd
 from markupsafe import Markup
+from sqlalchemy import select
 
 from patron.analytics import charts
+from patron.analytics.campaigns import campaign_uplift
 from patron.analytics.charts import Series, percent
-from patron.analytics.facts import Filters, Period, Scope
+from patron.analytics.facts import Filters, Period, Scope, has_table
 from patron.analytics.lifetime import LifetimeFigures, lifetime_figures
 from patron.analytics.suite import compute_suite
-from patron.analytics.uplift_figures import uplift_rows
+from patron.engagement.campaigns.models import Campaign
 
 STAGES = ("user", "customer", "member", "fan")
 GAP_BINS = ((0, 7), (8, 16), (17, 30), (31, 60), (61, 90), (91, 180), (181, None))
@@ -100,7 +102,7 @@ def build_insights(
         figs.second_purchase(),
         *figs.lifetime(lifetime_figures(con, scope)),
         *figs.liability(),
-        *figs.uplift(session, merchant_id, start, end),
+        *figs.uplift(uplift_rows(con, scope, session)),
     ]
     return Insights(
         scope,
@@ -108,6 +110,61 @@ def build_insights(
         [f for f in figures if f is not None],
         empty=not suite["orders"],
     )
+
+
+UPLIFT_COLUMNS = [
+    "campaign",
+    "treated",
+    "holdout",
+    "treated_rate",
+    "holdout_rate",
+    "rate_difference",
+    "rate_low",
+    "rate_high",
+    "revenue_difference_minor",
+    "revenue_low_minor",
+    "revenue_high_minor",
+]
+
+
+def uplift_rows(con: Any, scope: Scope, session: Any = None) -> pd.DataFrame:
+    """One row per campaign launched in the window with a holdout: both groups' repurchase
+    rates and the difference in rate and in revenue per member, each with its 95% interval
+    (:func:`patron.analytics.campaigns.campaign_uplift`, from the analytics copy). Campaigns
+    are named from ``session`` when given, else by id."""
+    if not has_table(con, "campaign_recipients"):
+        return pd.DataFrame(columns=UPLIFT_COLUMNS)
+    found = campaign_uplift(con, scope)
+    if found.empty:
+        return pd.DataFrame(columns=UPLIFT_COLUMNS)
+    # An interval needs at least two members in each group.
+    found = found[(found["treated"] >= 2) & (found["holdout"] >= 2)]
+    names: dict[int, str] = {}
+    if session is not None and len(found):
+        ids = [int(i) for i in found["campaign_id"]]
+        names = dict(
+            session.execute(
+                select(Campaign.id, Campaign.name).where(
+                    Campaign.merchant_id == scope.merchant_id, Campaign.id.in_(ids)
+                )
+            ).all()
+        )
+    rows = pd.DataFrame(
+        {
+            "campaign": [names.get(int(i), f"#{int(i)}") for i in found["campaign_id"]],
+            "treated": found["treated"],
+            "holdout": found["holdout"],
+            "treated_rate": found["treated_rate"],
+            "holdout_rate": found["holdout_rate"],
+            "rate_difference": found["rate_diff"],
+            "rate_low": found["rate_low"],
+            "rate_high": found["rate_high"],
+            "revenue_difference_minor": found["revenue_diff"],
+            "revenue_low_minor": found["revenue_low"],
+            "revenue_high_minor": found["revenue_high"],
+        }
+    )
+    return rows.reset_index(drop=True)
 
 
 def _trend(frame: pd.DataFrame, column: str, rate: bool) -> tuple[str, str, Markup]:
@@ -402,9 +459,8 @@ class _Figures:
             ),
         ]
 
-    def uplift(self, session: Any, merchant_id: int, start: date, end: date) -> list[Figure | None]:
-        rows = uplift_rows(session, merchant_id, start, end) if session is not None else None
-        if rows is None or rows.empty:
+    def uplift(self, rows: pd.DataFrame) -> list[Figure | None]:
+        if rows.empty:
             return []
         title = self._("Campaign uplift: repurchase rate")
         chart = charts.forest_chart(

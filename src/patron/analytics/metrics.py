@@ -13,10 +13,8 @@ import ibis
 import ibis.expr.types as ir
 
 from patron.analytics.facts import (
+    Facts,
     Scope,
-    day_number,
-    filtered_purchases,
-    first_purchases,
     has_table,
     in_window,
     merchant_table,
@@ -28,29 +26,17 @@ SECOND_PURCHASE_DAYS = 16
 PARETO_TOP_SHARE = 0.2
 
 
-def kpis_by_period(con: Any, scope: Scope) -> ir.Table:
+def kpis_by_period(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Table:
     """Per period: customers, new/returning, orders, revenue, AOV, frequency, repurchase, retention.
 
-    One row per period that had a purchase; periods are ``period_index`` values.
+    One row per period that had a purchase; periods are ``period_index`` values. ``facts``:
+    the suite's shared (cached) facts; a metric called alone derives its own.
     """
-    p = filtered_purchases(con, scope)
-    p = p.mutate(pidx=period_index(p.placed_local, scope.period))
+    f = facts or Facts(con, scope)
+    p = f.purchases
     # One period before the window, so the first period has a retention figure.
     p = p.filter((p.pidx >= scope.first_index - 1) & (p.pidx <= scope.last_index))
-    firsts = first_purchases(con, scope.merchant_id)
-    firsts = firsts.select("member_id", first_pidx=period_index(firsts.first_local, scope.period))
-
-    known = p.filter(p.member_id.notnull())
-    cp = known.group_by(["pidx", "member_id"]).aggregate(
-        orders=known.count(), revenue=known.net_minor.sum()
-    )
-    cp = cp.join(firsts, "member_id").select(
-        "pidx", "member_id", "orders", "revenue", is_new=cp.pidx == firsts.first_pidx
-    )
-    before = cp.select("member_id", pidx=cp.pidx + 1, was_active=ibis.literal(1))
-    cp = cp.left_join(before, ["member_id", "pidx"]).select(
-        "pidx", "member_id", "orders", "revenue", "is_new", retained=before.was_active.notnull()
-    )
+    cp = f.customer_periods
     per_customer = cp.group_by("pidx").aggregate(
         customers=cp.count(),
         new_customers=cp.is_new.cast("int64").sum(),
@@ -91,12 +77,12 @@ def kpis_by_period(con: Any, scope: Scope) -> ir.Table:
     ).order_by("pidx")
 
 
-def window_summary(con: Any, scope: Scope) -> ir.Table:
+def window_summary(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Table:
     """One row: the same figures over the whole window (a customer counts once)."""
-    p = in_window(filtered_purchases(con, scope), scope)
-    known = p.filter(p.member_id.notnull())
-    per = known.group_by("member_id").aggregate(orders=known.count(), revenue=known.net_minor.sum())
-    firsts = first_purchases(con, scope.merchant_id)
+    f = facts or Facts(con, scope)
+    p = in_window(f.purchases, scope)
+    per = f.window_customers
+    firsts = f.firsts
     per = per.join(firsts, "member_id").select(
         "orders", "revenue", is_new=firsts.first_local >= ibis.literal(scope.start_ts)
     )
@@ -123,18 +109,21 @@ def window_summary(con: Any, scope: Scope) -> ir.Table:
     )
 
 
-def customer_revenue_ranks(con: Any, scope: Scope) -> ir.Table:
+def customer_revenue_ranks(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Table:
     """Customers in the window ranked by net revenue, best first; ties by ascending member id."""
-    p = in_window(filtered_purchases(con, scope), scope)
-    p = p.filter(p.member_id.notnull())
-    per = p.group_by("member_id").aggregate(revenue=p.net_minor.sum())
-    w = ibis.window(order_by=[ibis.desc(per.revenue), per.member_id])
-    return per.mutate(position=ibis.row_number().over(w) + 1, customers=per.count().over())
+    f = facts or Facts(con, scope)
+
+    def build() -> ir.Table:
+        per = f.window_customers.select("member_id", "revenue")
+        w = ibis.window(order_by=[ibis.desc(per.revenue), per.member_id])
+        return per.mutate(position=ibis.row_number().over(w) + 1, customers=per.count().over())
+
+    return f.shared("revenue_ranks", build)
 
 
-def pareto(con: Any, scope: Scope) -> ir.Table:
+def pareto(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Table:
     """One row: revenue share of the top ``ceil(20% × customers)`` customers (see ranks)."""
-    r = customer_revenue_ranks(con, scope)
+    r = customer_revenue_ranks(con, scope, facts)
     # ceil(n / 5) with integers only, identical on every engine.
     top_n = (r.customers + 4) // 5
     agg = r.aggregate(
@@ -146,9 +135,9 @@ def pareto(con: Any, scope: Scope) -> ir.Table:
     return agg.mutate(pareto_share=ratio(agg.top_revenue_minor, agg.revenue_minor))
 
 
-def pareto_curve(con: Any, scope: Scope) -> ir.Table:
+def pareto_curve(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Table:
     """Cumulative revenue share by customer decile (decile d holds positions ≤ ceil(d·n/10))."""
-    r = customer_revenue_ranks(con, scope)
+    r = customer_revenue_ranks(con, scope, facts)
     decile = ((r.position * 10 + r.customers - 1) // r.customers).cast("int64")
     d = r.mutate(decile=decile).group_by("decile").aggregate(revenue_minor=r.revenue.sum())
     total = d.revenue_minor.sum().over()
@@ -156,13 +145,13 @@ def pareto_curve(con: Any, scope: Scope) -> ir.Table:
     return d.mutate(cumulative_share=ratio(cum, total)).order_by("decile")
 
 
-def second_purchase_gaps(con: Any, scope: Scope) -> ir.Table:
+def second_purchase_gaps(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Table:
     """Histogram ``days, customers``: days from first to second purchase, for customers whose
     second purchase (with the merchant, any store) fell in the window."""
-    p = filtered_purchases(con, scope)
+    p = (facts or Facts(con, scope)).purchases
     p = p.filter(p.member_id.notnull())
     w = ibis.window(group_by=p.member_id, order_by=[p.placed_local, p.order_id])
-    ranked = p.mutate(n=ibis.row_number().over(w), day=day_number(p.placed_local))
+    ranked = p.mutate(n=ibis.row_number().over(w))
     first = ranked.filter(ranked.n == 0).select("member_id", first_day="day")
     second = in_window(ranked.filter(ranked.n == 1), scope)
     second = second.select("member_id", second_day="day")
@@ -172,12 +161,12 @@ def second_purchase_gaps(con: Any, scope: Scope) -> ir.Table:
     return gaps.group_by("days").aggregate(customers=gaps.count()).order_by("days")
 
 
-def members_vs_non_members(con: Any, scope: Scope) -> ir.Table:
+def members_vs_non_members(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Table:
     """Orders of registered members vs everyone else: frequency and order value.
 
     An order is a member order when its customer had registered at or before the order.
     """
-    p = in_window(filtered_purchases(con, scope), scope)
+    p = in_window((facts or Facts(con, scope)).purchases, scope)
     m = merchant_table(con, "members", scope.merchant_id).select(
         member_ref="id", registered_local="registered_local"
     )
@@ -201,9 +190,9 @@ def members_vs_non_members(con: Any, scope: Scope) -> ir.Table:
     ).order_by("group")
 
 
-def _activity(con: Any, scope: Scope) -> ir.Table:
-    """``member_id, day``: a member was active on a local day (a purchase or a portal visit)."""
-    p = in_window(filtered_purchases(con, scope), scope)
+def _activity(con: Any, scope: Scope, facts: Facts | None) -> ir.Table:
+    """``member_id, at``: a member was active at a local time (a purchase or a portal visit)."""
+    p = in_window((facts or Facts(con, scope)).purchases, scope)
     p = p.filter(p.member_id.notnull())
     acts = p.select("member_id", at=p.placed_local)
     if has_table(con, "portal_visits"):
@@ -214,22 +203,21 @@ def _activity(con: Any, scope: Scope) -> ir.Table:
     return acts.select("member_id", "at")
 
 
-def active_members(con: Any, scope: Scope, period: str) -> ir.Table:
+def active_members(con: Any, scope: Scope, period: str, facts: Facts | None = None) -> ir.Table:
     """``pidx, active_members``: distinct active members per day (DAU) or month (MAU)."""
-    a = _activity(con, scope)
+    a = _activity(con, scope, facts)
     a = a.mutate(pidx=period_index(a.at, "day" if period == "day" else "month"))
     return a.group_by("pidx").aggregate(active_members=a.member_id.nunique()).order_by("pidx")
 
 
-def portal_conversion(con: Any, scope: Scope) -> ir.Table:
+def portal_conversion(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Table:
     """Per period: members who visited the portal, and those who bought at or after their
     first visit in that period (``portal_visits(merchant_id, member_id, visited_at)``)."""
     v = in_window(merchant_table(con, "portal_visits", scope.merchant_id), scope, "visited_local")
     v = v.mutate(pidx=period_index(v.visited_local, scope.period))
     fv = v.group_by(["pidx", "member_id"]).aggregate(first_visit=v.visited_local.min())
-    p = in_window(filtered_purchases(con, scope), scope)
+    p = in_window((facts or Facts(con, scope)).purchases, scope)
     p = p.filter(p.member_id.notnull())
-    p = p.mutate(pidx=period_index(p.placed_local, scope.period))
     j = fv.left_join(
         p, (fv.member_id == p.member_id) & (fv.pidx == p.pidx) & (p.placed_local >= fv.first_visit)
     )

@@ -21,7 +21,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from patron.analytics.facts import Scope, in_window, merchant_table, period_index, ratio
+from patron.analytics.facts import Facts, Scope, in_window, merchant_table, period_index, ratio
 
 POINTS_FLOWS = {"points_issued": -1, "points_redeemed": 1, "points_expired": 1}
 STORED_VALUE_ASSETS = ("stored_principal", "stored_bonus")
@@ -44,14 +44,21 @@ def postings(con: Any, merchant_id: int) -> ir.Table:
     )
 
 
-def points_flows(con: Any, scope: Scope) -> ir.Table:
+def _postings(con: Any, scope: Scope, facts: Facts | None) -> ir.Table:
+    """:func:`postings`, kept once per suite run when ``facts`` caches."""
+    if facts is None:
+        return postings(con, scope.merchant_id)
+    return facts.shared("postings", lambda: postings(con, scope.merchant_id))
+
+
+def points_flows(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Table:
     """``pidx, issued, redeemed, expired``: points through the merchant's points accounts.
 
     Issued = −Σ postings on ``points_issued`` (it is credited, negative, when points are
     earned); redeemed and expired = Σ postings on ``points_redeemed`` / ``points_expired``.
     Reversals (refunds) are postings too, so every figure is net of them.
     """
-    lp = in_window(postings(con, scope.merchant_id), scope, "occurred_local")
+    lp = in_window(_postings(con, scope, facts), scope, "occurred_local")
     lp = lp.filter(lp.member_id.isnull() & lp.account_code.isin(list(POINTS_FLOWS)))
     lp = lp.mutate(pidx=period_index(lp.occurred_local, scope.period))
 
@@ -76,11 +83,11 @@ def breakage(flows: ir.Table) -> ir.Table:
     return t.mutate(breakage_rate=ratio(t.expired, t.redeemed + t.expired))
 
 
-def liability_changes(con: Any, scope: Scope) -> ir.Table:
+def liability_changes(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Table:
     """``pidx, asset, change``: net change of members' balances per period and asset (points,
     stored principal, stored bonus); history before the window folds into ``first_index - 1``.
     The liability at a period's end is the running sum (the members' outstanding balances)."""
-    lp = postings(con, scope.merchant_id)
+    lp = _postings(con, scope, facts)
     lp = lp.filter(
         lp.member_id.notnull()
         & lp.asset.isin(["points", *STORED_VALUE_ASSETS])

@@ -12,7 +12,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from patron.analytics.facts import EPOCH, Scope, day_number, filtered_purchases, in_window
+from patron.analytics.facts import EPOCH, Facts, Scope
 
 # (segment, R scores, FM scores), first match wins; FM = floor((F + M) / 2). Covers all 25 cells.
 SEGMENT_RULES: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = (
@@ -36,19 +36,14 @@ def _score(value: ir.NumericValue, n: ir.IntegerValue) -> ir.IntegerValue:
     return (1 + (worse * 5) // n).cast("int64")
 
 
-def rfm_scores(con: Any, scope: Scope) -> ir.Table:
+def rfm_scores(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Table:
     """Per customer who bought in the window: values, R/F/M scores and segment.
 
     Recency is whole local days from the last purchase to the window's last day (0 = bought
     on that day; lower is better); frequency is the number of purchases; monetary the net revenue.
     """
-    p = in_window(filtered_purchases(con, scope), scope)
-    p = p.filter(p.member_id.notnull())
-    per = p.group_by("member_id").aggregate(
-        last_day=day_number(p.placed_local).max(),
-        frequency=p.count(),
-        monetary_minor=p.net_minor.sum(),
-    )
+    wc = (facts or Facts(con, scope)).window_customers
+    per = wc.select("member_id", "last_day", frequency=wc.orders, monetary_minor=wc.revenue)
     last_window_day = (scope.end - EPOCH).days - 1
     n = per.count().over()
     s = per.mutate(

@@ -15,6 +15,7 @@ import pandas as pd
 from patron.analytics import cohorts, funnel, metrics, programs, rfm
 from patron.analytics.facts import (
     PERIODS,
+    Facts,
     Filters,
     Period,
     Scope,
@@ -40,12 +41,14 @@ def compute_suite(
     tables are not in the analytics copy yet (portal visits, ledger, coupons…) are left out.
     """
     scope = Scope(merchant_id, start, end, period, filters or Filters())
+    # The shared facts are materialised once in the engine and dropped with ``facts`` (ADR 0503).
+    facts = Facts(con, scope, cache=True)
     out: dict[str, SuiteValue] = {}
-    out.update(_customer_metrics(con, scope))
+    out.update(_customer_metrics(con, scope, facts))
     out.update(_funnel_metrics(con, scope))
-    out.update(_rfm_metrics(con, scope))
-    out["cohorts"] = _run(con, cohorts.cohort_matrix(con, scope), "cohort", "month")
-    out.update(_program_metrics(con, scope))
+    out.update(_rfm_metrics(con, scope, facts))
+    out["cohorts"] = _run(con, cohorts.cohort_matrix(con, scope, facts), "cohort", "month")
+    out.update(_program_metrics(con, scope, facts))
     return out
 
 
@@ -62,27 +65,29 @@ def _run(
     return df
 
 
-def _customer_metrics(con: Any, scope: Scope) -> dict[str, SuiteValue]:
+def _customer_metrics(con: Any, scope: Scope, facts: Facts) -> dict[str, SuiteValue]:
     out: dict[str, SuiteValue] = {}
-    out["kpis"] = _run(con, metrics.kpis_by_period(con, scope), period=scope.period)
-    summary = _run(con, metrics.window_summary(con, scope), None)
+    out["kpis"] = _run(con, metrics.kpis_by_period(con, scope, facts), period=scope.period)
+    summary = _run(con, metrics.window_summary(con, scope, facts), None)
     for column in summary.columns:
         out[column] = _scalar(summary[column].iloc[0])
-    par = _run(con, metrics.pareto(con, scope), None)
+    par = _run(con, metrics.pareto(con, scope, facts), None)
     out["pareto_share"] = _scalar(par["pareto_share"].iloc[0])
-    out["pareto_curve"] = _run(con, metrics.pareto_curve(con, scope), None)
-    gaps = _run(con, metrics.second_purchase_gaps(con, scope), None)
+    out["pareto_curve"] = _run(con, metrics.pareto_curve(con, scope, facts), None)
+    gaps = _run(con, metrics.second_purchase_gaps(con, scope, facts), None)
     out["time_to_second_purchase"] = gaps
     out["median_days_to_second"] = histogram_median(gaps)
     within = gaps.loc[gaps["days"] <= metrics.SECOND_PURCHASE_DAYS, "customers"].sum()
     total = gaps["customers"].sum()
     out["second_within_16_days_share"] = float(within) / float(total) if total else None
-    out["members_vs_non_members"] = _run(con, metrics.members_vs_non_members(con, scope), None)
-    out["dau"] = _run(con, metrics.active_members(con, scope, "day"), period="day")
-    out["mau"] = _run(con, metrics.active_members(con, scope, "month"), period="month")
+    out["members_vs_non_members"] = _run(
+        con, metrics.members_vs_non_members(con, scope, facts), None
+    )
+    out["dau"] = _run(con, metrics.active_members(con, scope, "day", facts), period="day")
+    out["mau"] = _run(con, metrics.active_members(con, scope, "month", facts), period="month")
     if has_table(con, "portal_visits"):
         out["portal_conversion"] = _run(
-            con, metrics.portal_conversion(con, scope), period=scope.period
+            con, metrics.portal_conversion(con, scope, facts), period=scope.period
         )
     return out
 
@@ -94,23 +99,23 @@ def _funnel_metrics(con: Any, scope: Scope) -> dict[str, SuiteValue]:
     return {"funnel_counts": counts, "funnel_conversion": conversion}
 
 
-def _rfm_metrics(con: Any, scope: Scope) -> dict[str, SuiteValue]:
-    scores = rfm.rfm_scores(con, scope)
+def _rfm_metrics(con: Any, scope: Scope, facts: Facts) -> dict[str, SuiteValue]:
+    scores = facts.keep(rfm.rfm_scores(con, scope, facts))
     return {
         "rfm_segments": _run(con, rfm.rfm_segments(scores), None),
         "rfm_grid": _run(con, rfm.rfm_grid(scores), None),
     }
 
 
-def _program_metrics(con: Any, scope: Scope) -> dict[str, SuiteValue]:
+def _program_metrics(con: Any, scope: Scope, facts: Facts) -> dict[str, SuiteValue]:
     out: dict[str, SuiteValue] = {}
     if all(has_table(con, t) for t in ("ledger_postings", "ledger_accounts", "journal_entries")):
-        flows = programs.points_flows(con, scope)
+        flows = facts.keep(programs.points_flows(con, scope, facts))
         out["points_flows"] = _run(con, flows, period=scope.period)
         out["breakage_rate"] = _scalar(
             _run(con, programs.breakage(flows), None)["breakage_rate"].iloc[0]
         )
-        changes = _run(con, programs.liability_changes(con, scope), None)
+        changes = _run(con, programs.liability_changes(con, scope, facts), None)
         out["liability"] = running_balances(changes, scope)
     tables: dict[str, Any] = {
         "coupon_codes": programs.coupon_rates,

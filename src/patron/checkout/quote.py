@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 # Checkout sits above coupons: importing the providers registers them in PROVIDERS.
 import patron.coupons.benefits
 import patron.coupons.gifts  # noqa: F401
+from patron.checkout.early_access import EarlyAccessLine, early_access_lines
 from patron.checkout.members import find_member
 from patron.checkout.payments import choose_points, choose_stored_value
 from patron.checkout.receipt import render
@@ -27,6 +28,7 @@ from patron.core.errors import InvalidInput, NotFound
 from patron.ledger import queries
 from patron.ledger.models import Asset
 from patron.members.models import Member
+from patron.orders.models import Product
 from patron.orders.service import products_by_sku
 from patron.programs.benefits import PROVIDERS, Benefit, Cart, CartLine
 from patron.programs.context import Programs, current_tier, load_programs
@@ -50,6 +52,7 @@ class Quote:
     benefits: list[Benefit]
     payments: Payments
     earning: Earning = field(default_factory=lambda: Earning(0, 0))
+    early_access: list[EarlyAccessLine] = field(default_factory=list)
 
 
 def percent_off(amount: int, percent: Decimal) -> int:
@@ -72,10 +75,9 @@ def _store(session: Session, merchant_id: int, req: QuoteRequest) -> Store | Non
 
 
 def _priced_lines(
-    session: Session, merchant_id: int, req: QuoteRequest, programs: Programs, tier_pct: Decimal
+    catalogue: dict[str, Product], req: QuoteRequest, programs: Programs, tier_pct: Decimal
 ) -> tuple[list[CartLine], dict[int, tuple[int, int]]]:
     """Cart lines at catalogue (or given) prices with tier and member day discounts applied."""
-    catalogue = products_by_sku(session, merchant_id, [ln.sku for ln in req.lines if ln.sku])
     md = programs.member_day.config if programs.member_day and programs.is_member_day else None
     lines: list[CartLine] = []
     member_discounts: dict[int, tuple[int, int]] = {}
@@ -145,10 +147,14 @@ def build_quote(
     programs = load_programs(session, merchant_id, at)
     tier = current_tier(session, programs, merchant_id, member.id) if member else None
     tier_pct = tier.discount_percent if tier else Decimal(0)
+    catalogue = products_by_sku(session, merchant_id, [ln.sku for ln in req.lines if ln.sku])
+    early = early_access_lines(
+        catalogue, req, programs, member is not None, tier.code if tier else None
+    )
     md_active = member is not None and programs.is_member_day
     if not md_active:
         programs = _without_member_day(programs)
-    lines, member_discounts = _priced_lines(session, merchant_id, req, programs, tier_pct)
+    lines, member_discounts = _priced_lines(catalogue, req, programs, tier_pct)
     cart = Cart(store.id if store else None, store.code if store else None, lines)
     found: list[Benefit] = []
     for provider in PROVIDERS:
@@ -182,6 +188,7 @@ def build_quote(
         order_discount_minor=order_discount,
         benefits=applied,
         payments=payments,
+        early_access=early,
     )
     if member is not None:
         cash_share = Fraction(total - payments.non_cash_minor, total) if total else Fraction(0)

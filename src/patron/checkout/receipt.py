@@ -26,6 +26,7 @@ def _member(q: Quote, tier: Tier | None, balances: MemberBalances | None) -> Mem
         name=name,
         tier_code=tier.code if tier else None,
         tier_name=tier.name if tier else None,
+        free_shipping=tier.free_shipping if tier else False,
         points_spendable=balances.points_spendable,
         points_pending=balances.points_pending,
         stored_value_minor=b["stored_principal"] + b["stored_bonus"],
@@ -35,7 +36,16 @@ def _member(q: Quote, tier: Tier | None, balances: MemberBalances | None) -> Mem
 def _benefits(
     q: Quote, discounts: dict[int, tuple[int, int]], tier: Tier | None, cur: str
 ) -> list[BenefitOut]:
-    out: list[BenefitOut] = []
+    out = [
+        BenefitOut(
+            kind="early_access",
+            label=f"Early access for members: {ea.name} before its release on "
+            f"{ea.release_at.astimezone(q.programs.zone):%Y-%m-%d %H:%M} (line {ea.line_no})",
+            amount_minor=0,
+            line_no=ea.line_no,
+        )
+        for ea in q.early_access
+    ]
     for line_no, (tier_off, md_off) in discounts.items():
         if tier_off and tier is not None:
             label = f"{tier.name} discount {tier.discount_percent}% on line {line_no}"
@@ -138,14 +148,17 @@ def render(
     cash = total - p.non_cash_minor
     benefits = _benefits(q, discounts, tier, cur)
     receipt = [f"Subtotal {money(subtotal, cur)}"]
+    receipt += [b.label for b in benefits if b.kind == "early_access"]
     receipt += [
         f"{b.label}: {'-' + money(b.amount_minor, cur) if b.amount_minor else 'free'}"
         for b in benefits
-        if b.kind not in ("points_deduction", "stored_value")
+        if b.kind not in ("points_deduction", "stored_value", "early_access")
     ]
     receipt.append(f"Total for the goods {money(total, cur)}")
     receipt += [f"{b.label}" for b in benefits if b.kind in ("points_deduction", "stored_value")]
     receipt.append(f"To pay {money(cash, cur)}")
+    if tier is not None and tier.free_shipping and q.member is not None:
+        receipt.append(f"Free shipping ({tier.name})")
     if q.member is not None:
         pending = q.programs.points.config.pending_days if q.programs.points else 0
         when = f" (usable after {pending} days)" if pending and q.earning.points else ""

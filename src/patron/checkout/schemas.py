@@ -66,7 +66,9 @@ class QuoteLineOut(BaseModel):
 
 
 class BenefitOut(BaseModel):
-    kind: str  # tier_discount, member_day_discount, coupon, gift, points_deduction, stored_value
+    # early_access, tier_discount, member_day_discount, coupon, gift, points_deduction,
+    # stored_value
+    kind: str
     label: str
     amount_minor: int
     code: str | None = None
@@ -78,6 +80,7 @@ class MemberOut(BaseModel):
     name: str
     tier_code: str | None
     tier_name: str | None
+    free_shipping: bool = Field(default=False, description="the member's tier ships free")
     points_spendable: int
     points_pending: int
     stored_value_minor: int

@@ -14,16 +14,40 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, event, insert, select
+from sqlalchemy import BigInteger, ForeignKey, Index, String, and_, event, insert, or_, select, text
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from patron.core.clock import utcnow
 from patron.core.db import Base, BigId, JsonDoc, UTCDateTime
 
 
+class current_tx(FunctionElement[int]):
+    """The writing transaction's id on PostgreSQL (``txid_current()``, 64-bit, never wraps);
+    NULL on SQLite, whose writers commit one at a time in id order (ADR 0009)."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(current_tx)
+def _current_tx_default(element: current_tx, compiler: SQLCompiler, **kw: Any) -> str:
+    return "NULL"
+
+
+@compiles(current_tx, "postgresql")
+def _current_tx_pg(element: current_tx, compiler: SQLCompiler, **kw: Any) -> str:
+    return "txid_current()"
+
+
 class OutboxEvent(Base):
     __tablename__ = "outbox_events"
-    __table_args__ = (Index("ix_outbox_events_pending", "fanned_out_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_events_pending", "fanned_out_at", "id"),
+        Index("ix_outbox_events_tx", "tx_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
@@ -32,6 +56,11 @@ class OutboxEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The id of the transaction that wrote the event (PostgreSQL only): consumers read in
+    # (tx_id, id) order behind the oldest open writer, so a late commit is never skipped.
+    tx_id: Mapped[int | None] = mapped_column(
+        BigInteger, nullable=True, insert_default=current_tx()
+    )
 
 
 def emit(
@@ -153,7 +182,40 @@ class ConsumerCursor(Base):
 
     name: Mapped[str] = mapped_column(String(80), primary_key=True)
     last_event_id: Mapped[int] = mapped_column(BigId, default=0)
+    # PostgreSQL: the transaction id of the last event read; the cursor is (last_tx_id, id).
+    last_tx_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+_WRAP = 1 << 32
+
+
+def _pg_horizon(session: Session) -> int:
+    """A transaction id below which every transaction that could write to this database has
+    ended: the oldest transaction id still held by a session of this database, or the next id
+    to be handed out when none is. Transactions of other databases on the same server are
+    ignored (a long report elsewhere does not hold our consumers back).
+
+    ``pg_stat_activity.backend_xid`` is 32-bit; it is widened with the epoch of the snapshot's
+    ``xmax`` (live ids are within 2^31 of it). The snapshot is read first, so any session that
+    gets an id after the activity list was read gets one at or above it."""
+    xmax = int(
+        session.execute(text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")).scalar_one()
+    )
+    live = session.execute(
+        text(
+            "SELECT backend_xid::text FROM pg_stat_activity "
+            "WHERE datname = current_database() AND backend_xid IS NOT NULL "
+            "AND pid <> pg_backend_pid()"
+        )
+    ).scalars()
+    horizon = xmax
+    for raw in live:
+        xid = (xmax & ~(_WRAP - 1)) | int(raw)
+        if xid > xmax:
+            xid -= _WRAP
+        horizon = min(horizon, xid)
+    return horizon
 
 
 def consume_outbox(
@@ -163,28 +225,45 @@ def consume_outbox(
     *,
     batch: int = 500,
 ) -> int:
-    """Pass the events past ``consumer``'s cursor (in id order, up to ``batch``) to ``handle`` and
-    move the cursor past them, in the caller's transaction. Returns how many events were read.
+    """Pass the events past ``consumer``'s cursor (in commit order, up to ``batch``) to
+    ``handle`` and move the cursor past them, in the caller's transaction. Returns how many
+    events were read.
 
     The cursor row is locked, so two workers never hand the same events to the same consumer; if
     ``handle`` fails the transaction rolls back and the cursor with it, and the events come again.
+
+    Order: SQLite commits one writer at a time, so event ids grow in commit order and the cursor
+    is an id. On PostgreSQL a transaction can take id 10 and commit after another has committed
+    id 11; reading by id would skip 10 for ever. There events are read in (transaction id, id)
+    order and only from transactions older than every open writer of this database, so once
+    read past, nothing can still appear behind the cursor (ADR 0009).
     """
     cursor = session.get(ConsumerCursor, consumer, with_for_update=True)
     if cursor is None:
-        cursor = ConsumerCursor(name=consumer, last_event_id=0, updated_at=utcnow(session))
+        cursor = ConsumerCursor(
+            name=consumer, last_event_id=0, last_tx_id=0, updated_at=utcnow(session)
+        )
         session.add(cursor)
         session.flush()
-    events = list(
-        session.scalars(
-            select(OutboxEvent)
-            .where(OutboxEvent.id > cursor.last_event_id)
-            .order_by(OutboxEvent.id)
-            .limit(batch)
-        )
-    )
+    query = select(OutboxEvent)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        last_tx = cursor.last_tx_id or 0
+        query = query.where(
+            OutboxEvent.tx_id < _pg_horizon(session),
+            or_(
+                OutboxEvent.tx_id > last_tx,
+                and_(OutboxEvent.tx_id == last_tx, OutboxEvent.id > cursor.last_event_id),
+            ),
+        ).order_by(OutboxEvent.tx_id, OutboxEvent.id)
+    else:
+        query = query.where(OutboxEvent.id > cursor.last_event_id).order_by(OutboxEvent.id)
+    events = list(session.scalars(query.limit(batch)))
     if not events:
         return 0
     handle(events)
     cursor.last_event_id = events[-1].id
+    if postgres:
+        cursor.last_tx_id = events[-1].tx_id or 0
     cursor.updated_at = utcnow(session)
     return len(events)

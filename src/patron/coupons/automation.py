@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +30,8 @@ from patron.coupons import service
 from patron.coupons.models import CodeSource, CouponCode, CouponTemplate
 from patron.engagement.segments.sqlfn import month_day
 from patron.members.models import Member
+from patron.programs.models import MemberTier
+from patron.programs.rules import tiers_rule
 from patron.tenancy.models import Merchant
 
 log = logging.getLogger("patron.coupons")
@@ -110,9 +112,31 @@ def follow_events(session: Session, batch: int = 500) -> int:
     return consume_outbox(session, CURSOR, handle, batch=batch)
 
 
+def birthday_tiers(
+    session: Session, merchant_id: int, template: CouponTemplate, at: datetime
+) -> tuple[set[str], str] | None:
+    """The tiers whose members get this birthday template, and the entry tier (members not yet
+    evaluated are in it); None: every member.
+
+    The tier setting's ``birthday_gift`` says which tiers have a birthday gift: once any tier
+    has it, only those tiers get birthday templates (ADR 0357); the template's own
+    ``tier_codes`` narrow it further. With no tier marked, every member gets them, as before."""
+    rule = tiers_rule(session, merchant_id, at)
+    if rule is None:
+        return (set(template.tier_codes), "") if template.tier_codes else None
+    codes = [t.code for t in rule.config.tiers]
+    gifted = {t.code for t in rule.config.tiers if t.birthday_gift} or set(codes)
+    if template.tier_codes:
+        gifted &= set(template.tier_codes)
+    if gifted == set(codes):
+        return None
+    return gifted, codes[0]
+
+
 def issue_birthday_coupons(session: Session, now: datetime | None = None) -> int:
     """Issue every ``birthday`` template to registered members whose birthday is today in
-    their merchant's calendar, once per year (reason key ``birthday:YYYY``). Returns how many."""
+    their merchant's calendar, once per year (reason key ``birthday:YYYY``), to the tiers that
+    have a birthday gift (:func:`birthday_tiers`). Returns how many."""
     now = now or utcnow(session)
     templates = [
         t
@@ -128,21 +152,26 @@ def issue_birthday_coupons(session: Session, now: datetime | None = None) -> int
         if wanted == ["02-28"] and today.year % 4 != 0:
             wanted.append("02-29")  # Feb 29 birthdays are celebrated on Feb 28 in common years
         reason = f"birthday:{today.year}"
-        members = list(
-            session.scalars(
-                select(Member.id).where(
-                    Member.merchant_id == template.merchant_id,
-                    Member.registered_at.is_not(None),
-                    Member.birthday.is_not(None),
-                    month_day(Member.birthday).in_(wanted),
-                    ~exists().where(
-                        CouponCode.template_id == template.id,
-                        CouponCode.member_id == Member.id,
-                        CouponCode.reason_key == reason,
-                    ),
-                )
-            )
+        query = select(Member.id).where(
+            Member.merchant_id == template.merchant_id,
+            Member.registered_at.is_not(None),
+            Member.birthday.is_not(None),
+            month_day(Member.birthday).in_(wanted),
+            ~exists().where(
+                CouponCode.template_id == template.id,
+                CouponCode.member_id == Member.id,
+                CouponCode.reason_key == reason,
+            ),
         )
+        tiers = birthday_tiers(session, template.merchant_id, template, now)
+        if tiers is not None:
+            gifted, entry = tiers
+            query = query.outerjoin(
+                MemberTier,
+                (MemberTier.merchant_id == Member.merchant_id)
+                & (MemberTier.member_id == Member.id),
+            ).where(func.coalesce(MemberTier.tier_code, entry).in_(sorted(gifted)))
+        members = list(session.scalars(query))
         for member_id in members:
             issued += int(issue_once(session, template, member_id, CodeSource.BIRTHDAY, reason))
     return issued

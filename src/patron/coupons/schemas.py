@@ -36,7 +36,8 @@ class TemplateIn(BaseModel):
     )
     auto_issue_on: list[AutoIssue] = Field(default_factory=list)
     tier_codes: list[str] = Field(
-        default_factory=list, description="tier_up: only for these tiers (empty: any upgrade)"
+        default_factory=list,
+        description="tier_up and birthday: only for these tiers (empty: any tier)",
     )
 
     @model_validator(mode="after")

@@ -233,4 +233,27 @@ def build_catalogue() -> tuple[Product, ...]:
 
 
 CATALOGUE: tuple[Product, ...] = build_catalogue()
+
+
+@dataclass(frozen=True)
+class UpcomingProduct:
+    """A product released some days after the demo's "now": members may buy it first (early
+    access, ADR 0357). Kept out of CATALOGUE so the generated history never buys it."""
+
+    sku: str
+    name: str
+    category: str
+    price_minor: int
+    tags: tuple[str, ...]
+    days_ahead: int
+
+
+UPCOMING: tuple[UpcomingProduct, ...] = (
+    UpcomingProduct(
+        "MQLJ-100G", "明前龙井 2027 Pre-Qingming Longjing 100g", "Green tea", 68800, ("new",), 12
+    ),
+    UpcomingProduct(
+        "BHYZ-GIFT", "白毫银针礼盒 Silver Needle gift box", "Gift sets", 52800, ("new",), 30
+    ),
+)
 SEASONS: tuple[str, ...] = ("", "spring", "mid-autumn", "double-11", "christmas", "dragon-boat")

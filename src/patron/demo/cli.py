@@ -67,7 +67,7 @@ def run_demo(
     started = time.perf_counter()
     if fast:
         with factory.begin() as session:
-            login = create_demo_merchant(session, slug, cfg.now)
+            login = create_demo_merchant(session, slug, cfg.now, cfg.now)
         _write_fast(factory, login, cfg, show_progress)
     else:
         login = _replay(factory, settings, cfg, slug, show_progress)
@@ -97,7 +97,7 @@ def _replay(
     clock = FrozenClock(since)
     travelling = make_session_factory(factory.kw["bind"], clock)
     with travelling.begin() as session:
-        login = create_demo_merchant(session, slug, since)
+        login = create_demo_merchant(session, slug, since, cfg.now)
         programs = setup_programs(session, login.merchant_id, since)
         switch_on_journeys(session, login.merchant_id)
     with _bar(show) as bar:

@@ -78,7 +78,7 @@ MEMBER_DAY: dict[str, Any] = {
     "days_of_month": [8],
     "discount_percent": "5",
     "points_multiplier": "2",
-    "early_access_tag": "new",
+    "early_access": "members",
 }
 
 REFUND_POLICY: dict[str, Any] = {"spent_points": "debt"}

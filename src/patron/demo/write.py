@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -60,8 +60,9 @@ def find_demo(session: Session, slug: str) -> Merchant | None:
     return session.scalar(select(Merchant).where(Merchant.slug == slug))
 
 
-def create_demo_merchant(session: Session, slug: str, since: datetime) -> DemoLogin:
-    """The merchant, its stores and catalogue, an owner login and a manager API key."""
+def create_demo_merchant(session: Session, slug: str, since: datetime, now: datetime) -> DemoLogin:
+    """The merchant, its stores and catalogue (with products released after ``now``), an
+    owner login and a manager API key."""
     merchant = tenancy.create_merchant(
         session, cat.MERCHANT_NAME, slug, cat.CURRENCY, cat.TIMEZONE, cat.LOCALE
     )
@@ -84,6 +85,24 @@ def create_demo_merchant(session: Session, slug: str, since: datetime) -> DemoLo
                 "updated_at": since,
             }
             for p in cat.CATALOGUE
+        ],
+    )
+    session.execute(
+        insert(Product),
+        [
+            {
+                "merchant_id": merchant.id,
+                "sku": p.sku,
+                "name": p.name,
+                "category": p.category,
+                "price_minor": p.price_minor,
+                "tags": list(p.tags),
+                "active": True,
+                "release_at": now + timedelta(days=p.days_ahead),
+                "created_at": since,
+                "updated_at": since,
+            }
+            for p in cat.UPCOMING
         ],
     )
     email = owner_email(slug)

@@ -41,7 +41,7 @@ _MEMBER_UPDATE = text(
 )
 # Built once: constructing statements per call costs more Python time than running them.
 _SELECT_ACCOUNTS = text(
-    "SELECT id, member_id, code, asset FROM ledger_accounts WHERE merchant_id = :m AND ("
+    "SELECT id, member_id, code, asset, balance FROM ledger_accounts WHERE merchant_id = :m AND ("
     "(member_id IN :mids AND code IN :mcodes) OR (member_id IS NULL AND code IN :codes))"
 ).bindparams(
     bindparam("mids", expanding=True, type_=BigInteger()),
@@ -137,6 +137,7 @@ class _Account:
     member_id: int | None
     code: str
     asset: str
+    balance: int = 0  # as read with the account (not locked: a guide, never a guarantee)
 
 
 def check_legs(legs: list[Leg]) -> None:
@@ -170,6 +171,14 @@ def check_info(info: EntryInfo) -> None:
         raise InvalidInput("an entry needs an actor", code="entry_without_actor")
 
 
+def lock_order(account: _Account) -> tuple[bool, int]:
+    """The one order every writer locks account rows in: the member's accounts first, then the
+    merchant-side ones (shared by every till, so held for as short a time as possible), each by
+    primary key. One order everywhere means two transactions never wait for each other in a
+    circle."""
+    return (account.member_id is None, account.id)
+
+
 def _insufficient(leg_key: AccountKey, asset: str) -> BusinessRuleViolation:
     return BusinessRuleViolation(
         f"not enough {asset} on this member's account",
@@ -188,7 +197,9 @@ def _select_accounts(
         "codes": sorted({c for m, c in keys if m is None}),
     }
     rows = session.connection().execute(_SELECT_ACCOUNTS, params)
-    found = {(r.member_id, r.code): _Account(r.id, r.member_id, r.code, r.asset) for r in rows}
+    found = {
+        (r.member_id, r.code): _Account(r.id, r.member_id, r.code, r.asset, r.balance) for r in rows
+    }
     return {k: v for k, v in found.items() if k in keys}
 
 
@@ -249,7 +260,8 @@ def resolve_accounts(
 def _move_balances(
     session: Session, accounts: dict[AccountKey, _Account], legs: list[Leg]
 ) -> dict[int, int]:
-    """Apply each account's net change in primary-key order; the balances after, by account id."""
+    """Apply each account's net change, member accounts first, then the merchant's, each in
+    primary-key order (:func:`lock_order`); the balances after, by account id."""
     net: dict[int, int] = defaultdict(int)
     debt: dict[int, bool] = defaultdict(bool)
     by_id: dict[int, _Account] = {}
@@ -260,7 +272,7 @@ def _move_balances(
         by_id[account.id] = account
     after: dict[int, int] = {}
     conn = session.connection()
-    for account_id in sorted(net):
+    for account_id in sorted(net, key=lambda i: lock_order(by_id[i])):
         d = net[account_id]
         account = by_id[account_id]
         if account.member_id is None:

@@ -69,6 +69,21 @@ _GUARD_PENDING = text(
 )
 
 
+_L = LOTS.c
+_MEMBER_DUE_LOTS = (
+    select(_L.id, _L.merchant_id, _L.member_id, _L.remaining, _L.earned_at)
+    .where(
+        _L.merchant_id == bindparam("m"),
+        _L.member_id == bindparam("mem"),
+        _L.released_at.is_not(None),
+        _L.remaining > 0,
+        _L.expires_at <= bindparam("now", type_=UTCDateTime()),
+    )
+    .order_by(_L.expires_at, _L.id)
+    .limit(bindparam("n"))
+)
+
+
 class LedgerBusy(Conflict):
     """A lot changed between reading it and locking its account; the caller may retry."""
 
@@ -121,6 +136,22 @@ def take_from_lots(
 ) -> int:
     """Take up to ``need`` points from the member's spendable lots, earliest expiry first (then
     oldest); record the allocations. Returns how many points the lots gave."""
+    allocs = take_lots(session, merchant_id, member_id, need, now, exclude_lot_id)
+    _record_allocations(session, merchant_id, entry_id, kind, allocs)
+    return sum(a.amount for a in allocs)
+
+
+def take_lots(
+    session: Session,
+    merchant_id: int,
+    member_id: int,
+    need: int,
+    now: datetime,
+    exclude_lot_id: int | None = None,
+) -> list[Allocation]:
+    """Lower the member's spendable lots by up to ``need`` points, earliest expiry first (then
+    oldest), and say which gave what (the caller records the allocations once it has an entry).
+    The caller holds the member's points account row."""
     params = {"m": merchant_id, "mem": member_id, "now": now, "exclude": exclude_lot_id or 0}
     allocs: list[Allocation] = []
     left = need
@@ -133,8 +164,7 @@ def take_from_lots(
         left -= take
     if allocs:
         conn.execute(_TAKE_FROM_LOT, [{"id": a.lot_id, "n": a.amount} for a in allocs])
-    _record_allocations(session, merchant_id, entry_id, kind, allocs)
-    return need - left
+    return allocs
 
 
 def repay_debt(
@@ -269,6 +299,9 @@ def _due_lots(
     session: Session, now: datetime, merchant_id: int | None, member_id: int | None, limit: int
 ) -> list[Any]:
     lot = LOTS.c
+    if merchant_id is not None and member_id is not None:  # before every spend: built once
+        params = {"m": merchant_id, "mem": member_id, "now": now, "n": limit}
+        return list(session.connection().execute(_MEMBER_DUE_LOTS, params))
     query = select(lot.id, lot.merchant_id, lot.member_id, lot.remaining, lot.earned_at).where(
         lot.released_at.is_not(None), lot.remaining > 0, lot.expires_at <= now
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
+from patron.core.db import UTCDateTime
 from patron.core.errors import NotFound
 from patron.ledger.models import Asset, JournalEntry, LedgerAccount, PointsLot, Posting
 from patron.members.models import Member
@@ -37,11 +38,24 @@ class StatementLine:
     corrects_entry_id: int | None = None
 
 
+# Built once (checkout reads balances twice per purchase): building costs more than running.
+_MEMBER_OF = select(Member.id).where(
+    Member.id == bindparam("mem"), Member.merchant_id == bindparam("m")
+)
+_BALANCES = select(LedgerAccount.asset, LedgerAccount.balance).where(
+    LedgerAccount.merchant_id == bindparam("m"), LedgerAccount.member_id == bindparam("mem")
+)
+_PAST_EXPIRY = select(func.coalesce(func.sum(PointsLot.remaining), 0)).where(
+    PointsLot.merchant_id == bindparam("m"),
+    PointsLot.member_id == bindparam("mem"),
+    PointsLot.released_at.is_not(None),
+    PointsLot.expires_at <= bindparam("now", type_=UTCDateTime()),
+)
+
+
 def check_member(session: Session, merchant_id: int, member_id: int) -> None:
     """404 unless the member belongs to this merchant (tenancy)."""
-    found = session.scalar(
-        select(Member.id).where(Member.id == member_id, Member.merchant_id == merchant_id)
-    )
+    found = session.scalar(_MEMBER_OF, {"m": merchant_id, "mem": member_id})
     if found is None:
         raise NotFound("no such member", code="member_not_found")
 
@@ -49,25 +63,12 @@ def check_member(session: Session, merchant_id: int, member_id: int) -> None:
 def member_balances(session: Session, merchant_id: int, member_id: int) -> MemberBalances:
     """All balances of a member; points split into spendable, pending and past expiry."""
     check_member(session, merchant_id, member_id)
-    rows = session.execute(
-        select(LedgerAccount.asset, LedgerAccount.balance).where(
-            LedgerAccount.merchant_id == merchant_id, LedgerAccount.member_id == member_id
-        )
-    ).all()
+    params = {"m": merchant_id, "mem": member_id}
+    rows = session.execute(_BALANCES, params).all()
     balances = {asset.value: 0 for asset in Asset}
     balances.update({r.asset: r.balance for r in rows})
     # int(): PostgreSQL's SUM of a bigint is a numeric (a Decimal in Python).
-    past = int(
-        session.scalar(
-            select(func.coalesce(func.sum(PointsLot.remaining), 0)).where(
-                PointsLot.merchant_id == merchant_id,
-                PointsLot.member_id == member_id,
-                PointsLot.released_at.is_not(None),
-                PointsLot.expires_at <= utcnow(session),
-            )
-        )
-        or 0
-    )
+    past = int(session.scalar(_PAST_EXPIRY, {**params, "now": utcnow(session)}) or 0)
     points = balances[Asset.POINTS.value]
     return MemberBalances(
         member_id=member_id,

@@ -133,6 +133,25 @@ def _lock_entry(session: Session, merchant_id: int, entry_id: int) -> JournalEnt
     return entry
 
 
+def _refuse_many_parts(session: Session, entry_id: int) -> None:
+    """An entry that moves a member's points together with other member balances is a whole
+    purchase (ADR 0373): reversing its postings one by one would take back the earning but not
+    give back the points spent, or give back twice what a refund then gives back. Refunds
+    reverse such entries, in proportion, through the order's refund."""
+    member_postings = session.execute(
+        select(LedgerAccount.asset, LedgerAccount.member_id)
+        .join(Posting, Posting.account_id == LedgerAccount.id)
+        .where(Posting.entry_id == entry_id, LedgerAccount.member_id.is_not(None))
+    ).all()
+    points = {Asset.POINTS.value, Asset.POINTS_PENDING.value}
+    one_member = len({r.member_id for r in member_postings}) == 1
+    if one_member and len(member_postings) > 1 and any(r.asset in points for r in member_postings):
+        raise BusinessRuleViolation(
+            "this entry is a whole purchase: refund the order instead of reversing the entry",
+            code="entry_is_a_purchase",
+        )
+
+
 def reverse(
     session: Session,
     merchant_id: int,
@@ -146,6 +165,7 @@ def reverse(
     original = _lock_entry(session, merchant_id, entry_id)
     if original.reason_code in NOT_REVERSIBLE or original.reverses_entry_id is not None:
         raise BusinessRuleViolation("this entry cannot be reversed", code="entry_not_reversible")
+    _refuse_many_parts(session, entry_id)
     info = replace(info, reverses_entry_id=entry_id)
     lot = _lot_of_entry(session, merchant_id, entry_id)
     if lot is not None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,6 +34,13 @@ class Product(Base):
     __table_args__ = (
         UniqueConstraint("merchant_id", "sku"),
         Index("ix_products_category", "merchant_id", "category"),
+        Index(
+            "ix_products_release",
+            "merchant_id",
+            "release_at",
+            sqlite_where=text("release_at IS NOT NULL"),
+            postgresql_where=text("release_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -43,6 +51,8 @@ class Product(Base):
     price_minor: Mapped[int] = mapped_column(BigInteger)
     tags: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Before this moment only members may buy the product (early access, ADR 0357).
+    release_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

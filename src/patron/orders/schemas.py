@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class ProductCreate(BaseModel):
@@ -15,6 +15,14 @@ class ProductCreate(BaseModel):
     price_minor: int = Field(ge=0, le=10**12)
     tags: list[str] = Field(default_factory=list, max_length=50)
     active: bool = True
+    release_at: AwareDatetime | None = Field(
+        default=None, description="before this moment only members may buy it (early access)"
+    )
+
+    @field_validator("release_at")
+    @classmethod
+    def _release_in_utc(cls, value: datetime | None) -> datetime | None:
+        return value.astimezone(UTC) if value is not None else None
 
 
 class ProductUpdate(BaseModel):
@@ -23,6 +31,12 @@ class ProductUpdate(BaseModel):
     price_minor: int | None = Field(default=None, ge=0, le=10**12)
     tags: list[str] | None = Field(default=None, max_length=50)
     active: bool | None = None
+    release_at: AwareDatetime | None = Field(default=None, description="null: released")
+
+    @field_validator("release_at")
+    @classmethod
+    def _release_in_utc(cls, value: datetime | None) -> datetime | None:
+        return value.astimezone(UTC) if value is not None else None
 
 
 class ProductOut(BaseModel):
@@ -34,6 +48,7 @@ class ProductOut(BaseModel):
     price_minor: int
     tags: list[str]
     active: bool
+    release_at: datetime | None
     created_at: datetime
     updated_at: datetime
 

@@ -100,6 +100,24 @@ def list_products(
     return list(session.scalars(query.order_by(Product.id.desc()).limit(limit + 1)))
 
 
+def upcoming_releases(
+    session: Session, merchant_id: int, at: datetime, limit: int = 20
+) -> list[Product]:
+    """Active products not yet released at ``at`` (early access for members), soonest first."""
+    return list(
+        session.scalars(
+            select(Product)
+            .where(
+                Product.merchant_id == merchant_id,
+                Product.release_at > at,
+                Product.active.is_(True),
+            )
+            .order_by(Product.release_at, Product.id)
+            .limit(limit)
+        )
+    )
+
+
 def products_by_sku(session: Session, merchant_id: int, skus: Sequence[str]) -> dict[str, Product]:
     if not skus:
         return {}

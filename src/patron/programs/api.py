@@ -11,7 +11,7 @@ from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput
 from patron.core.http import SessionDep
 from patron.ledger import queries
-from patron.programs import rules, stored_value, tiers
+from patron.programs import rules, segment_fields, stored_value, tiers
 from patron.programs.config import Kind
 from patron.programs.schemas import (
     MemberTierOut,
@@ -19,6 +19,7 @@ from patron.programs.schemas import (
     RuleOut,
     StatementLineOut,
     StoredValueStatementOut,
+    TierBenefitsOut,
     TierChangeOut,
     TopUpIn,
     TopUpOut,
@@ -26,6 +27,8 @@ from patron.programs.schemas import (
 from patron.tenancy.auth import ClerkDep, ManagerDep
 
 router = APIRouter(prefix="/api/v1", tags=["programs"])
+# Importing segment_fields registers tier / points_balance / … for segment rules.
+_FIELDS = segment_fields.NAMES
 
 
 @router.get("/programs/{kind}", response_model=RuleOut, operation_id="get_program_rule")
@@ -80,6 +83,12 @@ def _tier_out(session: Session, merchant_id: int, member_id: int) -> MemberTierO
         member_id=member_id,
         tier_code=current.code,
         tier_name=current.name,
+        benefits=TierBenefitsOut(
+            discount_percent=current.discount_percent,
+            points_multiplier=current.points_multiplier,
+            birthday_gift=current.birthday_gift,
+            free_shipping=current.free_shipping,
+        ),
         kept_until_evaluation=row.floor_code if row else None,
         since=row.since if row else None,
         growth_in_window=growth,

@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 
 class Kind(StrEnum):
@@ -20,6 +20,10 @@ class Kind(StrEnum):
     STORED_VALUE = "stored_value"
     MEMBER_DAY = "member_day"
     REFUND_POLICY = "refund_policy"
+
+
+# Validation context for a version read back from the database (not new input).
+STORED_VERSION: dict[str, bool] = {"stored": True}
 
 
 class _Strict(BaseModel):
@@ -140,7 +144,26 @@ class MemberDayConfig(_Strict):
     weekdays: list[int] = Field(default_factory=list, description="0 = Monday ... 6 = Sunday")
     discount_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
     points_multiplier: Factor = Field(default=Decimal(1), gt=0, le=100)
-    early_access_tag: str | None = Field(default=None, max_length=60)
+    early_access: Literal["members", "member_day"] = Field(
+        default="members",
+        description="who may buy a product before its release_at: any member on any day, "
+        "or members on a member day only",
+    )
+    early_access_tiers: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="tier codes with early access; empty: every member",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_fields(cls, raw: object, info: ValidationInfo) -> object:
+        # ``early_access_tag`` (a product tag) never did anything and is replaced by
+        # products.release_at (ADR 0357): versions saved with it still load; a new setting
+        # that names it is refused like any unknown field.
+        if isinstance(info.context, dict) and info.context.get("stored") and isinstance(raw, dict):
+            raw = {k: v for k, v in raw.items() if k != "early_access_tag"}
+        return raw
 
     @model_validator(mode="after")
     def _days(self) -> MemberDayConfig:

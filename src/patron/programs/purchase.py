@@ -18,14 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
-from patron.ledger.service import (
-    Asset,
-    EntryInfo,
-    Leg,
-    earn_points,
-    post_entry,
-    spend_points,
-)
+from patron.ledger.moves import Earn, post_moves
+from patron.ledger.service import Asset, EntryInfo, Leg
 from patron.programs import stored_value, tiers
 from patron.programs.calendar import expiry_at
 from patron.programs.context import Programs, current_tier, earn_context, load_programs
@@ -35,6 +29,9 @@ from patron.programs.models import OrderPayment
 from patron.tenancy.models import Store
 
 GROWTH_ISSUED = "growth_issued"
+# Reason codes of the one entry a purchase posts and of the one entry each refund posts.
+PURCHASE = "purchase"
+PURCHASE_REFUNDED = "purchase_refunded"
 # session.info key: the external id of the order checkout is settling itself.
 CHECKOUT_ORDER = "patron.checkout_order"
 # session.info key: the lines of that order as just written (checkout need not read them back).
@@ -86,26 +83,29 @@ def _info(order: Any, reason: str, words: str, actor: str, rule: str | None) -> 
     )
 
 
-def _post_earning(
-    session: Session, programs: Programs, order: Any, earning: Earning, actor: str
-) -> int | None:
+def _earn_of(session: Session, programs: Programs, earning: Earning) -> Earn | None:
     if earning.points <= 0 or programs.points is None:
         return None
     cfg = programs.points.config
     now = utcnow(session)
     available = now + timedelta(days=cfg.pending_days) if cfg.pending_days else None
-    expires = expiry_at(cfg.expiry, available or now, programs.zone)
-    words = f"{earning.points} points for order {order.external_id}"
-    posted = earn_points(
-        session,
-        order.merchant_id,
-        order.member_id,
-        earning.points,
-        _info(order, "purchase_points", words, actor, programs.points.tag),
-        available_at=available,
-        expires_at=expires,
-    )
-    return posted.id
+    return Earn(earning.points, available, expiry_at(cfg.expiry, available or now, programs.zone))
+
+
+def describe_purchase(
+    external_id: str, payments: Payments, growth: int, earn: Earn | None, pending: bool
+) -> str:
+    """The member's words for a whole purchase: one statement line, its parts named."""
+    stored = payments.stored_principal_minor + payments.stored_bonus_minor
+    parts = [
+        f"{payments.points_redeemed} points paid {payments.points_value_minor}"
+        if payments.points_redeemed
+        else "",
+        f"{stored} stored value used" if stored else "",
+        f"{growth} growth earned" if growth else "",
+        f"{earn.points} points earned" + (" (pending)" if pending else "") if earn else "",
+    ]
+    return f"Order {external_id}: " + ", ".join(p for p in parts if p)
 
 
 def settle_order(
@@ -125,22 +125,6 @@ def settle_order(
     rules, lines and payments), so it is not computed a second time."""
     merchant_id, member_id = order.merchant_id, order.member_id
     programs = programs or load_programs(session, merchant_id, order.placed_at)
-    spend_id = None
-    if payments.points_redeemed:
-        spend_id = spend_points(
-            session,
-            merchant_id,
-            member_id,
-            payments.points_redeemed,
-            _info(
-                order,
-                "points_deduction",
-                f"{payments.points_redeemed} points paid {payments.points_value_minor} "
-                f"of order {order.external_id}",
-                actor,
-                programs.points.tag if programs.points else None,
-            ),
-        ).id
     total = order.total_minor
     cash = total - payments.non_cash_minor
     cash_share = Fraction(cash, total) if total else Fraction(0)
@@ -161,26 +145,24 @@ def settle_order(
             Leg.member(member_id, Asset.GROWTH, earning.growth),
             Leg.merchant(GROWTH_ISSUED, Asset.GROWTH, -earning.growth),
         ]
-    value_id = None
-    if legs:
-        tags = [r.tag for r in (programs.stored_value, programs.tiers) if r and r.version]
-        words = f"Order {order.external_id}: " + ", ".join(
-            part
-            for part in (
-                f"{payments.stored_principal_minor + payments.stored_bonus_minor} stored value used"
-                if payments.stored_principal_minor + payments.stored_bonus_minor
-                else "",
-                f"{earning.growth} growth earned" if earning.growth else "",
-            )
-            if part
-        )
-        value_id = post_entry(
+    earn = _earn_of(session, programs, earning)
+    entry_id = None
+    if legs or earn or payments.points_redeemed:
+        # One entry for the whole purchase (ADR 0373): what paid, what was earned.
+        rules = (programs.points, programs.stored_value, programs.tiers)
+        tags = [r.tag for r in rules if r and r.version]
+        pending = earn is not None and earn.available_at is not None
+        words = describe_purchase(order.external_id, payments, earning.growth, earn, pending)
+        moved = post_moves(
             session,
             merchant_id,
-            legs,
-            _info(order, "purchase", words, actor, ",".join(tags) or None),
-        ).id
-    earn_id = _post_earning(session, programs, order, earning, actor)
+            member_id,
+            _info(order, PURCHASE, words, actor, ",".join(tags) or None),
+            legs=legs,
+            spend=payments.points_redeemed,
+            earn=earn,
+        )
+        entry_id = moved.entry.id if moved.entry else None
     row = OrderPayment(
         merchant_id=merchant_id,
         order_id=order.id,
@@ -201,9 +183,11 @@ def settle_order(
             ]
             for ln in lines
         },
-        earn_entry_id=earn_id,
-        spend_entry_id=spend_id,
-        value_entry_id=value_id,
+        # One entry now; three columns still say which parts it holds (and older orders, made
+        # before ADR 0373, name three entries).
+        earn_entry_id=entry_id if earn else None,
+        spend_entry_id=entry_id if payments.points_redeemed else None,
+        value_entry_id=entry_id if legs else None,
         rule_versions=programs.versions(),
         points_taken_back=0,
         points_forgiven=0,

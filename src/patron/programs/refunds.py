@@ -3,7 +3,8 @@
 What the refunded lines earned is taken back and what the order spent is given back, in
 proportion, cumulatively: after each refund the totals reversed so far are recomputed from the
 quantities refunded so far, and only the difference is posted, so partial refunds never give
-back or take back anything twice and a full refund reverses everything exactly.
+back or take back anything twice and a full refund reverses everything exactly. Each refund is
+one ledger entry (ADR 0373); points given back return to the lots the purchase spent them from.
 """
 
 from __future__ import annotations
@@ -11,18 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.core.events import emit
-from patron.ledger import queries
-from patron.ledger.models import PointsLot
-from patron.ledger.service import Asset, EntryInfo, Leg, earn_points, post_entry, take_back_points
+from patron.ledger.moves import GiveBack, TakeBack, post_moves
+from patron.ledger.service import Asset, EntryInfo, Leg
 from patron.programs import tiers
-from patron.programs.calendar import expiry_at
-from patron.programs.context import Programs, load_programs
+from patron.programs.context import load_programs
 from patron.programs.models import OrderPayment
-from patron.programs.purchase import GROWTH_ISSUED, payment_of
+from patron.programs.purchase import GROWTH_ISSUED, PURCHASE_REFUNDED, payment_of
 from patron.programs.stored_value import BONUS_REDEEMED, STORED_REDEEMED
 
 ACTOR = "refunds"
@@ -38,15 +36,6 @@ def _earned_back(row: OrderPayment, lines: Sequence[Any]) -> tuple[int, int]:
     return points, growth
 
 
-def _affordable(session: Session, row: OrderPayment, points: int) -> int:
-    """Of ``points`` to take back, what the member still holds (the "cap" policy): what is left
-    of the earning's pending lot, then the spendable balance."""
-    lot = session.scalar(select(PointsLot).where(PointsLot.entry_id == row.earn_entry_id))
-    from_lot = min(points, lot.remaining) if lot is not None and lot.released_at is None else 0
-    held = queries.member_balances(session, row.merchant_id, row.member_id).points_spendable
-    return min(points, from_lot + held)
-
-
 def _info(
     order: Any, refund: Any, reason: str, words: str, reverses: int | None, rule: str | None = None
 ) -> EntryInfo:
@@ -60,56 +49,6 @@ def _info(
         rule_version=rule,
         reverses_entry_id=reverses,
     )
-
-
-def _give_back_points(
-    session: Session, programs: Programs, order: Any, refund: Any, row: OrderPayment, n: int
-) -> None:
-    """Redeemed points return as a new lot (spendable now, expiring by today's rule)."""
-    cfg = programs.points.config if programs.points else None
-    expires = expiry_at(cfg.expiry, programs.at, programs.zone) if cfg else None
-    earn_points(
-        session,
-        order.merchant_id,
-        order.member_id,
-        n,
-        _info(
-            order,
-            refund,
-            "points_deduction_refunded",
-            f"{n} points given back for refund of order {order.external_id}",
-            row.spend_entry_id,
-            programs.points.tag if programs.points else None,
-        ),
-        expires_at=expires,
-    )
-    row.points_returned += n
-
-
-def _take_back_points(
-    session: Session, programs: Programs, order: Any, refund: Any, row: OrderPayment, n: int
-) -> None:
-    assert row.earn_entry_id is not None
-    policy = programs.refund_policy
-    take = n if policy.config.spent_points == "debt" else _affordable(session, row, n)
-    if take:
-        take_back_points(
-            session,
-            order.merchant_id,
-            row.earn_entry_id,
-            take,
-            _info(
-                order,
-                refund,
-                "purchase_points_refunded",
-                f"{take} points taken back for refund of order {order.external_id}",
-                row.earn_entry_id,
-                policy.tag,
-            ),
-            allow_debt=policy.config.spent_points == "debt",
-        )
-    row.points_taken_back += take
-    row.points_forgiven += n - take
 
 
 def _value_legs(row: OrderPayment, principal: int, bonus: int, growth: int) -> list[Leg]:
@@ -132,6 +71,22 @@ def _value_legs(row: OrderPayment, principal: int, bonus: int, growth: int) -> l
     return legs
 
 
+def describe_refund(
+    external_id: str, returned: int, expired: int, taken: int, stored: int, growth: int
+) -> str:
+    """The member's words for a whole refund: one statement line, its parts named."""
+    parts = [
+        f"{returned} points given back"
+        + (f" ({expired} of them already expired)" if expired else "")
+        if returned
+        else "",
+        f"{taken} points taken back" if taken else "",
+        f"{stored} stored value back" if stored else "",
+        f"{growth} growth taken back" if growth else "",
+    ]
+    return f"Refund of order {external_id}: " + (", ".join(p for p in parts if p) or "nothing")
+
+
 def on_refund(session: Session, order: Any, refund: Any, order_lines: Sequence[Any]) -> None:
     """Reverse in proportion what the refunded lines earned and give back what the order spent.
 
@@ -148,26 +103,44 @@ def on_refund(session: Session, order: Any, refund: Any, order_lines: Sequence[A
     returned = row.points_redeemed * share[0] // share[1] - row.points_returned
     principal = row.stored_principal_minor * share[0] // share[1] - row.principal_returned_minor
     bonus = row.stored_bonus_minor * share[0] // share[1] - row.bonus_returned_minor
-    if returned > 0:
-        _give_back_points(session, programs, order, refund, row, returned)
-    take = points_target - row.points_taken_back - row.points_forgiven
-    if take > 0:
-        _take_back_points(session, programs, order, refund, row, take)
+    returned = max(returned, 0)
+    want = points_target - row.points_taken_back - row.points_forgiven
     growth = growth_target - row.growth_taken_back
     legs = _value_legs(row, principal, bonus, growth)
-    if legs:
-        post_entry(
+    policy = programs.refund_policy
+    debt = policy.config.spent_points == "debt"
+    give = (
+        GiveBack(row.spend_entry_id, returned, row.points_returned)
+        if returned and row.spend_entry_id is not None
+        else None
+    )
+    take = (
+        TakeBack(row.earn_entry_id, want, allow_debt=debt)
+        if want > 0 and row.earn_entry_id is not None
+        else None
+    )
+    taken = 0
+    if legs or give or take:
+        # One entry for the whole refund (ADR 0373), linked to the purchase it reverses.
+        reverses = row.value_entry_id or row.earn_entry_id or row.spend_entry_id
+        info = _info(order, refund, PURCHASE_REFUNDED, "-", reverses, policy.tag)
+        moved = post_moves(
             session,
             order.merchant_id,
-            legs,
-            _info(
-                order,
-                refund,
-                "purchase_refunded",
-                f"Refund of order {order.external_id}: {principal + bonus} stored value back",
-                row.value_entry_id,
+            row.member_id,
+            info,
+            legs=legs,
+            give_back=give,
+            take_back=take,
+            describe=lambda given, expired, taken: describe_refund(
+                order.external_id, given, expired, taken, principal + bonus, growth
             ),
         )
+        taken = moved.taken_back
+    row.points_returned += returned
+    if want > 0:
+        row.points_taken_back += taken
+        row.points_forgiven += want - taken
     row.principal_returned_minor += principal
     row.bonus_returned_minor += bonus
     row.growth_taken_back += growth
@@ -180,8 +153,8 @@ def on_refund(session: Session, order: Any, refund: Any, order_lines: Sequence[A
             "order_id": order.id,
             "refund_id": refund.id,
             "member_id": row.member_id,
-            "points_returned": max(returned, 0),
-            "points_taken_back": max(take, 0),
+            "points_returned": returned,
+            "points_taken_back": taken,
             "stored_value_returned_minor": principal + bonus,
             "growth_taken_back": growth,
         },

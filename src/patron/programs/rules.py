@@ -17,6 +17,7 @@ from patron.core.events import emit, register_event_types
 from patron.ledger.schedule import NOTICE_DAYS_PROVIDERS
 from patron.programs.config import (
     CONFIG_MODELS,
+    STORED_VERSION,
     Kind,
     MemberDayConfig,
     PointsConfig,
@@ -151,7 +152,9 @@ def _in_force(
         return None
     parsed: dict[int, RuleInForce[Any]] = session.info.setdefault(_CACHE + ".parsed", {})
     if row.id not in parsed:
-        parsed[row.id] = RuleInForce(kind, row.version, model.model_validate(row.config))
+        parsed[row.id] = RuleInForce(
+            kind, row.version, model.model_validate(row.config, context=STORED_VERSION)
+        )
     return parsed[row.id]
 
 

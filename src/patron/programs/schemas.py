@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,10 +34,20 @@ class TierChangeOut(BaseModel):
     changed_at: datetime
 
 
+class TierBenefitsOut(BaseModel):
+    """What the tier gives its members (the tier's settings)."""
+
+    discount_percent: Decimal
+    points_multiplier: Decimal
+    birthday_gift: bool
+    free_shipping: bool
+
+
 class MemberTierOut(BaseModel):
     member_id: int
     tier_code: str | None
     tier_name: str | None
+    benefits: TierBenefitsOut | None = None
     kept_until_evaluation: str | None
     since: datetime | None
     growth_in_window: int

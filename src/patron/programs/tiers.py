@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import ObjectDeletedError
 
 from patron.core.clock import utcnow
+from patron.core.db import UTCDateTime
 from patron.core.events import emit, register_event_types
 from patron.ledger.merge import MERGE_REASON
 from patron.ledger.models import Asset, JournalEntry, LedgerAccount, Posting
@@ -28,27 +29,34 @@ def growth_earned(session: Session, merchant_id: int, member_id: int, since: dat
 
     Growth of members merged into this one counts where and when it was earned; the
     ``member_merge`` entries that moved their balances are left out (ADR 0371)."""
-    owners = select(Member.id).where(
-        Member.merchant_id == merchant_id,
-        or_(Member.id == member_id, Member.merged_into_id == member_id),
-    )
-    total = session.scalar(
-        select(func.coalesce(func.sum(Posting.amount), 0))
-        .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
-        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .where(
-            LedgerAccount.merchant_id == merchant_id,
-            LedgerAccount.member_id.in_(owners),
-            LedgerAccount.code == Asset.GROWTH.value,
-            JournalEntry.occurred_at >= since,
-            JournalEntry.reason_code != MERGE_REASON,
-        )
-    )
+    total = session.scalar(_GROWTH_SINCE, {"m": merchant_id, "mem": member_id, "since": since})
     return int(total or 0)
 
 
+# Built once (every purchase re-evaluates the tier): building costs more than running.
+_OWNERS = select(Member.id).where(
+    Member.merchant_id == bindparam("m"),
+    or_(Member.id == bindparam("mem"), Member.merged_into_id == bindparam("mem")),
+)
+_GROWTH_SINCE = (
+    select(func.coalesce(func.sum(Posting.amount), 0))
+    .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+    .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+    .where(
+        LedgerAccount.merchant_id == bindparam("m"),
+        LedgerAccount.member_id.in_(_OWNERS),
+        LedgerAccount.code == Asset.GROWTH.value,
+        JournalEntry.occurred_at >= bindparam("since", type_=UTCDateTime()),
+        JournalEntry.reason_code != MERGE_REASON,
+    )
+)
+
+
 def qualifying_tier(cfg: TiersConfig, growth: int) -> Tier:
-    return [t for t in cfg.tiers if t.threshold <= growth][-1]
+    """The highest tier reached; the lowest if the window's growth is below every threshold
+    (negative, when a refund inside the window takes back growth earned before it)."""
+    reached = [t for t in cfg.tiers if t.threshold <= growth]
+    return reached[-1] if reached else cfg.tiers[0]
 
 
 def _rank(cfg: TiersConfig, code: str | None) -> int:

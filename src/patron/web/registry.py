@@ -7,14 +7,19 @@ from types import ModuleType
 from patron.web.dashboard import analytics as dashboard_analytics
 from patron.web.dashboard import campaigns as dashboard_campaigns
 from patron.web.dashboard import channels as dashboard_channels
+from patron.web.dashboard import coupons as dashboard_coupons
+from patron.web.dashboard import gifts as dashboard_gifts
 from patron.web.dashboard import journeys as dashboard_journeys
+from patron.web.dashboard import mall as dashboard_mall
 from patron.web.dashboard import member_loyalty as dashboard_member_loyalty
 from patron.web.dashboard import members as dashboard_members
 from patron.web.dashboard import messages as dashboard_messages
+from patron.web.dashboard import products as dashboard_products
 from patron.web.dashboard import programs as dashboard_programs
 from patron.web.dashboard import segments as dashboard_segments
 from patron.web.dashboard import session as dashboard_session
 from patron.web.dashboard import templates as dashboard_templates
+from patron.web.portal import early_access as portal_early_access
 from patron.web.portal import engagement as portal_engagement
 from patron.web.portal import loyalty as portal_loyalty
 from patron.web.portal import pages as portal_pages
@@ -29,6 +34,10 @@ DASHBOARD: list[ModuleType] = [
     dashboard_channels,
     dashboard_templates,
     dashboard_programs,
+    dashboard_coupons,
+    dashboard_mall,
+    dashboard_gifts,
+    dashboard_products,
     dashboard_member_loyalty,
     dashboard_campaigns,
     dashboard_journeys,
@@ -39,4 +48,5 @@ PORTAL: list[ModuleType] = [
     portal_pages,
     portal_engagement,
     portal_loyalty,
+    portal_early_access,
 ]

@@ -88,11 +88,18 @@ class GammaGamma:
             self.param_names,
             lambda prm: self.loglik_and_gradient(prm, xa, ma, wa),
             float(wa.sum()),
-            initial,
+            self.start_values(ma, wa) if initial is None else initial,
         )
         self.params = res.params
         self.result = res
         return res
+
+    @staticmethod
+    def start_values(monetary: FloatArray, weights: FloatArray) -> list[float]:
+        """``p = 1, q = 2`` and ``gamma`` = the weighted mean spend, so that the model's mean
+        spend ``p gamma / (q - 1)`` starts at the data's (and in the data's currency unit)."""
+        mean = float(np.dot(weights, monetary) / max(float(weights.sum()), 1e-300))
+        return [1.0, 2.0, max(mean, 1e-6)]
 
     def conditional_expected_average_profit(self, x: ArrayLike, monetary: ArrayLike) -> FloatArray:
         """E[mean spend | x, zbar] = (q-1)/(px+q-1) * p*gamma/(q-1) + px/(px+q-1) * zbar.

@@ -142,8 +142,34 @@ def _field_rule(ctx: Context, rule: dict[str, Any], path: str) -> ColumnElement[
         ) from exc
 
 
+def _typed(column: Any, value: Any) -> Any:
+    """``value`` if it has the column's type (a number for a count, text for a name), else a
+    ValueError naming the type: a rule must not turn into a database error or a comparison that
+    silently matches nobody (``orders_count > 'three'``)."""
+    try:
+        python_type = column.type.python_type
+    except (AttributeError, NotImplementedError):
+        return value
+    if python_type in (int, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"a number, not {value!r}")
+    elif python_type is str and not isinstance(value, str):
+        raise ValueError(f"text, not {value!r}")
+    return value
+
+
 def compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
-    """``column <op> value`` for the comparison operators."""
+    """``column <op> value`` for the comparison operators; ``eq``/``ne`` null mean "is empty" /
+    "is not empty"."""
+    if op in ("eq", "ne") and value is None:
+        return column.is_(None) if op == "eq" else column.is_not(None)  # type: ignore[no-any-return]
+    if op in ("between", "in", "not_in"):
+        items = _as_list(value)
+        if op == "between" and len(items) != 2:
+            raise ValueError("between takes [low, high]")
+        value = [_typed(column, v) for v in items]
+    else:
+        value = _typed(column, value)
     if op == "eq":
         return column == value  # type: ignore[no-any-return]
     if op == "ne":

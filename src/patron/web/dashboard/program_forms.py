@@ -286,11 +286,29 @@ MEMBER_DAY_FORM = (
         (
             Field("discount_percent", N_("Discount"), "decimal", suffix="%"),
             Field("points_multiplier", N_("Points ×"), "decimal"),
+        ),
+    ),
+    Section(
+        N_("Early access"),
+        N_(
+            "A product with a release time can be bought before it only by members "
+            "(the release time is set on the product)."
+        ),
+        (
             Field(
-                "early_access_tag",
-                N_("Early access product tag"),
-                "opt_text",
-                N_("Products with this tag are for members first."),
+                "early_access",
+                N_("Before release"),
+                "choice",
+                choices=(
+                    ("members", N_("Members may buy it on any day")),
+                    ("member_day", N_("Members may buy it on member days only")),
+                ),
+            ),
+            Field(
+                "early_access_tiers",
+                N_("Only these tiers"),
+                "csv",
+                N_("Tier codes separated by commas; empty: every member."),
             ),
         ),
     ),
