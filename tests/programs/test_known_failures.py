@@ -262,11 +262,9 @@ def test_cap_refund_takes_back_only_points_not_past_expiry(
         pay = s.scalar(select(OrderPayment).where(OrderPayment.order_id == order_b))
         assert pay is not None
         assert (pay.points_taken_back, pay.points_forgiven) == (200, 300)
-        taken = s.scalar(
-            select(JournalEntry).where(JournalEntry.reason_code == "purchase_points_refunded")
-        )
-        assert taken is not None and taken.description == (
-            "200 points taken back for refund of order B-1"
+        refund = s.scalar(select(JournalEntry).where(JournalEntry.object_type == "refund"))
+        assert refund is not None and refund.description == (
+            "Refund of order B-1: 200 points taken back, 500 growth taken back"
         )
         expired = s.scalars(
             select(JournalEntry).where(JournalEntry.reason_code == "points_expired")
@@ -275,3 +273,29 @@ def test_cap_refund_takes_back_only_points_not_past_expiry(
         assert verify(s) == []
     b = balances(sessions, m, member)
     assert (b["points"], b["points_pending"], b["growth"]) == (0, 0, 300)
+
+
+def test_checkout_max_points_leaves_points_past_expiry_alone(
+    sessions: sessionmaker[Session], clock: FrozenClock, tenant: Tenant
+) -> None:
+    """``points: "max"`` spends the 200 spendable points, not the 300 past their date, and the
+    amounts are exact whole numbers on every database."""
+    m = tenant.merchant_id
+    expiring = {**POINTS, "pending_days": 0, "expiry": {"mode": "rolling", "months": 1}}
+    typical_program(sessions, m, points=expiring)
+    member = new_member(sessions, m)
+    _past_expiry_history(sessions, clock, m, member)
+    req = CommitRequest(
+        member_id=member,
+        points="max",
+        lines=[{"name": "Tea", "quantity": 1, "unit_price_minor": 100000}],
+    )
+    with transaction(sessions) as s:
+        out = checkout.commit(s, m, req, "k-max", "clerk")
+    q = out.quote
+    assert (q.points_redeemed, q.points_value_minor) == (200, 200)
+    assert type(q.points_redeemed) is int and type(q.points_value_minor) is int
+    b = balances(sessions, m, member)
+    assert b["points"] == q.points_to_earn  # 300 expired, 200 spent, the new points earned
+    with transaction(sessions) as s:
+        assert verify(s) == []
