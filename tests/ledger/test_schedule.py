@@ -16,7 +16,7 @@ from patron.core.db import transaction
 from patron.core.events import OutboxEvent
 from patron.ledger import service as ledger
 from patron.ledger.queries import member_balances
-from patron.ledger.tasks import points_schedule
+from patron.ledger.tasks import ScheduleRun, expire_until_idle, points_schedule
 from patron.ledger.verify import verify
 from patron.worker import TASKS
 from tests.conftest import Tenant
@@ -70,6 +70,29 @@ def test_worker_releases_announces_and_expires(
         assert balance(s, None, "points_expired") == 15
         assert [e["points"] for e in events(s, "points.expired")] == [15]
         assert [e["points"] for e in events(s, "points.expiring_soon")] == [15, 60]
+        assert verify(s) == []
+
+
+def test_expire_until_idle_runs_batches_until_nothing_is_due(
+    sessions: sessionmaker[Session], tenant: Tenant, other_tenant: Tenant, clock: FrozenClock
+) -> None:
+    """Five due lots in batches of two: three batches do the work, a fourth finds nothing; the
+    other merchant's due lot is left alone when one merchant is named."""
+    mid = tenant.merchant_id
+    [m] = make_members(sessions, mid, 1)
+    [o] = make_members(sessions, other_tenant.merchant_id, 1)
+    t0 = clock.now()
+    with transaction(sessions) as s:
+        for n in range(1, 6):
+            ledger.earn_points(s, mid, m, 10 * n, info(), expires_at=t0 + n * DAY)
+        ledger.earn_points(s, mid, m, 7, info(), available_at=t0 + DAY)
+        ledger.earn_points(s, other_tenant.merchant_id, o, 9, info(), expires_at=t0 + DAY)
+    clock.advance(6 * DAY)
+    assert expire_until_idle(sessions, mid, days=0, batch=2) == ScheduleRun(1, 5, 0)
+    assert expire_until_idle(sessions, mid, days=0, batch=2) == ScheduleRun(0, 0, 0)
+    with transaction(sessions) as s:
+        assert (points(s, m), points(s, o)) == (7, 9)
+        assert balance(s, None, "points_expired") == 150
         assert verify(s) == []
 
 

@@ -10,11 +10,7 @@ from patron.core.config import get_settings
 from patron.core.db import make_engine, make_session_factory, transaction
 from patron.core.errors import PatronError
 from patron.ledger.schedule import DEFAULT_EXPIRING_SOON_DAYS
-from patron.ledger.service import (
-    announce_expiring_points,
-    expire_points,
-    release_pending_points,
-)
+from patron.ledger.tasks import expire_until_idle
 from patron.ledger.verify import ledger_counts, verify
 from patron.tenancy.service import find_merchant
 
@@ -59,30 +55,18 @@ def expire_command(
     days: int = typer.Option(DEFAULT_EXPIRING_SOON_DAYS, help="warn this many days ahead"),
 ) -> None:
     """Release pending points whose window has ended, expire due lots, announce expiring ones."""
-    released = expired = announced = 0
     sessions = _sessions()
     try:
-        while True:  # in batches, one transaction each, until nothing is due
-            with transaction(sessions) as session:
-                merchant_id = _merchant_id(session, merchant)
-                batch = (
-                    release_pending_points(session, merchant_id),
-                    expire_points(session, merchant_id),
-                    announce_expiring_points(session, merchant_id, days),
-                )
-            released, expired, announced = (
-                released + batch[0],
-                expired + batch[1],
-                announced + batch[2],
-            )
-            if sum(batch) == 0:
-                break
+        with transaction(sessions) as session:
+            merchant_id = _merchant_id(session, merchant)
+        # in batches, one transaction each, until nothing is due
+        run = expire_until_idle(sessions, merchant_id, days)
     except PatronError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
     console.print(
-        f"points released: {released} lots, expired: {expired} lots, "
-        f"expiring soon announced: {announced} lots",
+        f"points released: {run.released} lots, expired: {run.expired} lots, "
+        f"expiring soon announced: {run.announced} lots",
         highlight=False,
     )
 

@@ -67,7 +67,8 @@ def member_balances(session: Session, merchant_id: int, member_id: int) -> Membe
     rows = session.execute(_BALANCES, params).all()
     balances = {asset.value: 0 for asset in Asset}
     balances.update({r.asset: r.balance for r in rows})
-    past = session.scalar(_PAST_EXPIRY, {**params, "now": utcnow(session)}) or 0
+    # int(): PostgreSQL's SUM of a bigint is a numeric (a Decimal in Python).
+    past = int(session.scalar(_PAST_EXPIRY, {**params, "now": utcnow(session)}) or 0)
     points = balances[Asset.POINTS.value]
     return MemberBalances(
         member_id=member_id,
