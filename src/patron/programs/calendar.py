@@ -22,6 +22,7 @@ def merchant_zone(session: Session, merchant_id: int) -> ZoneInfo:
     zones: dict[int, ZoneInfo] = session.info.setdefault(_ZONES, {})
     if merchant_id not in zones:
         loaded = session.identity_map.get(identity_key(Merchant, merchant_id))
+        tz: str | None
         if loaded is not None and "timezone" in loaded.__dict__:  # read already (checkout)
             tz = loaded.timezone
         else:
