@@ -3,11 +3,12 @@
 A purchase spends points and stored value, earns growth and (maybe pending) points; a refund
 gives back what was spent and takes back what was earned. :func:`post_moves` posts all of it as
 the postings of a single entry (ADR 0373), in one savepoint, with one SELECT of every account
-involved, one conditional UPDATE per account, one INSERT of the entry and one multi-row INSERT
-of its postings. Lots move inside the same entry: spent points leave the earliest-expiring lots,
-earned points open a lot, given-back points return to the lots they were spent from (allocation
-records say which) — or, if such a lot has expired meanwhile, come back expired (an expiry
-posting in the same entry) instead of coming back to life.
+involved, one conditional UPDATE of the member's accounts and one of the merchant-side ones
+(ADR 0374), one INSERT of the entry and one multi-row INSERT of its postings. Lots move
+inside the same entry: spent points leave the earliest-expiring lots, earned points open a
+lot, given-back points return to the lots they were spent from (allocation records say which)
+— or, if such a lot has expired meanwhile, come back expired (an expiry posting in the same
+entry) instead of coming back to life.
 
 Lock order (the same as :func:`patron.ledger.journal.lock_order` everywhere): the member's
 accounts, then the member's lots, then the merchant-side accounts (``points_redeemed``,
