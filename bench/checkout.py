@@ -192,6 +192,11 @@ def kind_of(statement: str) -> str:
         return "COMMIT"
     words = statement.split()
     head = words[0].upper()
+    if head == "WITH":  # a CTE then the statement proper: name that
+        m = re.search(r"\)\s+(UPDATE|INSERT INTO|DELETE FROM|SELECT)\s+(\w+)", statement, re.I)
+        if m:
+            verb = m.group(1).split()[0].upper()
+            return f"{verb} {m.group(2)} (WITH)"
     if head in {"INSERT", "DELETE"}:
         return f"{head} {words[2]}"
     if head == "UPDATE":

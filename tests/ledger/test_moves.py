@@ -110,9 +110,10 @@ def test_lock_order_member_accounts_then_lots_then_merchant(
 
     def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         words = statement.split()
-        if words[0] == "UPDATE" and words[1] == "ledger_accounts":
+        if "UPDATE ledger_accounts" in statement:  # several accounts: one statement (WITH …)
             side = "member" if "allow_negative" in statement else "merchant"
-            seen.append(f"UPDATE {side} account")
+            rows = statement.count("CAST(") // (5 if side == "member" else 2)
+            seen.append(f"UPDATE {side} accounts ×{rows}")
         elif words[0] == "UPDATE" or (
             words[0] == "INSERT" and words[2] not in ("ledger_accounts", "outbox_events")
         ):
@@ -138,15 +139,40 @@ def test_lock_order_member_accounts_then_lots_then_merchant(
         finally:
             event.remove(engine, "before_cursor_execute", listener)
     assert seen == [
-        "UPDATE member account",  # points, stored value, pending points: by id
-        "UPDATE member account",
-        "UPDATE member account",
+        "UPDATE member accounts ×3",  # points, stored value, pending points: by id
         "UPDATE points_lots",
         "INSERT journal_entries",
         "INSERT points_lots",
         "INSERT points_allocations",
-        "UPDATE merchant account",  # points_redeemed, stored_redeemed, points_pending_issued
-        "UPDATE merchant account",
-        "UPDATE merchant account",
+        "UPDATE merchant accounts ×3",  # points_redeemed, stored_redeemed, points_pending_issued
         "INSERT ledger_postings",
     ]
+
+
+def test_one_account_short_refuses_all_of_the_one_update(
+    sessions: sessionmaker[Session], tenant: Tenant
+) -> None:
+    """Several member accounts move in one UPDATE: the one that would go below zero (stored
+    value) refuses the whole entry — the others (points, growth) do not move either."""
+    m = tenant.merchant_id
+    [member] = make_members(sessions, m, 1)
+    with transaction(sessions) as s:
+        ledger.earn_points(s, m, member, 100, info())
+        ledger.adjust_balance(s, m, member, Asset.STORED_PRINCIPAL, 500, info("top_up", "Cash"))
+    legs = [
+        Leg.member(member, Asset.STORED_PRINCIPAL, -501),
+        Leg.merchant("stored_redeemed", Asset.STORED_PRINCIPAL, 501),
+        Leg.member(member, Asset.GROWTH, 30),
+        Leg.merchant("growth_issued", Asset.GROWTH, -30),
+    ]
+    with transaction(sessions) as s, pytest.raises(BusinessRuleViolation) as err:
+        post_moves(s, m, member, info("purchase", "Order 10"), legs=legs, spend=40, earn=Earn(5))
+    assert err.value.code == "insufficient_balance"
+    assert err.value.details["asset"] == "stored_principal"
+    with transaction(sessions) as s:
+        assert s.scalar(select(func.count()).select_from(JournalEntry)) == 2
+        assert (points(s, member), balance(s, member, "stored_principal")) == (100, 500)
+        assert balance(s, member, "growth") == 0
+        assert (balance(s, None, "stored_redeemed"), balance(s, None, "growth_issued")) == (0, 0)
+        assert _lots(s, member) == [(100, 100)]
+        assert verify(s) == []

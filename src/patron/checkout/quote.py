@@ -53,6 +53,8 @@ class Quote:
     payments: Payments
     earning: Earning = field(default_factory=lambda: Earning(0, 0))
     early_access: list[EarlyAccessLine] = field(default_factory=list)
+    # Held so the session's identity map keeps them while commit records the order.
+    merchant: Merchant | None = None
 
 
 def percent_off(amount: int, percent: Decimal) -> int:
@@ -189,6 +191,7 @@ def build_quote(
         benefits=applied,
         payments=payments,
         early_access=early,
+        merchant=merchant,
     )
     if member is not None:
         cash_share = Fraction(total - payments.non_cash_minor, total) if total else Fraction(0)

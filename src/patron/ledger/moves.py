@@ -3,11 +3,12 @@
 A purchase spends points and stored value, earns growth and (maybe pending) points; a refund
 gives back what was spent and takes back what was earned. :func:`post_moves` posts all of it as
 the postings of a single entry (ADR 0373), in one savepoint, with one SELECT of every account
-involved, one conditional UPDATE per account, one INSERT of the entry and one multi-row INSERT
-of its postings. Lots move inside the same entry: spent points leave the earliest-expiring lots,
-earned points open a lot, given-back points return to the lots they were spent from (allocation
-records say which) — or, if such a lot has expired meanwhile, come back expired (an expiry
-posting in the same entry) instead of coming back to life.
+involved, one conditional UPDATE of the member's accounts and one of the merchant-side ones
+(ADR 0374), one INSERT of the entry and one multi-row INSERT of its postings. Lots move
+inside the same entry: spent points leave the earliest-expiring lots, earned points open a
+lot, given-back points return to the lots they were spent from (allocation records say which)
+— or, if such a lot has expired meanwhile, come back expired (an expiry posting in the same
+entry) instead of coming back to life.
 
 Lock order (the same as :func:`patron.ledger.journal.lock_order` everywhere): the member's
 accounts, then the member's lots, then the merchant-side accounts (``points_redeemed``,
@@ -181,26 +182,86 @@ def _member_updates(
         low[account.id] = min(low[account.id], net[account.id])
         debt[account.id] |= leg.allow_debt
         by_id[account.id] = account
-    after: dict[int, int] = {}
     conn = session.connection()
     merchant_side: list[tuple[int, int]] = []
+    rows: list[dict[str, Any]] = []
     for account_id in sorted(net, key=lambda i: lock_order(by_id[i])):
         account = by_id[account_id]
         if account.member_id is None:
             merchant_side.append((account_id, net[account_id]))
             continue
-        params = {
-            "id": account_id,
-            "d": net[account_id],
-            "need": low[account_id],
-            "debt": debt[account_id],
-            "free": low[account_id] >= 0 or debt[account_id],
-        }
-        balance = conn.execute(_MEMBER_UPDATE, params).scalar_one_or_none()
-        if balance is None:
+        rows.append(
+            {
+                "id": account_id,
+                "d": net[account_id],
+                "need": low[account_id],
+                "debt": debt[account_id],
+                "free": low[account_id] >= 0 or debt[account_id],
+            }
+        )
+    after = _update_accounts(conn, rows, member=True)
+    for row in rows:
+        if row["id"] not in after:  # the condition refused it: nothing of the entry stays
+            account = by_id[row["id"]]
             raise _insufficient((account.member_id, account.code), account.asset)
-        after[account_id] = balance
     return after, merchant_side
+
+
+_MANY_UPDATES: dict[tuple[str, bool, int], Any] = {}
+
+
+def _many_update(dialect: str, member: bool, n: int) -> Any:
+    """One UPDATE of ``n`` accounts (``UPDATE … FROM (VALUES …)``), built once per shape.
+
+    On PostgreSQL the rows are first locked in primary-key order (a ``FOR UPDATE`` CTE the
+    UPDATE must join), so two writers never lock the same rows in a different order, whatever
+    plan the join gets. A member row is only changed if it may go where it goes (``free`` or
+    ``balance + need >= 0``, checked on the locked, current row as the one-row UPDATE does);
+    the rows it returns say which were."""
+    key = (dialect, member, n)
+    if key not in _MANY_UPDATES:
+        cols = ("id", "d", "need", "debt", "free") if member else ("id", "d")
+        kinds = {"id": "BIGINT", "d": "BIGINT", "need": "BIGINT", "debt": "BOOLEAN"}
+        kinds["free"] = "BOOLEAN"
+        values = ", ".join(
+            "(" + ", ".join(f"CAST(:{c}{i} AS {kinds[c]})" for c in cols) + ")" for i in range(n)
+        )
+        ids = ", ".join(f":id{i}" for i in range(n))
+        names = ", ".join(("acc", *cols[1:]))
+        sql = f"WITH v({names}) AS (VALUES {values})"
+        lock = ""
+        if dialect == "postgresql":
+            sql += (
+                ", locked AS MATERIALIZED (SELECT id FROM ledger_accounts "
+                f"WHERE id IN ({ids}) ORDER BY id FOR UPDATE)"
+            )
+            lock = " AND a.id IN (SELECT id FROM locked)"
+        sql += " UPDATE ledger_accounts AS a SET balance = a.balance + v.d"
+        if member:
+            sql += ", allow_negative = ((v.debt OR a.allow_negative) AND a.balance + v.d < 0)"
+        sql += f" FROM v WHERE a.id = v.acc{lock}"
+        if member:
+            sql += " AND (v.free OR a.balance + v.need >= 0)"
+        sql += " RETURNING id, balance"
+        _MANY_UPDATES[key] = text(sql)
+    return _MANY_UPDATES[key]
+
+
+def _update_accounts(conn: Any, rows: list[dict[str, Any]], *, member: bool) -> dict[int, int]:
+    """Move these accounts (rows in lock order): one statement for all of them; returns the
+    balances after of the rows that moved (a member row refused by its condition is missing)."""
+    if not rows:
+        return {}
+    if len(rows) == 1:
+        row = rows[0]
+        if member:
+            balance = conn.execute(_MEMBER_UPDATE, row).scalar_one_or_none()
+        else:
+            balance = conn.execute(_MERCHANT_UPDATE, {"id": row["id"], "d": row["d"]}).scalar_one()
+        return {} if balance is None else {row["id"]: balance}
+    params = {f"{c}{i}": v for i, row in enumerate(rows) for c, v in row.items()}
+    statement = _many_update(conn.dialect.name, member, len(rows))
+    return {int(i): int(b) for i, b in conn.execute(statement, params)}
 
 
 def post_moves(
@@ -444,9 +505,10 @@ def _post_moves(
         )
 
     # --- the merchant's side, last ----------------------------------------------------------
-    for account_id, d in merchant_side:
-        params: dict[str, Any] = {"id": account_id, "d": d}
-        after[account_id] = conn.execute(_MERCHANT_UPDATE, params).scalar_one()
+    moved = _update_accounts(conn, [{"id": i, "d": d} for i, d in merchant_side], member=False)
+    if len(moved) != len(merchant_side):  # an account row vanished: never post half an entry
+        raise LedgerBusy("an account changed while posting; try again")
+    after.update(moved)
     posted_legs = _posted_legs(accounts, all_legs, after)
     conn.execute(
         POSTINGS.insert(),

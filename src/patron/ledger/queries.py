@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from patron.core.clock import utcnow
 from patron.core.db import UTCDateTime
@@ -55,6 +56,9 @@ _PAST_EXPIRY = select(func.coalesce(func.sum(PointsLot.remaining), 0)).where(
 
 def check_member(session: Session, merchant_id: int, member_id: int) -> None:
     """404 unless the member belongs to this merchant (tenancy)."""
+    loaded = session.identity_map.get(identity_key(Member, member_id))
+    if loaded is not None and loaded.__dict__.get("merchant_id") == merchant_id:
+        return  # read in this session already (checkout's quote)
     found = session.scalar(_MEMBER_OF, {"m": merchant_id, "mem": member_id})
     if found is None:
         raise NotFound("no such member", code="member_not_found")

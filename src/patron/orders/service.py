@@ -208,7 +208,14 @@ def _first_holder(
 
 
 def _build_lines(session: Session, merchant_id: int, data: OrderCreate) -> list[dict[str, Any]]:
-    catalogue = products_by_sku(session, merchant_id, [ln.sku for ln in data.lines if ln.sku])
+    # Only lines that leave a name, price or category to the catalogue read it (checkout gives
+    # all three: it read the products for its quote already).
+    fill = [
+        ln.sku
+        for ln in data.lines
+        if ln.sku and (ln.name is None or ln.unit_price_minor is None or ln.category is None)
+    ]
+    catalogue = products_by_sku(session, merchant_id, fill)
     lines = []
     for no, ln in enumerate(data.lines, start=1):
         product = catalogue.get(ln.sku) if ln.sku else None
@@ -269,10 +276,13 @@ def create_order(session: Session, merchant_id: int, data: OrderCreate) -> tuple
     shares = split_by_weight(data.discount_minor, [ln["total_minor"] for ln in lines])
     for ln, share in zip(lines, shares, strict=True):
         ln["paid_minor"] = ln["total_minor"] - share
+    # A member named by id is only read, so it goes into the order's INSERT; a customer
+    # reference may create a contact, which waits until the order id is claimed.
+    member = _order_member(session, merchant_id, data) if data.customer is None else None
     order = Order(
         merchant_id=merchant_id,
         external_id=data.external_id,
-        member_id=None,
+        member_id=member.id if member else None,
         store_id=store.id if store else None,
         channel=store.channel if store else "online",
         status=OrderStatus.COMPLETED.value,
@@ -296,8 +306,9 @@ def create_order(session: Session, merchant_id: int, data: OrderCreate) -> tuple
         if replay is None:
             raise
         return replay, False
-    member = _order_member(session, merchant_id, data)
-    order.member_id = member.id if member else None
+    if data.customer is not None:
+        member = _order_member(session, merchant_id, data)
+        order.member_id = member.id if member else None
     line_rows = [OrderLine(merchant_id=merchant_id, order_id=order.id, **ln) for ln in lines]
     session.add_all(line_rows)
     session.flush()

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from patron.programs.config import Expiry
 from patron.tenancy.models import Merchant
@@ -20,7 +21,12 @@ def merchant_zone(session: Session, merchant_id: int) -> ZoneInfo:
     a change of time zone takes effect from the next request)."""
     zones: dict[int, ZoneInfo] = session.info.setdefault(_ZONES, {})
     if merchant_id not in zones:
-        tz = session.scalar(select(Merchant.timezone).where(Merchant.id == merchant_id))
+        loaded = session.identity_map.get(identity_key(Merchant, merchant_id))
+        tz: str | None
+        if loaded is not None and "timezone" in loaded.__dict__:  # read already (checkout)
+            tz = loaded.timezone
+        else:
+            tz = session.scalar(select(Merchant.timezone).where(Merchant.id == merchant_id))
         zones[merchant_id] = ZoneInfo(tz or "UTC")
     return zones[merchant_id]
 
