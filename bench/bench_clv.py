@@ -96,7 +96,11 @@ def ours(s: pd.DataFrame) -> dict[str, dict[str, Any]]:
 
 
 def peers(
-    s: pd.DataFrame, models: list[str], timeout: float, peer: str = "lifetimes"
+    s: pd.DataFrame,
+    models: list[str],
+    timeout: float,
+    peer: str = "lifetimes",
+    extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run the peer library in its venv; {} if that venv is missing."""
     python, script, _title = PEERS[peer]
@@ -108,7 +112,7 @@ def peers(
         np.savez(path, **{k: s[k].to_numpy() for k in ("x", "t_x", "T", "monetary")})
         results: dict[str, Any] = {}
         for name in models:
-            cmd = [str(python), str(ROOT / "bench" / script), str(path), name]
+            cmd = [str(python), str(ROOT / "bench" / script), str(path), name, *extra]
             try:
                 done = subprocess.run(
                     cmd, capture_output=True, text=True, timeout=timeout, check=True
@@ -214,6 +218,11 @@ def main() -> None:
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--peer", choices=sorted(PEERS), default="lifetimes")
     parser.add_argument(
+        "--peer-tight",
+        action="store_true",
+        help="PyMC only: run find_MAP's L-BFGS-B to rounding-level tolerances (not its defaults)",
+    )
+    parser.add_argument(
         "--peer-result",
         type=Path,
         help="reuse the peer's JSON output saved from an earlier run on the same data "
@@ -227,14 +236,15 @@ def main() -> None:
     elif args.no_peers:
         theirs = {}
     else:
-        theirs = peers(s, list(mine), args.peer_timeout, args.peer)
+        extra = ("tight",) if args.peer_tight else ()
+        theirs = peers(s, list(mine), args.peer_timeout, args.peer, extra)
     record: dict[str, Any] = {}
     text = table(s, mine, theirs, PEERS[args.peer][2], record)
     print(text)
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
     (out / f"clv-{args.peer}.md").write_text(text + "\n")
-    stem = f"clv-{args.peer}-{args.customers}"
+    stem = f"clv-{args.peer}{'-tight' if args.peer_tight else ''}-{args.customers}"
     (out / f"{stem}.json").write_text(json.dumps(record, indent=1, default=float) + "\n")
 
 
