@@ -55,6 +55,30 @@ def test_settings_are_versioned(client: TestClient, tenant: Tenant, clock: Froze
         json={"config": {"tiers": [{"code": "a", "name": "A", "threshold": 5}]}},
     )
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_program_config"
+    # Points that could expire before they are ever spendable: refused, nothing saved.
+    for expiry, pending, says in [
+        ({"mode": "rolling", "months": 0}, 0, "rolling expiry needs at least 1 month"),
+        ({"mode": "end_of_month", "months": 0}, 7, "in the last 7 days of a month"),
+        ({"mode": "end_of_year", "months": 0}, 3, "in the last 3 days of a year"),
+    ]:
+        bad = client.put(
+            "/api/v1/programs/points",
+            headers=h,
+            json={"config": {**POINTS, "expiry": expiry, "pending_days": pending}},
+        )
+        assert bad.status_code == 422, bad.text
+        assert bad.json()["error"]["code"] == "invalid_program_config"
+        assert says in bad.text
+    versions = client.get("/api/v1/programs/points/versions", headers=h).json()
+    assert [v["version"] for v in versions] == [2, 1]
+    ok = client.put(  # month-end expiry without a pending window is a fine setting
+        "/api/v1/programs/points",
+        headers=h,
+        json={
+            "config": {**POINTS, "expiry": {"mode": "end_of_month", "months": 0}, "pending_days": 0}
+        },
+    )
+    assert ok.status_code == 200 and ok.json()["version"] == 3
     assert (
         client.put(
             "/api/v1/programs/points", headers=tenant.clerk_headers, json={"config": POINTS}

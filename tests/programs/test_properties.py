@@ -183,6 +183,8 @@ class LoyaltyHistory(RuleBasedStateMachine):
     )
     def set_up(self, policy: str, expiry: dict[str, Any], pending_days: int, welcome: int) -> None:
         self.clock.set(START)  # every history starts at the same time: replays see the same
+        if expiry.get("months") == 0:
+            pending_days = 0  # else refused: points could expire while still pending
         self.policy, self.expiry = policy, expiry
         self.m = make_tenant(self.sessions, f"prop-{next(SEQ)}").merchant_id
         typical_program(

@@ -87,6 +87,24 @@ class PointsConfig(_Strict):
     birthday_bonus: int = Field(default=0, ge=0)
     redemption: Redemption = Field(default_factory=Redemption)
 
+    @model_validator(mode="after")
+    def _spendable_before_expiry(self, info: ValidationInfo) -> PointsConfig:
+        # A setting under which points can expire before they are ever spendable is refused
+        # when saved (versions already stored still load, as they were).
+        if isinstance(info.context, dict) and info.context.get("stored"):
+            return self
+        mode, months = self.expiry.mode, self.expiry.months
+        if mode == "rolling" and months == 0:
+            raise ValueError("rolling expiry needs at least 1 month (0 expires points as earned)")
+        if mode in ("end_of_month", "end_of_year") and months == 0 and self.pending_days > 0:
+            period = "month" if mode == "end_of_month" else "year"
+            raise ValueError(
+                f"points earned in the last {self.pending_days} days of a {period} would expire "
+                f"before their {self.pending_days} pending days are over: set expiry months to "
+                "at least 1 or pending_days to 0"
+            )
+        return self
+
 
 class Tier(_Strict):
     code: str = Field(min_length=1, max_length=40)
