@@ -2,7 +2,7 @@
 beside the raw database executing the same statements, in the same run.
 
     python -m bench.checkout [--size PURCHASES_PER_CLIENT] [--clients 1,8]
-                             [--backends sqlite,postgresql] [--profile]
+                             [--backends sqlite,postgresql] [--profile] [--processes]
 
 A purchase is what a till does: a quote (read-only transaction), then a commit with an
 idempotency key (one write transaction): two lines from the catalogue, 100 points and 10.00 of
@@ -14,12 +14,17 @@ with a SQLAlchemy ``before_cursor_execute`` listener: every statement with its p
 quote's and the commit's), straight to sqlite3 / psycopg, with the ids each INSERT … RETURNING
 produced mapped to the new rows' ids and the purchase's key made unique. ``--profile`` prints the
 statements per purchase by kind and a cProfile of the service-layer purchase.
+
+Clients are threads of this process by default; ``--processes`` forks one process per client
+for both the service layer and the raw replay (as ``patron serve --workers N`` serves several
+tills from several processes; ADR 0375), without the HTTP column.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import multiprocessing
 import pstats
 import re
 import sqlite3
@@ -443,6 +448,40 @@ def run_clients(clients: int, n: int, work: Callable[[int, int], None]) -> float
     return clients * n / elapsed
 
 
+def run_processes(
+    clients: int, n: int, work: Callable[[int, int], None], before: Callable[[], None]
+) -> float:
+    """Purchases per second with ``clients`` forked processes doing ``n`` purchases each (as
+    several server processes would serve several tills). ``before`` runs first in each child
+    (drop connections inherited from the parent)."""
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(clients + 1)
+    failed = ctx.Value("i", 0)
+
+    def child(i: int) -> None:
+        before()
+        barrier.wait()
+        try:
+            for k in range(n):
+                work(i, k)
+        except BaseException:
+            with failed.get_lock():
+                failed.value += 1
+            raise
+
+    procs = [ctx.Process(target=child, args=(i,)) for i in range(clients)]
+    for p in procs:
+        p.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for p in procs:
+        p.join()
+    elapsed = time.perf_counter() - started
+    if failed.value or any(p.exitcode for p in procs):
+        raise RuntimeError(f"{failed.value} client process(es) failed")
+    return clients * n / elapsed
+
+
 def http_purchase(client: httpx.Client, headers: dict[str, str], member_id: int, key: str) -> None:
     body = request(member_id)
     r = client.post("/api/v1/checkout/quote", json=body, headers=headers)
@@ -473,9 +512,26 @@ def capture_one(shop: Shop) -> tuple[Captured, Captured, dict[str, list[int]]]:
     return got, twin, old_ids
 
 
-def measure(url: str, clients: int, n: int, run: str) -> Figures:
+def measure(url: str, clients: int, n: int, run: str, processes: bool = False) -> Figures:
     shop = setup(url, clients)
     got, twin, old_ids = capture_one(shop)
+    if processes:
+        replay = Replay(url, got, twin, old_ids, shop.members[0], "CAPTURED-TAG")
+        service = run_processes(
+            clients,
+            n,
+            lambda i, k: purchase(shop, shop.members[i], f"{run}s{i}-{k}"),
+            lambda: shop.engine.dispose(close=False),
+        )
+        conn: list[Any] = []
+        raw = run_processes(
+            clients,
+            n,
+            lambda i, k: replay.run(conn[0], shop.members[i], f"{run}r{i}-{k}"),
+            lambda: conn.append(replay.connect()),
+        )
+        shop.engine.dispose()
+        return Figures(service, float("nan"), raw, len(got.statements))
     service = run_clients(
         clients, n, lambda i, k: purchase(shop, shop.members[i], f"{run}s{i}-{k}")
     )
@@ -547,6 +603,11 @@ def main() -> None:
     parser.add_argument("--clients", default="1,8")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--processes",
+        action="store_true",
+        help="clients are forked processes (service and raw alike), not threads; no HTTP",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.profile:
@@ -563,11 +624,12 @@ def main() -> None:
             url, drop = database(backend, Path(tmp))
             try:
                 for clients in (int(c) for c in args.clients.split(",")):
-                    f = measure(url, clients, args.size, f"c{clients}")
+                    f = measure(url, clients, args.size, f"c{clients}", args.processes)
+                    http = "—" if args.processes else f"{f.http:,.1f}"
+                    http_ratio = "—" if args.processes else f"{f.http / f.raw:.0%}"
                     print(
                         f"| {backend} | {clients} | {f.statements} | {f.service:,.1f} "
-                        f"| {f.http:,.1f} | {f.raw:,.1f} | {f.service / f.raw:.0%} "
-                        f"| {f.http / f.raw:.0%} |",
+                        f"| {http} | {f.raw:,.1f} | {f.service / f.raw:.0%} | {http_ratio} |",
                         flush=True,
                     )
             finally:

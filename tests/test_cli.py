@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -90,3 +91,47 @@ def test_duplicate_slug_and_unknown_merchant(db_url: str) -> None:
     assert (r.returncode, r.stderr.strip()) == (1, "error: a merchant with slug 'shop' exists")
     r = patron(db_url, "apikey", "create", "--merchant", "nope")
     assert (r.returncode, r.stderr.strip()) == (1, "error: no merchant 'nope'")
+
+
+def _server_processes(pid: int) -> int:
+    """How many of ``pid``'s children are uvicorn's spawned server processes (not the
+    multiprocessing resource tracker)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    children = [int(p) for p in path.read_text().split()] if path.exists() else []
+    cmdlines = [Path(f"/proc/{c}/cmdline").read_bytes() for c in children]
+    return sum(b"spawn_main" in line for line in cmdlines)
+
+
+def test_serve_with_several_worker_processes(db_url: str) -> None:
+    from tests.live import free_port
+
+    port = free_port()
+    env = {**os.environ, "PATRON_DATABASE_URL": db_url, "PATRON_LOG_JSON": "false"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "patron.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        answered = None
+        while time.monotonic() < deadline and answered is None:
+            try:
+                answered = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert answered is not None and answered.status_code == 200
+        assert answered.json() == {"status": "ok", "database": "sqlite"}
+        assert _server_processes(proc.pid) == 2
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_serve_refuses_bad_worker_counts(db_url: str) -> None:
+    r = patron(db_url, "serve", "--workers", "0")
+    assert r.returncode != 0 and "--workers" in r.stderr
+    r = patron(db_url, "serve", "--workers", "2", "--reload")
+    assert r.returncode == 1 and "--reload serves one process" in r.stderr

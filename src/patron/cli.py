@@ -67,15 +67,24 @@ def serve(
     host: str | None = typer.Option(None, help="bind address (default PATRON_HOST)"),
     port: int | None = typer.Option(None, help="port (default PATRON_PORT)"),
     reload: bool = typer.Option(False, help="reload on code changes (development)"),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        max=64,
+        help="server processes (several tills at once: one per core is a good start)",
+    ),
 ) -> None:
     """Serve the API, the dashboard, the portal and the in-process worker."""
     settings = get_settings()
+    if reload and workers > 1:
+        fail("--reload serves one process: drop --workers")
     uvicorn.run(
         "patron.app:serve_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
         reload=reload,
+        workers=workers,
         log_level=settings.log_level.lower(),
     )
 
