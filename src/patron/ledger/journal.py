@@ -309,21 +309,15 @@ def _posted_legs(
     return posted
 
 
-def post_legs(
-    session: Session,
+def insert_entry(
+    conn: Any,
     merchant_id: int,
-    legs: list[Leg],
     info: EntryInfo,
+    now: datetime,
     idempotency_key: str | None = None,
-) -> PostedEntry:
-    """Post a balanced entry (no idempotency, no savepoint: callers in this package add those)."""
-    check_legs(legs)
-    check_info(info)
-    accounts = resolve_accounts(session, merchant_id, legs)
-    after = _move_balances(session, accounts, legs)
-    now = utcnow(session)
-    conn = session.connection()
-    entry_id = conn.execute(
+) -> int:
+    """INSERT the journal entry row (no postings) and return its id."""
+    entry_id: int = conn.execute(
         _INSERT_ENTRY,
         {
             "merchant_id": merchant_id,
@@ -340,6 +334,24 @@ def post_legs(
             "occurred_at": now,
         },
     ).scalar_one()
+    return entry_id
+
+
+def post_legs(
+    session: Session,
+    merchant_id: int,
+    legs: list[Leg],
+    info: EntryInfo,
+    idempotency_key: str | None = None,
+) -> PostedEntry:
+    """Post a balanced entry (no idempotency, no savepoint: callers in this package add those)."""
+    check_legs(legs)
+    check_info(info)
+    accounts = resolve_accounts(session, merchant_id, legs)
+    after = _move_balances(session, accounts, legs)
+    now = utcnow(session)
+    conn = session.connection()
+    entry_id = insert_entry(conn, merchant_id, info, now, idempotency_key)
     posted = _posted_legs(accounts, legs, after)
     conn.execute(
         POSTINGS.insert(),

@@ -32,7 +32,6 @@ from patron.core.db import UTCDateTime
 from patron.core.errors import BusinessRuleViolation, InvalidInput, NotFound
 from patron.core.events import emit
 from patron.ledger.journal import (
-    _INSERT_ENTRY,
     _MERCHANT_UPDATE,
     EntryInfo,
     Leg,
@@ -42,6 +41,7 @@ from patron.ledger.journal import (
     _posted_legs,
     check_info,
     check_legs,
+    insert_entry,
     lock_order,
     resolve_accounts,
 )
@@ -57,6 +57,7 @@ from patron.ledger.points import (
     Allocation,
     LedgerBusy,
     expire_member_due,
+    take_for_debt,
     take_lots,
 )
 
@@ -68,7 +69,6 @@ _MEMBER_UPDATE = text(
     "WHERE id = :id AND (:free OR balance + :need >= 0) RETURNING balance"
 )
 _RESTORE_LOT = text("UPDATE points_lots SET remaining = remaining + :n WHERE id = :id")
-_TAKE_FROM_LOT = text("UPDATE points_lots SET remaining = remaining - :n WHERE id = :id")
 # What a spend took from each lot, with the lot's expiry (to give points back to it).
 _SPENT_FROM = text(
     "SELECT a.lot_id, a.amount, l.expires_at FROM points_allocations a "
@@ -453,23 +453,7 @@ def _post_moves(
         balance -= spend
 
     # --- the entry, the new lot, the allocations ---------------------------------------------
-    entry_id = conn.execute(
-        _INSERT_ENTRY,
-        {
-            "merchant_id": merchant_id,
-            "reason_code": info.reason_code,
-            "description": info.description,
-            "note": info.note,
-            "actor": info.actor,
-            "object_type": info.object_type,
-            "object_id": info.object_id,
-            "rule_version": info.rule_version,
-            "idempotency_key": None,
-            "reverses_entry_id": info.reverses_entry_id,
-            "corrects_entry_id": info.corrects_entry_id,
-            "occurred_at": now,
-        },
-    ).scalar_one()
+    entry_id = insert_entry(conn, merchant_id, info, now)
     lot_id = None
     if earn is not None:
         lot_id = conn.execute(
@@ -552,17 +536,7 @@ def _repay(
     conn: Any, balance_before: int, gained: list[Allocation]
 ) -> list[tuple[str, Allocation]]:
     """Points arriving while the member owes points pay the debt first (see ``repay_debt``)."""
-    owed = -balance_before
-    repaid: list[Allocation] = []
-    for gain in gained:
-        if owed <= 0:
-            break
-        n = min(owed, gain.amount)
-        repaid.append(Allocation(gain.lot_id, n))
-        owed -= n
-    if repaid:
-        conn.execute(_TAKE_FROM_LOT, [{"id": a.lot_id, "n": a.amount} for a in repaid])
-    return [(AllocationKind.DEBT.value, a) for a in repaid]
+    return [(AllocationKind.DEBT.value, a) for a in take_for_debt(conn, balance_before, gained)]
 
 
 def _emit(

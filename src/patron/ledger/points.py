@@ -176,6 +176,13 @@ def repay_debt(
 ) -> None:
     """Points arriving while the member owes points (a permitted negative balance) pay the debt
     first: the lots that gained keep only what is left, so lots always sum to the balance."""
+    repaid = take_for_debt(session.connection(), balance_before, gained)
+    _record_allocations(session, merchant_id, entry_id, AllocationKind.DEBT, repaid)
+
+
+def take_for_debt(conn: Any, balance_before: int, gained: list[Allocation]) -> list[Allocation]:
+    """Take from the lots that ``gained`` what pays back a negative ``balance_before``, oldest
+    gain first; returns what each lot paid (the DEBT allocations to record)."""
     owed = -balance_before
     repaid: list[Allocation] = []
     for gain in gained:
@@ -185,8 +192,8 @@ def repay_debt(
         repaid.append(Allocation(gain.lot_id, take))
         owed -= take
     if repaid:
-        session.execute(_TAKE_FROM_LOT, [{"id": a.lot_id, "n": a.amount} for a in repaid])
-    _record_allocations(session, merchant_id, entry_id, AllocationKind.DEBT, repaid)
+        conn.execute(_TAKE_FROM_LOT, [{"id": a.lot_id, "n": a.amount} for a in repaid])
+    return repaid
 
 
 def _check_points(points: int) -> None:
