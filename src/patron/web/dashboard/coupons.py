@@ -137,16 +137,17 @@ def create_coupon(
     fields = forms.fields_of(forms.TEMPLATE_FORM)
     merchant = staff.merchant
     got = forms.read(request, fields, form, exponent(merchant.currency), merchant.timezone)
-    data = forms.check(request, TemplateIn, got.data, got.errors) if not got.errors else None
-    if data is not None:
-        try:
-            template = service.create_template(session, staff.merchant_id, data)
-        except PatronError as exc:
-            session.rollback()
-            got.errors[""] = forms.refusal(request, exc)
-        else:
-            flash(request, translate(request, "Coupon saved."))
-            return RedirectResponse(f"/coupons/{template.id}", status_code=303)
+    done = forms.submit(
+        request,
+        session,
+        TemplateIn,
+        got,
+        lambda data: service.create_template(session, staff.merchant_id, data),
+        N_("Coupon saved."),
+        lambda template: f"/coupons/{template.id}",
+    )
+    if done is not None:
+        return done
     return _form_page(request, session, staff, forms.typed_values(fields, form), None, got.errors)
 
 
@@ -175,16 +176,17 @@ def update_coupon(
     digits = exponent(merchant.currency)
     fields = forms.fields_of(forms.TEMPLATE_FORM, forms.TEMPLATE_EDITABLE)
     got = forms.read(request, fields, form, digits, merchant.timezone)
-    patch = forms.check(request, TemplatePatch, got.data, got.errors) if not got.errors else None
-    if patch is not None:
-        try:
-            service.update_template(session, staff.merchant_id, template_id, patch)
-        except PatronError as exc:
-            session.rollback()
-            got.errors[""] = forms.refusal(request, exc)
-        else:
-            flash(request, translate(request, "Coupon saved."))
-            return RedirectResponse(f"/coupons/{template_id}", status_code=303)
+    done = forms.submit(
+        request,
+        session,
+        TemplatePatch,
+        got,
+        lambda patch: service.update_template(session, staff.merchant_id, template_id, patch),
+        N_("Coupon saved."),
+        lambda _t: f"/coupons/{template_id}",
+    )
+    if done is not None:
+        return done
     template = service.get_template(session, staff.merchant_id, template_id)
     values = forms.shown_values(
         forms.fields_of(forms.TEMPLATE_FORM), template, digits, merchant.timezone

@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 from starlette.datastructures import FormData
 
-from patron.core.errors import NotFound, PatronError
+from patron.core.errors import NotFound
 from patron.core.http import SessionDep
 from patron.coupons import gifts
 from patron.coupons.models import GiftGrant, GiftRule
@@ -95,16 +95,17 @@ def create_rule(
     fields = forms.fields_of(forms.RULE_FORM)
     merchant = staff.merchant
     got = forms.read(request, fields, form, exponent(merchant.currency), merchant.timezone)
-    data = forms.check(request, GiftRuleIn, got.data, got.errors) if not got.errors else None
-    if data is not None:
-        try:
-            gifts.create_rule(session, staff.merchant_id, data)
-        except PatronError as exc:
-            session.rollback()
-            got.errors[""] = forms.refusal(request, exc)
-        else:
-            flash(request, translate(request, "Rule saved."))
-            return RedirectResponse("/gifts", status_code=303)
+    done = forms.submit(
+        request,
+        session,
+        GiftRuleIn,
+        got,
+        lambda data: gifts.create_rule(session, staff.merchant_id, data),
+        N_("Rule saved."),
+        lambda _r: "/gifts",
+    )
+    if done is not None:
+        return done
     return _form_page(request, staff, forms.typed_values(fields, form), None, got.errors)
 
 
@@ -136,16 +137,17 @@ def update_rule(
     merchant = staff.merchant
     fields = forms.fields_of(forms.RULE_FORM, forms.RULE_EDITABLE)
     got = forms.read(request, fields, form, exponent(merchant.currency), merchant.timezone)
-    patch = forms.check(request, GiftRulePatch, got.data, got.errors) if not got.errors else None
-    if patch is not None:
-        try:
-            gifts.update_rule(session, staff.merchant_id, gift_rule_id, patch)
-        except PatronError as exc:
-            session.rollback()
-            got.errors[""] = forms.refusal(request, exc)
-        else:
-            flash(request, translate(request, "Rule saved."))
-            return RedirectResponse("/gifts", status_code=303)
+    done = forms.submit(
+        request,
+        session,
+        GiftRulePatch,
+        got,
+        lambda patch: gifts.update_rule(session, staff.merchant_id, gift_rule_id, patch),
+        N_("Rule saved."),
+        lambda _r: "/gifts",
+    )
+    if done is not None:
+        return done
     rule = gifts.get_rule(session, staff.merchant_id, gift_rule_id)
     values = _values(rule, staff) | forms.typed_values(fields, form)
     return _form_page(request, staff, values, rule, got.errors)

@@ -125,17 +125,18 @@ def create_item(
     fields = forms.fields_of(forms.ITEM_FORM)
     merchant = staff.merchant
     got = forms.read(request, fields, form, exponent(merchant.currency), merchant.timezone)
-    data = forms.check(request, MallItemIn, got.data, got.errors) if not got.errors else None
-    if data is not None:
-        try:
-            mall.create_item(session, staff.merchant_id, data)
-        except PatronError as exc:
-            session.rollback()
-            key = "template_id" if exc.code == "coupon_template_not_found" else ""
-            got.errors[key] = forms.refusal(request, exc)
-        else:
-            flash(request, translate(request, "Item saved."))
-            return RedirectResponse("/mall", status_code=303)
+    done = forms.submit(
+        request,
+        session,
+        MallItemIn,
+        got,
+        lambda data: mall.create_item(session, staff.merchant_id, data),
+        N_("Item saved."),
+        lambda _i: "/mall",
+        {"coupon_template_not_found": "template_id"},
+    )
+    if done is not None:
+        return done
     return _form_page(request, session, staff, forms.typed_values(fields, form), None, got.errors)
 
 
@@ -161,16 +162,17 @@ def update_item(
     digits = exponent(merchant.currency)
     fields = forms.fields_of(forms.ITEM_FORM, forms.ITEM_EDITABLE)
     got = forms.read(request, fields, form, digits, merchant.timezone)
-    patch = forms.check(request, MallItemPatch, got.data, got.errors) if not got.errors else None
-    if patch is not None:
-        try:
-            mall.update_item(session, staff.merchant_id, item_id, patch)
-        except PatronError as exc:
-            session.rollback()
-            got.errors[""] = forms.refusal(request, exc)
-        else:
-            flash(request, translate(request, "Item saved."))
-            return RedirectResponse("/mall", status_code=303)
+    done = forms.submit(
+        request,
+        session,
+        MallItemPatch,
+        got,
+        lambda patch: mall.update_item(session, staff.merchant_id, item_id, patch),
+        N_("Item saved."),
+        lambda _i: "/mall",
+    )
+    if done is not None:
+        return done
     item = mall.get_item(session, staff.merchant_id, item_id)
     values = forms.shown_values(forms.fields_of(forms.ITEM_FORM), item, digits, merchant.timezone)
     values |= forms.typed_values(fields, form)

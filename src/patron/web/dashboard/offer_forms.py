@@ -13,14 +13,16 @@ turns text into values, and a schema's refusal into a message at the matching in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from patron.core.errors import InvalidInput, PatronError
@@ -28,9 +30,10 @@ from patron.web.dashboard import program_fields
 from patron.web.dashboard.program_forms import Field, Section
 from patron.web.dashboard.programs import _effective_from, service_message
 from patron.web.i18n import N_
-from patron.web.rendering import translate
+from patron.web.rendering import flash, translate
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 OWN_KINDS = {"textarea", "datetime", "multi", "stores", "coupon"}
 AUTO_ISSUE = (
     ("welcome", N_("When a member registers")),
@@ -360,6 +363,33 @@ def check(
             key = str(item["loc"][0]) if item["loc"] else ""
             errors.setdefault(key, service_message(request, msg))
         return None
+
+
+def submit(
+    request: Request,
+    session: Session,
+    schema: type[M],
+    got: Read,
+    act: Callable[[M], T],
+    saved: str,
+    to: Callable[[T], str],
+    refusal_at: Mapping[str, str] | None = None,
+) -> Response | None:
+    """Check ``got`` as the API's ``schema`` and hand it to the service (``act``): on success a
+    flash and a redirect to ``to(result)``; a refusal rolls back (ADR 0850) and goes into
+    ``got.errors`` for the form to show again (``None``), at the input ``refusal_at`` names for
+    its code, else at the top of the form."""
+    data = check(request, schema, got.data, got.errors) if not got.errors else None
+    if data is None:
+        return None
+    try:
+        result = act(data)
+    except PatronError as exc:
+        session.rollback()
+        got.errors[(refusal_at or {}).get(exc.code, "")] = refusal(request, exc)
+        return None
+    flash(request, translate(request, saved))
+    return RedirectResponse(to(result), status_code=303)
 
 
 def shown_values(fields: list[Field], obj: Any, digits: int, timezone: str) -> dict[str, Any]:
