@@ -5,8 +5,6 @@ Set PATRON_SCREENSHOTS=<dir> to keep a screenshot of each main page."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,39 +17,13 @@ from patron.core.clock import FrozenClock
 from patron.core.config import Settings
 from patron.core.db import transaction
 from patron.portal import service as portal
-from tests.conftest import Tenant, need_service
+from tests.conftest import Tenant
 from tests.live import live_server
 from tests.web.analytics_data import seed_crowd
+from tests.web.conftest import shot
 from tests.web.helpers import seed_loyalty, seed_member
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    need_service(None if CHROMIUM.exists() else f"{CHROMIUM} is missing (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-def _shot(page: object, name: str) -> None:
-    folder = os.environ.get("PATRON_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=f"{folder}/{name}.png", full_page=True)  # type: ignore[attr-defined]
 
 
 def test_dashboard_and_portal_in_a_real_browser(
@@ -77,12 +49,12 @@ def test_dashboard_and_portal_in_a_real_browser(
         page = browser.new_page(viewport={"width": 1360, "height": 900})  # type: ignore[attr-defined]
         page.goto(f"{base}/")
         assert page.url == f"{base}/login"
-        _shot(page, "login")
+        shot(page, "login")
         page.fill("#email", tenant.owner_email)
         page.fill("#password", tenant.owner_password)
         page.click("button[type=submit].btn-block")
         page.wait_for_url(f"{base}/dashboard")
-        _shot(page, "overview")
+        shot(page, "overview")
 
         page.fill("#global-q", "13800138000")
         page.press("#global-q", "Enter")
@@ -90,7 +62,7 @@ def test_dashboard_and_portal_in_a_real_browser(
         rows = page.locator("table.data tbody tr")
         assert rows.count() == 1
         assert "Mei Chen" in rows.first.inner_text()
-        _shot(page, "members")
+        shot(page, "members")
 
         rows.first.locator("a.who").click()
         page.wait_for_url(f"{base}/members/{member_id}")
@@ -100,13 +72,13 @@ def test_dashboard_and_portal_in_a_real_browser(
         with page.expect_navigation():
             page.click("#notes button[type=submit]")
         assert "Asked for the navy coat in size M" in page.locator("#notes").inner_text()
-        _shot(page, "member")
+        shot(page, "member")
 
         with page.expect_navigation():
             page.click("form.lang button[value=zh_Hans]")
         assert page.locator("html").get_attribute("lang") == "zh-Hans"
         assert "订单记录" in page.locator("#orders").inner_text()
-        _shot(page, "member-zh")
+        shot(page, "member-zh")
 
         with transaction(sessions) as s:
             link = portal.create_portal_link(s, tenant.merchant_id, member_id, settings=settings)
@@ -116,14 +88,14 @@ def test_dashboard_and_portal_in_a_real_browser(
         phone.wait_for_url(f"{base}/portal")
         assert "Hello, Mei" in phone.inner_text("h1")
         assert "Tom" not in phone.content()
-        _shot(phone, "portal-home")
+        shot(phone, "portal-home")
         phone.goto(f"{base}/portal/profile")
         phone.click(".chip:has-text('Coats')")
         with phone.expect_navigation():
             phone.click("text=Save preferences")
         assert "Your preferences are saved." in phone.inner_text(".flash")
         assert phone.locator(".chip input[value=Coats]").is_checked()
-        _shot(phone, "portal-profile")
+        shot(phone, "portal-profile")
 
 
 def test_analytics_charts_in_a_real_browser(
@@ -150,7 +122,7 @@ def test_analytics_charts_in_a_real_browser(
         page.wait_for_url(f"{base}/dashboard")
         page.click("nav.nav a[href='/analytics']")
         page.wait_for_url(f"{base}/analytics")
-        _shot(page, "analytics")
+        shot(page, "analytics")
         charts = page.locator("svg.chart")
         assert charts.count() >= 8
         box = page.locator("#fig-cohorts svg.chart").bounding_box()
@@ -158,11 +130,11 @@ def test_analytics_charts_in_a_real_browser(
         assert page.locator("#fig-p_alive svg.chart rect").count() >= 10
         assert page.locator("#fig-clv svg.chart").count() == 1
         assert errors == []  # no CSP violation or script error
-        _shot(page, "analytics")
+        shot(page, "analytics")
         with page.expect_navigation():
             page.click("form.lang button[value=zh_Hans]")
         assert "复购率" in page.inner_text("#kpi-repurchase_rate")
-        _shot(page, "analytics-zh")
+        shot(page, "analytics-zh")
 
 
 def test_member_loyalty_and_programs_in_a_real_browser(
@@ -199,12 +171,12 @@ def test_member_loyalty_and_programs_in_a_real_browser(
         assert "Balance adjusted." in page.inner_text(".flash")
         assert page.inner_text("#balances [data-testid=points]") == "1,300"
         assert "Sorry for the late delivery" in page.inner_text("#statement")
-        _shot(page, "member-loyalty")
+        shot(page, "member-loyalty")
 
         page.goto(f"{base}/members/{member_id}/statement")
-        _shot(page, "statement")
+        shot(page, "statement")
         page.goto(f"{base}/programs")
-        _shot(page, "programs")
+        shot(page, "programs")
         page.goto(f"{base}/programs/tiers")
         page.fill("#f-evaluation_months", "0")
         with page.expect_navigation():
@@ -212,9 +184,9 @@ def test_member_loyalty_and_programs_in_a_real_browser(
         assert "Must be at least 1." in page.inner_text(
             "#f-evaluation_months + .field-error, .field-error"
         )
-        _shot(page, "programs-tiers-error")
+        shot(page, "programs-tiers-error")
         page.goto(f"{base}/programs/points")
-        _shot(page, "programs-points")
+        shot(page, "programs-points")
 
         with transaction(sessions) as s:
             link = portal.create_portal_link(s, tenant.merchant_id, member_id, settings=settings)
@@ -223,12 +195,12 @@ def test_member_loyalty_and_programs_in_a_real_browser(
         phone.click("button[type=submit].btn-block")
         phone.wait_for_url(f"{base}/portal")
         assert phone.inner_text("[data-testid=points]") == "1,300"
-        _shot(phone, "portal-loyalty")
+        shot(phone, "portal-loyalty")
         phone.goto(f"{base}/portal/card")
         assert phone.locator(".qr svg").count() == 1
-        _shot(phone, "portal-card")
+        shot(phone, "portal-card")
         phone.goto(f"{base}/portal/coupons")
-        _shot(phone, "portal-coupons")
+        shot(phone, "portal-coupons")
 
 
 def test_segment_builder_live_count_in_a_real_browser(
@@ -268,14 +240,14 @@ def test_segment_builder_live_count_in_a_real_browser(
         second.locator("input[name=value]").fill("vip")
         page.click("label.chip:has-text('any rule')")
         expect(page.locator("#live-count")).to_have_text("2")
-        _shot(page, "segment-builder")
+        shot(page, "segment-builder")
         with page.expect_navigation():
             page.click("button[value=save]")
         assert page.locator("h1").inner_text() == "Everyone or VIP"
         assert page.locator("table.data tbody tr").count() == 2
-        _shot(page, "segment-detail")
+        shot(page, "segment-detail")
         page.goto(f"{base}/segments")
-        _shot(page, "segments")
+        shot(page, "segments")
         for path, name in [
             ("/messages", "messages"),
             ("/message-settings", "message-settings"),
@@ -283,7 +255,7 @@ def test_segment_builder_live_count_in_a_real_browser(
         ]:
             page.goto(base + path)
             assert page.locator("h1").count() == 1
-            _shot(page, name)
+            shot(page, name)
         with transaction(sessions) as s:
             link = portal.create_portal_link(s, tenant.merchant_id, mei, settings=settings)
         phone = browser.new_page(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
@@ -291,6 +263,6 @@ def test_segment_builder_live_count_in_a_real_browser(
         phone.click("button[type=submit].btn-block")
         phone.wait_for_url(f"{base}/portal")
         phone.goto(f"{base}/portal/inbox")
-        _shot(phone, "portal-inbox")
+        shot(phone, "portal-inbox")
         phone.goto(f"{base}/portal/notifications")
-        _shot(phone, "portal-notifications")
+        shot(phone, "portal-notifications")

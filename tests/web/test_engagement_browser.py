@@ -19,14 +19,14 @@ from patron.engagement.campaigns.draw import holdout_draw
 from patron.engagement.campaigns.schemas import CampaignPatch
 from tests.conftest import Tenant
 from tests.live import live_server
-from tests.web.test_browser import _shot, browser  # noqa: F401  (the fixture)
+from tests.web.conftest import shot
 from tests.web.test_campaign_pages import _buy, _draft, _member, _setup
 
 pytestmark = pytest.mark.browser
 
 
 def test_campaign_results_and_journeys_in_a_real_browser(
-    browser: object,  # noqa: F811
+    browser: object,
     engine: Engine,
     settings: Settings,
     clock: FrozenClock,
@@ -58,29 +58,29 @@ def test_campaign_results_and_journeys_in_a_real_browser(
         page.click("button[type=submit].btn-block")
         page.wait_for_url(f"{base}/dashboard")
         page.goto(f"{base}/campaigns")
-        _shot(page, "campaigns")
+        shot(page, "campaigns")
         page.goto(f"{base}/campaigns/{campaign_id}")
         assert page.locator("#chart-rate svg circle").count() == 1
         assert page.locator("#results-table tbody tr").count() == 2
-        _shot(page, "campaign")
+        shot(page, "campaign")
         page.goto(f"{base}/campaigns/new")
-        _shot(page, "campaign-new")
+        shot(page, "campaign-new")
         page.goto(f"{base}/journeys")
         with page.expect_navigation():
             page.click("#lib-welcome button[type=submit]")
         assert "Welcome series" in page.inner_text("h1")
-        _shot(page, "journey")
+        shot(page, "journey")
         page.click("#step-hello a")
         page.fill("#who", "P1")
         with page.expect_navigation():
             page.click("#preview button[type=submit]")
         assert "Welcome, P1" in page.inner_text("#preview")
-        _shot(page, "journey-step")
+        shot(page, "journey-step")
         page.goto(f"{base}/journeys")
-        _shot(page, "journeys")
+        shot(page, "journeys")
         with page.expect_navigation():
             page.click("form.lang button[value=zh_Hans]")
-        _shot(page, "journeys-zh")
+        shot(page, "journeys-zh")
         page.goto(f"{base}/campaigns/{campaign_id}")
-        _shot(page, "campaign-zh")
+        shot(page, "campaign-zh")
         assert errors == []

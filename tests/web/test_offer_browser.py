@@ -5,10 +5,7 @@ Set PATRON_SCREENSHOTS=<dir> to keep a screenshot of each page."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -18,31 +15,12 @@ from patron.app import create_app
 from patron.core.clock import FrozenClock
 from patron.core.config import Settings
 from patron.coupons.models import CouponCode, CouponTemplate
-from tests.conftest import Tenant, need_service
+from tests.conftest import Tenant
 from tests.live import live_server
+from tests.web.conftest import shot
 from tests.web.helpers import seed_member
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    need_service(None if CHROMIUM.exists() else f"{CHROMIUM} is missing (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-def _shot(page: object, name: str) -> None:
-    folder = os.environ.get("PATRON_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=f"{folder}/{name}.png", full_page=True)  # type: ignore[attr-defined]
 
 
 def test_create_a_coupon_and_issue_it_in_a_real_browser(
@@ -75,7 +53,7 @@ def test_create_a_coupon_and_issue_it_in_a_real_browser(
         page.fill("#f-min_spend_minor", "199.00")
         page.fill("#f-valid_days", "30")
         page.fill("#f-per_member_limit", "1")
-        _shot(page, "coupon-form")
+        shot(page, "coupon-form")
         with page.expect_navigation():
             page.click("form.program-form button[type=submit]")
         assert "Coupon saved." in page.inner_text(".flash")
@@ -88,7 +66,7 @@ def test_create_a_coupon_and_issue_it_in_a_real_browser(
         rows = page.locator("#codes table.data tbody tr")
         assert rows.count() == 1
         assert "Mei Chen" in rows.first.inner_text() and "Ready to use" in rows.first.inner_text()
-        _shot(page, "coupon-detail")
+        shot(page, "coupon-detail")
         with page.expect_navigation():
             page.click("form.lang button[value=zh_Hans]")
         assert "发放给一位会员" in page.inner_text("#issue")
