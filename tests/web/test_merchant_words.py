@@ -167,6 +167,15 @@ def test_typed_values_become_the_rules_the_api_takes(
     for shown in ('name="r0-value" value="40"', 'name="r3-high" value="250.50"'):
         assert shown in edit, shown
     assert 'name="r2-high" value="2026-03-31"' in edit
+    # a stored choice no longer in the merchant's lists stays chosen (never silently dropped)
+    with transaction(sessions) as s:
+        gone = segments.create_segment(
+            s,
+            tenant.merchant_id,
+            "Old tier",
+            {"all": [{"field": "tier", "op": "eq", "value": "platinum"}]},
+        )
+    assert '<option value="platinum" selected>' in client.get(f"/segments/{gone.id}/edit").text
 
 
 def test_unreadable_value_is_refused_in_words_and_stores_nothing(

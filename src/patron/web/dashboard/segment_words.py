@@ -107,7 +107,7 @@ FIELD_WORDS: dict[str, FieldWords] = {
         ops=("has", "has_not"), words="tag", choices="tag",
     ),
     "preference": _f(
-        N_("Likes"), N_("A category, style or colour the member said they like."), PROFILE,
+        N_("Preference"), N_("A category, style or colour the member said they like."), PROFILE,
         "preference", ops=("has", "has_not"), words="likes", choices="pref_kind",
     ),
     "orders_count": _f(
@@ -189,7 +189,7 @@ FIELD_WORDS: dict[str, FieldWords] = {
         MESSAGES, "choice", ops=("eq",), words="has", choices="contact",
     ),
     "consent": _f(
-        N_("Agreed to receive"),
+        N_("Consent to messages"),
         N_("The member agreed to messages on this channel about this topic."),
         MESSAGES, "consent", ops=("granted", "not_granted"), words="agreed", choices="channel",
     ),
