@@ -16,7 +16,7 @@ from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -118,6 +118,17 @@ class Formatter:
         digits = get_currency_precision(code)
         amount = Decimal(minor).scaleb(-digits)
         return str(format_currency(amount, code, locale=self.locale))
+
+    def language_name(self, code: str | None) -> str:
+        """A locale code (``zh_Hans_CN``, ``en``) as its language's name in the reader's
+        language ("Chinese (Simplified, China)", "中文（简体，中国）"); the code if unknown."""
+        if not code:
+            return ""
+        try:
+            name = Locale.parse(code.replace("-", "_")).get_display_name(self.locale)
+        except (ValueError, TypeError, UnknownLocaleError):
+            return code
+        return str(name) if name else code
 
     def number(self, value: int | float | Decimal | None) -> str:
         return "" if value is None else str(format_decimal(value, locale=self.locale))
