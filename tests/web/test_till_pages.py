@@ -188,6 +188,10 @@ def test_the_member_is_found_by_card_code_tag_or_name(
     assert post(client, "/till/member", {"find": card}).headers["location"] == "/till#member"
     assert 'data-testid="member-name">Li Wei<' in client.get("/till").text
     post(client, "/till/member", {"walk_in": "1"})
+    assert "Walk-in customer. Find" in client.get("/till").text
+    assert post(client, "/till/member", {"find": "138 0000 0001"}).status_code == 303
+    assert f'href="/members/{shop.member_id}" data-testid="member-name"' in client.get("/till").text
+    post(client, "/till/member", {"walk_in": "1"})
     assert post(client, "/till/member", {"find": "regular"}).headers["location"] == "/till#member"
     assert f'href="/members/{shop.member_id}" data-testid="member-name"' in client.get("/till").text
     post(client, "/till/member", {"walk_in": "1"})
@@ -259,8 +263,11 @@ def test_a_walk_in_customer_pays_the_catalogue_price(
     add_products(sessions, tenant.merchant_id)
     _clerk(client, sessions, tenant)
     post(client, "/till/cart/items", {"sku": "CUP-1"})
+    post(client, "/till/cart/items", {"sku": "TEA-1"})
     post(client, "/till/cart/items", {"sku": "CUP-1", "quantity": "3"})
+    post(client, "/till/cart/items", {"sku": "TEA-1", "quantity": "0"})  # taken off again
     page = client.get("/till").text
+    assert page.count('data-testid="cart-line"') == 1 and 'data-testid="qty">3<' in page
     assert 'data-testid="cash-due">CN¥135.00<' in page and "Points and stored value" not in page
     done = post(client, "/till/charge", charge_form(page))
     receipt = client.get(done.headers["location"]).text

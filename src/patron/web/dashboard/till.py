@@ -25,6 +25,7 @@ from patron.core.errors import NotFound, PatronError
 from patron.core.http import SessionDep, SettingsDep
 from patron.coupons.service import normalize_code
 from patron.members import service as members
+from patron.members.models import Member
 from patron.orders import service as orders
 from patron.orders.models import Product
 from patron.programs.config import Redemption
@@ -44,7 +45,7 @@ from patron.web.dashboard.till_cart import (
     sale_of_form,
 )
 from patron.web.dashboard.till_members import find_members, live_member, member_panel
-from patron.web.dashboard.till_refusals import refusal
+from patron.web.dashboard.till_refusals import REFUSALS, refusal
 from patron.web.i18n import N_
 from patron.web.nav import NavItem
 from patron.web.rendering import flash, render, translate
@@ -52,6 +53,7 @@ from patron.web.rendering import flash, render, translate
 router = APIRouter()
 NAV = [NavItem("till", N_("Till"), "/till", icon="stored_value", order=5)]
 CATALOGUE_SHOWN = 24
+MAX_PAYMENT = 10**11  # as Sale allows; more than any balance
 
 
 def _stores(session: Session, merchant_id: int) -> list[Store]:
@@ -81,11 +83,27 @@ def _categories(session: Session, merchant_id: int) -> list[str]:
 def _sale(request: Request, session: Session, staff: StaffContext) -> Sale:
     """The clerk's sale, in one of this merchant's stores (the first shop by default)."""
     sale = current_sale(request)
-    stores = {s.id for s in _stores(session, staff.merchant_id)}
-    if sale.store_id not in stores:
-        first = _stores(session, staff.merchant_id)
-        sale = sale.model_copy(update={"store_id": first[0].id if first else None})
+    stores = _stores(session, staff.merchant_id)
+    if sale.store_id not in {s.id for s in stores}:
+        sale = sale.model_copy(update={"store_id": stores[0].id if stores else None})
     return sale
+
+
+def _buyer(session: Session, staff: StaffContext, sale: Sale) -> tuple[Sale, Member | None]:
+    """The sale's member as they are now (merged into another: that one; gone: a walk-in)."""
+    if sale.member_id is None:
+        return sale, None
+    try:
+        member = live_member(
+            session,
+            staff.merchant_id,
+            members.get_member(session, staff.merchant_id, sale.member_id),
+        )
+    except NotFound:
+        return sale.model_copy(
+            update={"member_id": None, "points": None, "stored_value": None}
+        ), None
+    return sale.model_copy(update={"member_id": member.id}), member
 
 
 def _redemption(session: Session, merchant_id: int) -> Redemption | None:
@@ -128,8 +146,7 @@ def till_page(
     """The sale in progress: the member and what to tell them, the cart quoted line by line,
     the payments on offer, and the catalogue."""
     m = staff.merchant_id
-    sale = _sale(request, session, staff)
-    member = members.get_member(session, m, sale.member_id) if sale.member_id else None
+    sale, member = _buyer(session, staff, _sale(request, session, staff))
     quote, problem = _quote(request, session, staff, sale, settings.secret_key)
     names = orders.products_by_sku(session, m, [ln.sku for ln in sale.lines])
     catalogue = orders.list_products(
@@ -296,6 +313,8 @@ def _payment(text: str, money: bool, digits: int) -> int | str | None:
     value = read_value(Field("pay", "", "money" if money else "int"), text, digits)
     if not isinstance(value, int) or value <= 0:
         raise Unreadable(N_("Enter an amount above zero."))
+    if value > MAX_PAYMENT:
+        raise Unreadable(REFUSALS["insufficient_balance"])
     return value
 
 

@@ -35,7 +35,7 @@ from patron.web.rendering import flash, formatter_for, render, translate
 
 router = APIRouter()
 NAV: list[Any] = []
-MAX_REASON = 500
+MAX_REASON = 300  # RefundCreate.reason
 FormDep = Annotated[FormData, Depends(submitted_form)]
 
 
