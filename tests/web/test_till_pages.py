@@ -96,7 +96,16 @@ def test_clerk_sells_with_a_coupon_points_and_stored_value_exactly_once(
     held = balances(sessions, tenant, shop.member_id)
     assert (held["spendable"], held["stored_principal"], held["stored_bonus"]) == (0, 5000, 2000)
 
+    # The answer was lost and the clerk added an item to the same sale: it is not charged as a
+    # second sale; the till shows what was charged.
+    more = form["sale"].replace('"quantity":1}', '"quantity":2}')
+    assert more != form["sale"]
+    changed = post(client, "/till/charge", {"sale": more, "expected_cash": "0"})
+    assert changed.headers["location"] == receipt_url
+    assert counts(sessions, tenant) == after
+
     receipt = client.get(receipt_url).text
+    assert "This sale was already charged: here is its receipt." in receipt
     assert f'data-testid="order-number">{order.external_id}<' in receipt
     assert 'data-testid="receipt-total">CN¥291.00<' in receipt
     assert 'data-testid="receipt-points">−CN¥3.00<' in receipt

@@ -54,6 +54,8 @@ router = APIRouter()
 NAV = [NavItem("till", N_("Till"), "/till", icon="stored_value", order=5)]
 CATALOGUE_SHOWN = 24
 MAX_PAYMENT = 10**11  # as Sale allows; more than any balance
+# A sale's key or order number used already by another body: the sale was charged before.
+ALREADY_CHARGED = {"idempotency_key_reused", "order_conflict", "order_already_recorded"}
 
 
 def _stores(session: Session, merchant_id: int) -> list[Store]:
@@ -386,6 +388,16 @@ def charge(
         )
     except PatronError as exc:
         session.rollback()
+        if exc.code in ALREADY_CHARGED and checkout.committed(
+            session, staff.merchant_id, confirmed.idempotency_key
+        ):
+            # The sale went through before (its answer was lost) and the cart changed since:
+            # show what was charged rather than charge the changed cart as another sale.
+            notice = (
+                "This sale was already charged: here is its receipt. Start a new sale for the rest."
+            )
+            flash(request, translate(request, notice), "error")
+            return _receipt_of(request, confirmed)
         reason = refusal(request, exc)
         flash(request, translate(request, "Not charged: %(reason)s", reason=reason), "error")
         return _back("cart")
@@ -397,9 +409,14 @@ def charge(
             "error",
         )
         return _back("cart")
-    if current_sale(request).key == confirmed.key:
-        keep_sale(request, new_sale(confirmed.store_id))
-    return RedirectResponse(f"/till/receipt/{confirmed.key}", status_code=303)
+    return _receipt_of(request, confirmed)
+
+
+def _receipt_of(request: Request, charged: Sale) -> RedirectResponse:
+    """To the receipt of a charged sale; the till moves on to a new sale."""
+    if current_sale(request).key == charged.key:
+        keep_sale(request, new_sale(charged.store_id))
+    return RedirectResponse(f"/till/receipt/{charged.key}", status_code=303)
 
 
 @router.get("/till/receipt/{key}")
