@@ -21,6 +21,7 @@ from patron.coupons.schemas import TemplateIn
 from patron.ledger import queries
 from patron.ledger.models import JournalEntry
 from patron.ledger.service import release_pending_points
+from patron.ledger.verify import verify
 from patron.orders.models import Order, OrderLine, Refund
 from patron.orders.refund_preview import preview_refund
 from patron.orders.schemas import OrderCreate, OrderLineIn, RefundCreate, RefundLineIn
@@ -137,6 +138,8 @@ def test_preview_shows_what_the_refund_then_does_and_writes_nothing(
     with transaction(sessions) as s:
         again = record_refund(s, m, order_id, wanted)
     assert (again.created, again.outcome, again.refund.id) == (False, None, done.refund.id)
+    with sessions() as s:
+        assert verify(s) == []  # balances still equal their postings, lots their entries
 
 
 def test_preview_of_the_rest_restores_the_coupon_and_refuses_too_much(

@@ -145,6 +145,7 @@ def test_top_up_shows_the_bonus_before_the_member_pays_and_is_recorded_once(
     page = client.get(url).text
     assert "Top up CN¥100.00, get CN¥20.00" in page and "Top up CN¥500.00, get CN¥150.00" in page
     assert "Enter an amount, like 12.50." in client.get(f"{url}?amount=lots").text
+    assert "That amount is too large." in client.get(f"{url}?amount=999999999999").text
     text = client.get(f"{url}?amount=500").text
     assert 'data-testid="top-up-pays">CN¥500.00<' in text
     assert 'data-testid="top-up-bonus">+CN¥150.00<' in text

@@ -34,6 +34,7 @@ from patron.web.dashboard.program_fields import Unreadable, money_text, read_val
 from patron.web.dashboard.program_forms import Field
 from patron.web.dashboard.till_cart import KEY_PATTERN, current_sale
 from patron.web.dashboard.till_refusals import refusal
+from patron.web.i18n import N_
 from patron.web.rendering import flash, formatter_for, render, translate
 
 router = APIRouter()
@@ -120,7 +121,9 @@ def member_panel(
 def _money(text: str, currency: str) -> int:
     value = read_value(Field("amount", "", "money"), text, int(get_currency_precision(currency)))
     if not isinstance(value, int) or value <= 0:
-        raise Unreadable("Enter an amount above zero.")
+        raise Unreadable(N_("Enter an amount above zero."))
+    if value > stored_value.MAX_TOP_UP:
+        raise Unreadable(N_("That amount is too large."))
     return value
 
 
