@@ -157,6 +157,13 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         headers=a.headers,
     ).json()
     coupons = seed_alpha_coupons(client, a, member["id"])
+    # A sale at the till (its receipt is addressed by the sale's key).
+    sale = client.post(
+        "/api/v1/checkout/commit",
+        json={"member_id": member["id"], "lines": [{"sku": MARKERS[2], "quantity": 1}]},
+        headers={**a.headers, "Idempotency-Key": "till-alpha-sale-key-0001"},
+    )
+    assert sale.status_code == 201, sale.text
     engagement = seed_alpha_engagement(client, a, segment["id"], template["id"])
     SAMPLE_BODIES["merge_members"] = {"other_member_id": other["id"]}
     return {
@@ -175,6 +182,7 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         "tag": "vip",
         "entry_id": entry["id"],
         "top_up_id": top_up["id"],
+        "key": "alpha-sale-key-0001",
     }
 
 
@@ -309,6 +317,17 @@ PAGE_FORMS: dict[str, dict[str, str]] = {
     "/coupons/{template_id}/issue": {"who": "1"},
     "/coupons/{template_id}/codes/{code_id}/void": {"reason": "hijacked"},
     "/mall/orders/{mall_order_id}": {"status": "ready"},
+    "/till/orders/{order_id}/refund/preview": {"qty-1": "1"},
+    "/till/orders/{order_id}/refund": {
+        "qty-1": "1",
+        "key": "walk-refund-key-00001",
+        "expected_cash": "0",
+    },
+    "/till/members/{member_id}/top-up": {
+        "amount_minor": "100",
+        "expected_bonus": "0",
+        "key": "walk-top-up-key-00001",
+    },
 }
 
 

@@ -19,6 +19,9 @@ from patron.web.dashboard import programs as dashboard_programs
 from patron.web.dashboard import segments as dashboard_segments
 from patron.web.dashboard import session as dashboard_session
 from patron.web.dashboard import templates as dashboard_templates
+from patron.web.dashboard import till as dashboard_till
+from patron.web.dashboard import till_members as dashboard_till_members
+from patron.web.dashboard import till_orders as dashboard_till_orders
 from patron.web.portal import early_access as portal_early_access
 from patron.web.portal import engagement as portal_engagement
 from patron.web.portal import loyalty as portal_loyalty
@@ -41,6 +44,9 @@ DASHBOARD: list[ModuleType] = [
     dashboard_member_loyalty,
     dashboard_campaigns,
     dashboard_journeys,
+    dashboard_till,
+    dashboard_till_orders,
+    dashboard_till_members,
 ]
 
 # Member portal: each module exposes `router` and `NAV` (and optionally `PORTAL_HOME_PANELS`).

@@ -20,6 +20,7 @@ from patron.tenancy.models import Store
 from patron.web.auth import StaffContext, StaffDep
 from patron.web.i18n import N_
 from patron.web.nav import NavItem, Shell
+from patron.web.order_card import order_cards
 from patron.web.rendering import flash, render, translate
 
 router = APIRouter()
@@ -87,13 +88,15 @@ def _order_history(
     more = len(found) > ORDERS_PER_PAGE
     found = found[:ORDERS_PER_PAGE]
     ids = [order.id for order in found]
+    lines = orders.order_lines(session, ids)
     stores = {
         store.id: store
         for store in session.scalars(select(Store).where(Store.merchant_id == staff.merchant_id))
     }
     return {
         "orders": found,
-        "lines": orders.order_lines(session, ids),
+        "lines": lines,
+        "cards": order_cards(session, staff.merchant_id, found, lines),
         "refunds": orders.order_refunds(session, ids),
         "stores": stores,
         "orders_next_cursor": found[-1].id if more and found else None,
