@@ -99,7 +99,7 @@ def test_generic_orders_good_and_bad_rows(
         (5, "line 1: quantity must be positive, not 0"),
         (6, "order A-4: placed_at: not a date and time: 'yesterday'"),
         (7, "order_id is empty"),
-        (8, "currency USD is not the merchant's currency CNY"),
+        (8, "currency USD is not the shop's currency CNY"),
         (9, "order A-6: unit_price: '10.001' has more than 2 decimals"),
     ]
     orders = {o.external_id: o for o in db.scalars(select(Order))}

@@ -45,9 +45,12 @@ def import_csv(
     session: SessionDep,
     principal: ManagerDep,
     file: Annotated[UploadFile, File(description="the CSV file")],
-    format: Annotated[Literal["shopify", "generic"], Query()] = "generic",
+    format: Annotated[Literal["shopify", "generic", "auto"], Query()] = "generic",
 ) -> ImportOut:
-    """Import a CSV synchronously; every rejected row is listed with its line (first 1,000)."""
+    """Import a CSV synchronously; every rejected row is listed with its line (first 1,000).
+
+    UTF-8 (with or without a BOM) and GB18030/GBK are read; ``auto`` takes the format from the
+    header."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
         shutil.copyfileobj(file.file, spool)
         spool.seek(0)

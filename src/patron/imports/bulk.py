@@ -36,7 +36,7 @@ from patron.imports.identities import (
     member_tuple,
     resolve,
 )
-from patron.imports.rows import ImportResult, MemberRow, OrderRow
+from patron.imports.rows import ImportResult, MemberRow, OrderRow, Reason
 from patron.imports.sql import BulkSql, listed
 from patron.members.service import recompute_funnel
 from patron.members.summary import refresh_member_summary
@@ -121,36 +121,48 @@ def order_fingerprint(row: OrderRow) -> str:
     return hashlib.sha256(_CANONICAL.encode(body).encode()).hexdigest()
 
 
-def order_problem(row: OrderRow, currency: str, totals: list[int] | None = None) -> str | None:
+def order_problem(row: OrderRow, currency: str, totals: list[int] | None = None) -> Reason | None:
     """Why an order cannot be imported, or None. Same rules as the orders API.
 
     ``totals`` are the lines' totals when the caller has them already (the writer does).
     """
     if row.currency != currency:
-        return f"currency {row.currency} is not the merchant's currency {currency}"
+        return Reason(
+            "currency %(currency)s is not the shop's currency %(own)s",
+            currency=row.currency,
+            own=currency,
+        )
     if not row.lines:
-        return "order has no lines"
+        return Reason("order has no lines")
     if totals is None:
         totals = [x.total_minor for x in row.lines]
     for n, (line, total) in enumerate(zip(row.lines, totals, strict=True), 1):
         if line.quantity <= 0:
-            return f"line {n}: quantity must be positive, not {line.quantity}"
+            return Reason(
+                "line %(n)s: quantity must be positive, not %(quantity)s",
+                n=n,
+                quantity=line.quantity,
+            )
         if line.unit_price_minor < 0 or line.discount_minor < 0:
-            return f"line {n}: price and discount cannot be negative"
+            return Reason("line %(n)s: price and discount cannot be negative", n=n)
         if total < 0:
-            return f"line {n}: discount is larger than the line amount"
+            return Reason("line %(n)s: discount is larger than the line amount", n=n)
     if row.order_discount_minor < 0:
-        return "order discount cannot be negative"
+        return Reason("order discount cannot be negative")
     order_total = sum(totals) - row.order_discount_minor
     if order_total < 0:
-        return "order discount is larger than the subtotal"
+        return Reason("order discount is larger than the subtotal")
     refunded = 0
     for refund in row.refunds:
         if refund.amount_minor <= 0:
-            return "refund amounts must be positive"
+            return Reason("refund amounts must be positive")
         refunded += refund.amount_minor
     if refunded > order_total:
-        return f"refunds ({refunded}) exceed the order total ({order_total})"
+        return Reason(
+            "refunds (%(refunded)s) exceed the order total (%(total)s)",
+            refunded=refunded,
+            total=order_total,
+        )
     return None
 
 
@@ -298,11 +310,11 @@ class BulkWriter:
             if problem is None and row.store_code:
                 store = self.stores.get(row.store_code)
                 if store is None:
-                    problem = f"unknown store code {row.store_code!r}"
+                    problem = Reason("unknown store code %(code)s", code=repr(row.store_code))
                 else:
                     store_id, channel = store[0], row.channel or store[1]
             if problem is not None:
-                result.reject(row.line, problem)
+                result.reject(row.line, problem, row.raw)
                 continue
             request_hash = order_fingerprint(row)
             previous = existing.get(row.external_id)
@@ -311,12 +323,17 @@ class BulkWriter:
                     result.unchanged += 1
                 else:
                     result.reject(
-                        row.line, f"order {row.external_id} exists with different content"
+                        row.line,
+                        Reason(
+                            "order %(order)s exists with different content",
+                            order=row.external_id,
+                        ),
+                        row.raw,
                     )
                 continue
             member, conflict = self._member_for(row, known, new)
             if conflict:
-                result.reject(row.line, conflict)
+                result.reject(row.line, conflict, row.raw)
                 continue
             existing[row.external_id] = request_hash
             pending.append(_Pending(row, member, store_id, channel, request_hash, totals))
