@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.ids import fingerprint
 from patron.imports.bulk_members import MemberBatch
+from patron.imports.funnel_history import CREATED_REASON, replay_funnel
 from patron.imports.identities import (
     IDENTITY_COLUMNS,
     MEMBER_COLUMNS,
@@ -38,7 +39,6 @@ from patron.imports.identities import (
 )
 from patron.imports.rows import ImportResult, MemberRow, OrderRow, Reason
 from patron.imports.sql import BulkSql, listed
-from patron.members.service import recompute_funnel
 from patron.members.summary import refresh_member_summary
 from patron.orders.models import Order, OrderStatus
 from patron.orders.service import split_by_weight
@@ -208,8 +208,9 @@ class BulkWriter:
 
     # -- members ---------------------------------------------------------------------------
 
-    def create_members(self, new: list[NewMember], reason: str) -> None:
-        """Insert new members, their identities and their first funnel stage."""
+    def create_members(self, new: list[NewMember], reason: str = CREATED_REASON) -> None:
+        """Insert new members, their identities and their first funnel stage (``user`` from
+        when they were created: the history's own date when the file gives one)."""
         if not new:
             return
         now = utcnow(self.session)
@@ -222,11 +223,13 @@ class BulkWriter:
             [member_tuple(m, self.merchant_id, now, self.enc) for m in new],
         )
         self.add_identities([(key, m.id) for m in new for key in m.keys])
-        ts = self.enc.ts(now)
         self.sql.insert(
             "funnel_transitions",
             TRANSITION_COLUMNS,
-            [(self.merchant_id, m.id, None, "user", ts, reason) for m in new],
+            [
+                (self.merchant_id, m.id, None, "user", self.enc.ts(m.created_at or now), reason)
+                for m in new
+            ],
         )
 
     def add_identities(self, pairs: list[tuple[Key, int]]) -> None:
@@ -335,9 +338,15 @@ class BulkWriter:
             if conflict:
                 result.reject(row.line, conflict, row.raw)
                 continue
+            if (
+                isinstance(member, NewMember)
+                and member.created_at
+                and row.placed_at < member.created_at
+            ):
+                member.created_at = row.placed_at  # first seen at the earliest of its orders
             existing[row.external_id] = request_hash
             pending.append(_Pending(row, member, store_id, channel, request_hash, totals))
-        self.create_members(new, "import")
+        self.create_members(new)
         result.members_created += len(new)
         self._insert_orders(pending, result)
         touched = {
@@ -427,11 +436,12 @@ class BulkWriter:
     # -- after each batch ------------------------------------------------------------------
 
     def refresh_members(self, member_ids: set[int], reason: str) -> None:
-        """Purchase summary and funnel stage of the members a batch touched (only those)."""
+        """Purchase summary and funnel stage of the members a batch touched (only those); the
+        stage moves are dated by the history (:mod:`patron.imports.funnel_history`)."""
         if not member_ids:
             return
         refresh_member_summary(self.session, self.merchant_id, member_ids)
-        recompute_funnel(self.session, self.merchant_id, member_ids, reason, announce=False)
+        replay_funnel(self.session, self.merchant_id, member_ids, reason)
 
 
 def _status(row: OrderRow, total: int, refunded: int) -> str:

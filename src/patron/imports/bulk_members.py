@@ -246,7 +246,7 @@ class MemberBatch:
             profile = self.new_states[id(member)].profile
             for name in PROFILE:
                 setattr(member, name, profile[name])
-        w.create_members(self.new, "import")
+        w.create_members(self.new)
         pairs: list[tuple[int, _State]] = [(m.id, self.new_states[id(m)]) for m in self.new]
         changed = [(mid, s) for mid, s in self.states.items() if s.changed]
         self._update_profiles(changed)
