@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.http import SessionDep
-from patron.imports.export import members_csv, orders_csv
+from patron.imports.export import stream_csv
 from patron.imports.runner import run_import
 from patron.tenancy.auth import ManagerDep
 
@@ -63,20 +61,9 @@ def import_csv(
     )
 
 
-def _stream(factory: sessionmaker[Session], which: str, merchant_id: int) -> Iterator[str]:
-    # Its own session: the response streams after the request's session has been closed.
-    session = factory()
-    try:
-        chunks = members_csv if which == "members" else orders_csv
-        yield from chunks(session, merchant_id)
-    finally:
-        session.rollback()
-        session.close()
-
-
 def _csv_response(request: Request, which: str, merchant_id: int) -> StreamingResponse:
     return StreamingResponse(
-        _stream(request.app.state.sessions, which, merchant_id),
+        stream_csv(request.app.state.sessions, which, merchant_id),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{which}.csv"'},
     )

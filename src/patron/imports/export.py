@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.csv_safe import csv_writer
 from patron.imports.generic import ADDRESS_KEYS, MEMBER_COLUMNS, ORDER_COLUMNS
@@ -224,3 +224,20 @@ def orders_csv(session: Session, merchant_id: int) -> Iterator[str]:
         yield _csv_chunk(_order_page_rows(session, merchant_id, orders, stores, exp))
         after = orders[-1].id
         session.expunge_all()
+
+
+def stream_csv(
+    factory: sessionmaker[Session], which: str, merchant_id: int, *, bom: bool = False
+) -> Iterator[str]:
+    """``members`` or ``orders`` as CSV chunks read in a session of their own (a response
+    streams after the request's session has closed). ``bom``: a UTF-8 byte order mark first,
+    so that Excel — on a Chinese Windows too — opens the file as UTF-8."""
+    session = factory()
+    try:
+        if bom:
+            yield "\ufeff"
+        chunks = members_csv if which == "members" else orders_csv
+        yield from chunks(session, merchant_id)
+    finally:
+        session.rollback()
+        session.close()

@@ -10,6 +10,7 @@ The CLI, the API and the dashboard's background imports all come through :func:`
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from itertools import islice
 from typing import IO, Literal, TypeVar
 
@@ -40,11 +41,22 @@ R = TypeVar("R", MemberRow, OrderRow)
 # Called after each batch is written (before its commit): the result so far, bytes read.
 AfterBatch = Callable[[ImportResult, int], None]
 
+# How messages name a file of each format (translated on the dashboard).
 _WHAT: dict[tuple[Kind, Format], str] = {
-    ("customers", "generic"): "members.csv",
-    ("customers", "shopify"): "Shopify customer export",
-    ("orders", "generic"): "orders.csv",
-    ("orders", "shopify"): "Shopify order export",
+    ("customers", "generic"): Reason("members.csv"),
+    ("customers", "shopify"): Reason("Shopify customer export"),
+    ("orders", "generic"): Reason("orders.csv"),
+    ("orders", "shopify"): Reason("Shopify order export"),
+}
+_NEITHER = {
+    "customers": Reason(
+        "the header is neither Shopify's customer export nor Patron's members.csv: see the"
+        " columns of an export of members"
+    ),
+    "orders": Reason(
+        "the header is neither Shopify's order export nor Patron's orders.csv: see the columns"
+        " of an export of orders"
+    ),
 }
 
 
@@ -66,6 +78,52 @@ def detect_format(kind: Kind, header: list[str]) -> Format | None:
     return "generic" if "order_id" in columns else None
 
 
+def check_header(kind: Kind, fmt: FormatChoice, header: list[str]) -> Format:
+    """The format of a file with this header, or :class:`ImportFileError` (nothing written)."""
+    chosen = detect_format(kind, header) if fmt == "auto" else fmt
+    if chosen is None:
+        raise ImportFileError(_NEITHER[kind])
+    what = _WHAT[kind, chosen]
+    if kind == "orders":
+        require(
+            header, generic.ORDER_REQUIRED if chosen == "generic" else shopify.ORDERS_REQUIRED, what
+        )
+    elif chosen == "generic":
+        require(header, generic.MEMBER_REQUIRED, what)
+    elif shopify.customer_layout(header) is None:
+        raise ImportFileError(
+            Reason(
+                "Shopify customer export: wrong header, expected the columns of Shopify's"
+                " customer export (e.g. %(columns)s)",
+                columns=", ".join(sorted(shopify.CUSTOMERS_CURRENT)),
+            )
+        )
+    return chosen
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """What :func:`check_file` found: the file can be imported in this encoding and format."""
+
+    encoding: str
+    format: Format
+    header: list[str]
+
+
+def check_file(binary: IO[bytes], kind: Kind, fmt: FormatChoice, what: str) -> FileCheck:
+    """Read the whole file once (its encoding) and its header (its format), writing nothing.
+
+    Leaves ``binary`` at its start. Raises :class:`ImportFileError` with the reason."""
+    encoding = sniff_encoding(binary, what)
+    binary.seek(0)
+    stream, _counter = text_stream(binary, encoding)
+    header, _reader = read_header(stream, what)
+    chosen = check_header(kind, fmt, header)
+    stream.detach()
+    binary.seek(0)
+    return FileCheck(encoding, chosen, header)
+
+
 def _member_rows(
     header: list[str],
     reader: Iterator[list[str]],
@@ -75,17 +133,8 @@ def _member_rows(
 ) -> Iterator[MemberRow]:
     what = _WHAT["customers", fmt]
     if fmt == "generic":
-        require(header, generic.MEMBER_REQUIRED, what)
         return generic.read_members(records(header, reader, what), ctx, result)
-    layout = shopify.customer_layout(header)
-    if layout is None:
-        raise ImportFileError(
-            Reason(
-                "Shopify customer export: wrong header, expected the columns of Shopify's"
-                " customer export (e.g. %(columns)s)",
-                columns=", ".join(sorted(shopify.CUSTOMERS_CURRENT)),
-            )
-        )
+    layout = shopify.customer_layout(header) or "current"
     return shopify.read_customers(records(header, reader, what), ctx, result, layout)
 
 
@@ -98,9 +147,7 @@ def _order_rows(
 ) -> Iterator[OrderRow]:
     what = _WHAT["orders", fmt]
     if fmt == "generic":
-        require(header, generic.ORDER_REQUIRED, what)
         return generic.read_orders(header, rows(header, reader, what), ctx, result)
-    require(header, shopify.ORDERS_REQUIRED, what)
     return shopify.read_orders(records(header, reader, what), ctx, result)
 
 
@@ -145,15 +192,7 @@ def run_import(
     stream, counter = text_stream(binary, encoding)
     result = result or ImportResult("members" if kind == "customers" else "orders")
     header, reader = read_header(stream, _WHAT[kind, "generic" if fmt == "auto" else fmt])
-    chosen = detect_format(kind, header) if fmt == "auto" else fmt
-    if chosen is None:
-        raise ImportFileError(
-            Reason(
-                "the header is neither Shopify's %(kind)s export nor Patron's %(kind)s file:"
-                " see the columns in the import guide",
-                kind=kind,
-            )
-        )
+    chosen = check_header(kind, fmt, header)
     result.header = header
     if rejects is not None:
         report = RejectsReport(rejects)
