@@ -188,6 +188,10 @@ def claim_job(sessions: sessionmaker[Session], lease: timedelta) -> int | None:
             return None
         job = session.get(ImportJob, ids[0])
         assert job is not None
+        if job.attempts >= MAX_ATTEMPTS:
+            # Its workers died again and again (out of memory, killed): stop trying.
+            _end(session, job, JobStatus.FAILED, Reason("the import stopped unexpectedly"))
+            return None
         job.status = JobStatus.RUNNING.value
         job.attempts += 1
         job.started_at = job.started_at or utcnow(session)

@@ -21,6 +21,7 @@ from patron.imports import generic, shopify
 from patron.imports.bulk import BulkWriter
 from patron.imports.context import ImportContext
 from patron.imports.reading import (
+    CountingReader,
     ImportFileError,
     read_header,
     records,
@@ -158,6 +159,18 @@ def _resumed(items: Iterator[R], result: ImportResult) -> Iterator[R]:
             yield item
 
 
+def _open(
+    binary: IO[bytes], kind: Kind, fmt: FormatChoice, encoding: str | None
+) -> tuple[CountingReader, list[str], Iterator[list[str]], Format]:
+    """The file's byte counter, header, csv reader after the header, and format."""
+    if encoding is None:
+        encoding = sniff_encoding(binary)
+        binary.seek(0)
+    stream, counter = text_stream(binary, encoding)
+    header, reader = read_header(stream, _WHAT[kind, "generic" if fmt == "auto" else fmt])
+    return counter, header, reader, check_header(kind, fmt, header)
+
+
 def run_import(
     session: Session,
     merchant_id: int,
@@ -186,13 +199,8 @@ def run_import(
     dashboard's worker) each batch is committed as it is written; ``result`` carries on from a
     checkpoint (its counts, and ``skip_through``: records up to that line are written already).
     """
-    if encoding is None:
-        encoding = sniff_encoding(binary)
-        binary.seek(0)
-    stream, counter = text_stream(binary, encoding)
+    counter, header, reader, chosen = _open(binary, kind, fmt, encoding)
     result = result or ImportResult("members" if kind == "customers" else "orders")
-    header, reader = read_header(stream, _WHAT[kind, "generic" if fmt == "auto" else fmt])
-    chosen = check_header(kind, fmt, header)
     result.header = header
     if rejects is not None:
         report = RejectsReport(rejects)
@@ -201,8 +209,8 @@ def run_import(
     ctx = ImportContext.load(session, merchant_id, namespace or _default_namespace(chosen))
     writer = BulkWriter(session, merchant_id, ctx.namespace)
 
-    def done(batch_lines: int) -> None:
-        result.last_line = max(result.last_line, batch_lines)
+    def done(last_line: int) -> None:
+        result.last_line = max(result.last_line, last_line)
         if after_batch is not None:
             after_batch(result, counter.bytes_read)
         if commit_each_batch:
@@ -211,15 +219,15 @@ def run_import(
             progress(counter.bytes_read)
 
     if kind == "customers":
-        member_rows = _member_rows(header, reader, chosen, ctx, result)
-        for members in batched(_resumed(member_rows, result), batch_size):
-            writer.write_members(members, result)
-            done(members[-1].line)
+        members = _member_rows(header, reader, chosen, ctx, result)
+        for batch in batched(_resumed(members, result), batch_size):
+            writer.write_members(batch, result)
+            done(batch[-1].line)
     else:
-        order_rows = _order_rows(header, reader, chosen, ctx, result)
-        for orders in batched(_resumed(order_rows, result), batch_size):
-            writer.write_orders(orders, result)
-            done(orders[-1].line)
+        orders = _order_rows(header, reader, chosen, ctx, result)
+        for batch_of_orders in batched(_resumed(orders, result), batch_size):
+            writer.write_orders(batch_of_orders, result)
+            done(batch_of_orders[-1].line)
     emit(
         session,
         merchant_id,
