@@ -7,6 +7,7 @@ List routes without parameters must not leak A's data to B.
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.db import transaction
 from patron.engagement.messages import enqueue_message
+from patron.imports import jobs as imports_jobs
 from tests.conftest import Tenant
 
 MARKERS = (
@@ -156,6 +158,17 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         json={"asset": "points", "amount": 10, "reason_code": "welcome", "description": "Hi"},
         headers=a.headers,
     ).json()
+    with transaction(sessions) as s:
+        job = imports_jobs.create_job(
+            s,
+            a.merchant_id,
+            kind="customers",
+            fmt="generic",
+            filename="alpha.csv",
+            upload=io.BytesIO(b"external_id,email,phone\nA-1,hidden@alpha-shop.com,\n"),
+            max_bytes=1 << 20,
+        )
+        job_id = job.id
     coupons = seed_alpha_coupons(client, a, member["id"])
     # A sale at the till (its receipt is addressed by the sale's key).
     sale = client.post(
@@ -183,6 +196,7 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         "entry_id": entry["id"],
         "top_up_id": top_up["id"],
         "key": "alpha-sale-key-0001",
+        "job_id": job_id,
     }
 
 

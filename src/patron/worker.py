@@ -23,6 +23,7 @@ from patron.engagement.journeys.engine import run_steps_task as journeys_steps
 from patron.engagement.journeys.triggers import follow_events_task as journeys_follow_events
 from patron.engagement.journeys.triggers import schedule_task as journeys_schedule
 from patron.engagement.segments.tasks import follow_events_task, refresh_due_task
+from patron.imports.jobs import run_imports_task
 from patron.ledger.tasks import points_schedule
 from patron.programs.tasks import programs_schedule
 from patron.webhooks.delivery import deliver_due, fan_out
@@ -48,6 +49,7 @@ TASKS: list[tuple[str, Task]] = [
     ("messages", dispatch_messages),
     ("programs.schedule", programs_schedule),
     ("analytics.predict", predict_task),
+    ("imports.run", run_imports_task),
 ]
 
 

@@ -9,6 +9,7 @@ from patron.web.dashboard import campaigns as dashboard_campaigns
 from patron.web.dashboard import channels as dashboard_channels
 from patron.web.dashboard import coupons as dashboard_coupons
 from patron.web.dashboard import gifts as dashboard_gifts
+from patron.web.dashboard import imports as dashboard_imports
 from patron.web.dashboard import journeys as dashboard_journeys
 from patron.web.dashboard import mall as dashboard_mall
 from patron.web.dashboard import member_loyalty as dashboard_member_loyalty
@@ -47,6 +48,7 @@ DASHBOARD: list[ModuleType] = [
     dashboard_till,
     dashboard_till_orders,
     dashboard_till_members,
+    dashboard_imports,
 ]
 
 # Member portal: each module exposes `router` and `NAV` (and optionally `PORTAL_HOME_PANELS`).
