@@ -29,6 +29,7 @@ from patron.engagement.models import (
 )
 from patron.engagement.policy import Policy, policy_for
 from patron.engagement.templates import RenderFailed, add_tracking, choose_locale, render_variant
+from patron.members.language import member_language
 from patron.members.models import IdentityKind, Member, MemberIdentity
 from patron.tenancy.models import Merchant
 
@@ -51,7 +52,8 @@ def idempotency_key(merchant_id: int, dedupe_key: str, generation: int) -> str:
     return f"patron-{merchant_id}-{digest}-{generation}"
 
 
-def member_variables(member: Member) -> dict[str, Any]:
+def member_variables(member: Member, merchant_locale: str | None) -> dict[str, Any]:
+    """What a template sees of the member; ``locale`` is the language they are written to in."""
     return {
         "id": member.id,
         "first_name": member.first_name,
@@ -60,7 +62,7 @@ def member_variables(member: Member) -> dict[str, Any]:
         "email": member.email,
         "phone": member.phone,
         "birthday": member.birthday,
-        "locale": member.locale,
+        "locale": member_language(member, merchant_locale).code,
         "funnel_stage": member.funnel_stage,
     }
 
@@ -70,7 +72,7 @@ def template_variables(
 ) -> dict[str, Any]:
     """What a template sees; context keys fill tier, balance, coupon, product and links."""
     return {
-        "member": member_variables(member),
+        "member": member_variables(member, merchant.locale),
         "merchant": {"name": merchant.name, "slug": merchant.slug, "currency": merchant.currency},
         "tier": context.get("tier"),
         "balance": context.get("balance"),
@@ -268,7 +270,7 @@ def _render(
         variants = template.variants
     else:
         variants = message.content or {}
-    locale = choose_locale(variants, member.locale, merchant.locale)
+    locale = choose_locale(variants, member_language(member, merchant.locale).code, merchant.locale)
     links = {
         "unsubscribe": outgoing.unsubscribe_url,
         "portal": f"{settings.base_url.rstrip('/')}/portal/{merchant.slug}",
