@@ -24,6 +24,7 @@ from patron.engagement.journeys.triggers import follow_events_task as journeys_f
 from patron.engagement.journeys.triggers import schedule_task as journeys_schedule
 from patron.engagement.segments.tasks import follow_events_task, refresh_due_task
 from patron.ledger.tasks import points_schedule
+from patron.members.attention import expire_activities_task
 from patron.programs.tasks import programs_schedule
 from patron.webhooks.delivery import deliver_due, fan_out
 
@@ -47,6 +48,7 @@ TASKS: list[tuple[str, Task]] = [
     ("journeys.steps", journeys_steps),
     ("messages", dispatch_messages),
     ("programs.schedule", programs_schedule),
+    ("members.attention_expiry", expire_activities_task),
     ("analytics.predict", predict_task),
 ]
 

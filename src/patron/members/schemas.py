@@ -112,6 +112,10 @@ class MemberOut(BaseModel):
     total_spent_minor: int
     first_order_at: datetime | None
     last_order_at: datetime | None
+    engagement_score: int = Field(
+        description="attention points over the last 90 days (portal visits, message opens and "
+        "clicks); 10 or more makes a registered member a fan"
+    )
     merged_into_id: int | None
     created_at: datetime
     updated_at: datetime
