@@ -1,4 +1,4 @@
-"""member_activities: what raises the engagement score
+"""member_activities (what raises the engagement score) and engagement_policies.care_cap_messages
 
 Revision ID: 0013_lang
 Revises: 0012_outbox_tx
@@ -55,9 +55,17 @@ def upgrade() -> None:
             "ix_member_activities_member", ["member_id", "occurred_at"], unique=False
         )
         batch_op.create_index("ix_member_activities_live", ["expired", "occurred_at"], unique=False)
+    with op.batch_alter_table("engagement_policies", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "care_cap_messages", sa.Integer(), nullable=False, server_default=sa.text("2")
+            )
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("engagement_policies", schema=None) as batch_op:
+        batch_op.drop_column("care_cap_messages")
     with op.batch_alter_table("member_activities", schema=None) as batch_op:
         batch_op.drop_index("ix_member_activities_live")
         batch_op.drop_index("ix_member_activities_member")
