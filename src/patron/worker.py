@@ -25,6 +25,7 @@ from patron.engagement.journeys.triggers import schedule_task as journeys_schedu
 from patron.engagement.segments.tasks import follow_events_task, refresh_due_task
 from patron.imports.jobs import run_imports_task
 from patron.ledger.tasks import points_schedule
+from patron.members.attention import expire_activities_task
 from patron.programs.tasks import programs_schedule
 from patron.webhooks.delivery import deliver_due, fan_out
 
@@ -48,6 +49,7 @@ TASKS: list[tuple[str, Task]] = [
     ("journeys.steps", journeys_steps),
     ("messages", dispatch_messages),
     ("programs.schedule", programs_schedule),
+    ("members.attention_expiry", expire_activities_task),
     ("analytics.predict", predict_task),
     ("imports.run", run_imports_task),
 ]

@@ -259,6 +259,7 @@ def test_quiet_hours_and_cap_are_saved_through_the_policy(
         "csrf_token": token,
         "cap_messages": "3",
         "cap_window_days": "14",
+        "care_cap_messages": "1",
         "quiet_start": "22:00",
         "quiet_end": "08:30",
         "quiet_hours_enabled": "on",
@@ -266,8 +267,9 @@ def test_quiet_hours_and_cap_are_saved_through_the_policy(
     r = client.post("/message-settings/policy", data=form)
     assert "Quiet hours and caps saved." in r.text
     assert 'value="22:00"' in r.text and 'value="08:30"' in r.text and 'value="14"' in r.text
+    assert 'name="care_cap_messages" value="1"' in r.text
     current = policy.policy_for(db, tenant.merchant_id)
-    assert (current.cap_messages, current.cap_window_days) == (3, 14)
+    assert (current.cap_messages, current.cap_window_days, current.care_cap_messages) == (3, 14, 1)
     assert current.quiet_start.strftime("%H:%M") == "22:00"
     bad = client.post("/message-settings/policy", data={**form, "quiet_end": "8h"})
     assert "Not saved: quiet_end: use HH:MM" in bad.text

@@ -25,7 +25,8 @@ def _member(
     sessions: sessionmaker[Session], tenant: Tenant, first: str = "Mei", phone: str | None = None
 ) -> int:
     with transaction(sessions) as s:
-        data = MemberCreate(first_name=first, last_name="Chen", phone=phone)
+        # She reads English (a +86 phone with no language given would make it Chinese).
+        data = MemberCreate(first_name=first, last_name="Chen", phone=phone, locale="en")
         return members.create_member(s, tenant.merchant_id, data).id
 
 

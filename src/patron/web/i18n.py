@@ -23,6 +23,8 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 from babel.support import NullTranslations, Translations
 
+from patron.core.languages import normalise_locale as normalise_locale  # re-exported
+
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 DEFAULT_LOCALE = "en"
 
@@ -46,20 +48,6 @@ LANGUAGES: dict[str, Language] = {
 def N_(message: str) -> str:
     """Mark a string for extraction; it is translated where it is shown."""
     return message
-
-
-def normalise_locale(value: str | None) -> str | None:
-    """Map a locale tag (``zh-CN``, ``zh_Hans``, ``en-US``…) to one of :data:`LANGUAGES`."""
-    if not value:
-        return None
-    tag = value.strip().replace("-", "_").lower()
-    if tag in {"zh_hant", "zh_tw", "zh_hk", "zh_mo"} or tag.startswith("zh_hant"):
-        return None  # Traditional Chinese is not offered yet; fall back rather than mislabel.
-    if tag.startswith("zh"):
-        return "zh_Hans"
-    if tag.startswith("en"):
-        return "en"
-    return None
 
 
 def negotiate(accept_language: str | None) -> str | None:

@@ -76,6 +76,7 @@ def settings_page(request: Request, session: SessionDep, staff: ManagerPageDep) 
         "policy": {
             "cap_messages": current.cap_messages,
             "cap_window_days": current.cap_window_days,
+            "care_cap_messages": current.care_cap_messages,
             "quiet_hours_enabled": current.quiet_hours_enabled,
             "quiet_start": current.quiet_start.strftime("%H:%M"),
             "quiet_end": current.quiet_end.strftime("%H:%M"),
@@ -147,8 +148,9 @@ def save_policy(
     quiet_start: Annotated[str, Form(max_length=5)],
     quiet_end: Annotated[str, Form(max_length=5)],
     quiet_hours_enabled: Annotated[str, Form(max_length=3)] = "",
+    care_cap_messages: Annotated[int, Form(ge=0, le=1000)] = 2,
 ) -> Response:
-    """Quiet hours and the marketing frequency cap (from the next dispatch round)."""
+    """Quiet hours and the marketing and care caps (from the next dispatch round)."""
     try:
         policy.set_policy(
             session,
@@ -158,6 +160,7 @@ def save_policy(
             quiet_hours_enabled=quiet_hours_enabled == "on",
             quiet_start=quiet_start,
             quiet_end=quiet_end,
+            care_cap_messages=care_cap_messages,
         )
         flash(request, translate(request, "Quiet hours and caps saved."))
     except PatronError as exc:

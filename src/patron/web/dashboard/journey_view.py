@@ -52,7 +52,7 @@ LIBRARY_TEXT = {
     "welcome": (N_("Welcome series"), N_("Three messages over a new member's first week.")),
     "after_sales": (
         N_("After-sales care"),
-        N_("Days after a purchase: how is it going, tips, and a review invitation."),
+        N_("Days after a purchase: how is it going, then a review request; once a month at most."),
     ),
     "birthday": (N_("Birthday greeting"), N_("On the member's birthday in their time zone.")),
     "festival": (N_("Festival greeting"), N_("Chinese and Western festivals, lunar dates too.")),

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from patron.core.errors import InvalidInput, NotFound, PatronError
 from patron.core.http import SessionDep, SettingsDep
 from patron.members import service as members
+from patron.members.language import language_of
 from patron.members.models import ConsentChannel, FunnelStage, Member, MemberTag
 from patron.members.schemas import ConsentIn
 from patron.orders import service as orders
@@ -125,6 +126,7 @@ def member_detail(
     current = {c.channel: c for c in members.consents(session, staff.merchant_id, member_id)}
     context: dict[str, Any] = {
         "m": member,
+        "language": language_of(session, member),
         "identities": members.member_identities(session, staff.merchant_id, member_id),
         "tags": members.member_tags(session, staff.merchant_id, member_id),
         "notes": members.member_notes(session, staff.merchant_id, member_id),
