@@ -377,9 +377,9 @@ def test_journey_pages_show_steps_in_words(
     assert "{{" not in page and "{%" not in page
     assert code_words(page, STEP_CODES) == []
     care_page = visible_text(client.get(f"/journeys/{care.id}").text)
-    assert "Send “Getting the most from it” (In-app)" in care_page
+    assert "Send “Would you write a review?” (In-app)" in care_page
     assert code_words(care_page, STEP_CODES) == [] and "{{" not in care_page
-    step = visible_text(client.get(f"/journeys/{care.id}/steps/howto").text)
+    step = visible_text(client.get(f"/journeys/{care.id}/steps/review").text)
     assert "Step 4 · Send" in step and code_words(step, STEP_CODES) == []
     assert "Title" in step and "Message" in step
     token = csrf_of(client.get("/journeys"))
@@ -409,7 +409,8 @@ def test_member_page_names_language_and_source(
         )
     sign_in(client, tenant)
     page = visible_text(client.get(f"/members/{mei.id}").text)
-    assert "Chinese (Simplified, China)" in page and "Signed up (sample data)" in page
+    # The member's language is named, with where it comes from (given here), never its code.
+    assert "Chinese (Simplified)\n· as given" in page and "Signed up (sample data)" in page
     assert code_words(page, LOCALE_CODES) == []
     assert "My crm" in visible_text(client.get(f"/members/{other.id}").text)
     assert db.get(Member, mei.id) is not None
