@@ -1,4 +1,5 @@
-"""``patron verify`` and ``patron expire``: the ledger from the command line."""
+"""``patron verify`` and ``patron expire``: the ledger from the command line (listed in
+:mod:`patron.cli`)."""
 
 from __future__ import annotations
 
@@ -69,9 +70,3 @@ def expire_command(
         f"expiring soon announced: {run.announced} lots",
         highlight=False,
     )
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ledger commands to the ``patron`` command."""
-    app.command("verify")(verify_command)
-    app.command("expire")(expire_command)
