@@ -101,8 +101,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
+                reason = "a file is in the way" if folder.is_file() else exc.strerror or exc
                 raise DatabaseUnavailable(
-                    f"cannot create the database folder {folder}: {exc.strerror or exc}"
+                    f"cannot create the database folder {folder}: {reason}"
                 ) from exc
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs

@@ -32,7 +32,6 @@ from patron.demo.write import (
 # about a minute per 5,000 members on a small machine; see docs/demo.md).
 FAST_ABOVE = 50_000
 console = Console()
-err = Console(stderr=True)
 
 
 def print_login(settings: Settings, login: DemoLogin) -> None:
@@ -163,8 +162,4 @@ def demo(
             f"up to {FAST_ABOVE:,} members it runs through them"
         )
         fast = True
-    try:
-        run_demo(factory, settings, cfg, merchant_slug, if_empty, fast=fast)
-    except PatronError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
+    run_demo(factory, settings, cfg, merchant_slug, if_empty, fast=fast)
