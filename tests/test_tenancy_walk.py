@@ -7,6 +7,7 @@ List routes without parameters must not leak A's data to B.
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.db import transaction
 from patron.engagement.messages import enqueue_message
+from patron.imports import jobs as imports_jobs
 from tests.conftest import Tenant
 
 MARKERS = (
@@ -156,7 +158,25 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         json={"asset": "points", "amount": 10, "reason_code": "welcome", "description": "Hi"},
         headers=a.headers,
     ).json()
+    with transaction(sessions) as s:
+        job = imports_jobs.create_job(
+            s,
+            a.merchant_id,
+            kind="customers",
+            fmt="generic",
+            filename="alpha.csv",
+            upload=io.BytesIO(b"external_id,email,phone\nA-1,hidden@alpha-shop.com,\n"),
+            max_bytes=1 << 20,
+        )
+        job_id = job.id
     coupons = seed_alpha_coupons(client, a, member["id"])
+    # A sale at the till (its receipt is addressed by the sale's key).
+    sale = client.post(
+        "/api/v1/checkout/commit",
+        json={"member_id": member["id"], "lines": [{"sku": MARKERS[2], "quantity": 1}]},
+        headers={**a.headers, "Idempotency-Key": "till-alpha-sale-key-0001"},
+    )
+    assert sale.status_code == 201, sale.text
     engagement = seed_alpha_engagement(client, a, segment["id"], template["id"])
     SAMPLE_BODIES["merge_members"] = {"other_member_id": other["id"]}
     return {
@@ -175,6 +195,8 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         "tag": "vip",
         "entry_id": entry["id"],
         "top_up_id": top_up["id"],
+        "key": "alpha-sale-key-0001",
+        "job_id": job_id,
     }
 
 
@@ -309,6 +331,17 @@ PAGE_FORMS: dict[str, dict[str, str]] = {
     "/coupons/{template_id}/issue": {"who": "1"},
     "/coupons/{template_id}/codes/{code_id}/void": {"reason": "hijacked"},
     "/mall/orders/{mall_order_id}": {"status": "ready"},
+    "/till/orders/{order_id}/refund/preview": {"qty-1": "1"},
+    "/till/orders/{order_id}/refund": {
+        "qty-1": "1",
+        "key": "walk-refund-key-00001",
+        "expected_cash": "0",
+    },
+    "/till/members/{member_id}/top-up": {
+        "amount_minor": "100",
+        "expected_bonus": "0",
+        "key": "walk-top-up-key-00001",
+    },
 }
 
 

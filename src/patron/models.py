@@ -10,6 +10,7 @@ import patron.engagement.campaigns.models
 import patron.engagement.journeys.models
 import patron.engagement.models
 import patron.engagement.segments.models
+import patron.imports.models
 import patron.ledger.models
 import patron.members.models
 import patron.orders.models

@@ -24,7 +24,9 @@ from patron.engagement.journeys.engine import run_steps_task as journeys_steps
 from patron.engagement.journeys.triggers import follow_events_task as journeys_follow_events
 from patron.engagement.journeys.triggers import schedule_task as journeys_schedule
 from patron.engagement.segments.tasks import follow_events_task, refresh_due_task
+from patron.imports.jobs import run_imports_task
 from patron.ledger.tasks import points_schedule
+from patron.members.attention import expire_activities_task
 from patron.programs.tasks import programs_schedule
 from patron.webhooks.delivery import deliver_due, fan_out
 
@@ -61,7 +63,9 @@ TASKS: list[tuple[str, Task]] = [
     ("journeys.steps", journeys_steps),
     ("messages", dispatch_messages),
     ("programs.schedule", programs_schedule),
+    ("members.attention_expiry", expire_activities_task),
     ("analytics.predict", analytics_predict),
+    ("imports.run", run_imports_task),
 ]
 
 

@@ -172,6 +172,7 @@ def test_policy_defaults_and_update(client: TestClient, tenant: Tenant) -> None:
     assert client.get("/api/v1/engagement/policy", headers=tenant.headers).json() == {
         "cap_messages": 2,
         "cap_window_days": 7,
+        "care_cap_messages": 2,
         "quiet_hours_enabled": True,
         "quiet_start": "21:00",
         "quiet_end": "09:00",
@@ -179,6 +180,7 @@ def test_policy_defaults_and_update(client: TestClient, tenant: Tenant) -> None:
     new = {
         "cap_messages": 3,
         "cap_window_days": 14,
+        "care_cap_messages": 1,
         "quiet_hours_enabled": True,
         "quiet_start": "22:00",
         "quiet_end": "08:30",
@@ -189,6 +191,11 @@ def test_policy_defaults_and_update(client: TestClient, tenant: Tenant) -> None:
         "/api/v1/engagement/policy", headers=tenant.headers, json={**new, "quiet_start": "25:99"}
     )
     assert bad.status_code == 422
+    negative = client.put(
+        "/api/v1/engagement/policy", headers=tenant.headers, json={**new, "care_cap_messages": -1}
+    )
+    assert negative.status_code == 422
+    assert client.get("/api/v1/engagement/policy", headers=tenant.headers).json() == new
 
 
 def test_message_log_filters_and_tenancy(

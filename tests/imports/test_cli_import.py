@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 import patron
 from patron.core.db import make_engine, make_session_factory, transaction
 from patron.core.migrate import upgrade
+from patron.orders.models import OrderLine
 from patron.tenancy import service as tenancy
 
 # The process must run this checkout's code, not whatever ``patron`` the virtualenv points at.
@@ -19,7 +21,7 @@ SRC = str(Path(patron.__file__).resolve().parents[1])
 
 ORDERS = """\
 order_id,placed_at,member_email,store_code,name,quantity,unit_price,line_discount
-A-1,2025-06-01T10:00:00+08:00,ann@example.com,,Oolong,2,45.00,
+A-1,2025-06-01T10:00:00+08:00,ann@example.com,,乌龙茶 Oolong,2,45.00,
 A-1,,,,Cup,1,30.00,0.50
 A-2,2025-06-02T09:30:00+08:00,bob@example.com,,Gift box,1,88.00,
 A-3,2025-06-02T09:30:00+08:00,,,Bag,1,10.001,
@@ -75,7 +77,8 @@ def test_import_orders_refuses_a_bad_header_then_imports_and_reimports(
     assert not (tmp_path / "bad.rejects.csv").exists()
 
     good = tmp_path / "orders.csv"
-    good.write_text(ORDERS, encoding="utf-8")
+    # Saved by Excel on a Chinese Windows: GBK bytes, read as GB18030 (its superset).
+    good.write_bytes(ORDERS.encode("gbk"))
     report = tmp_path / "orders.rejects.csv"
     first = import_orders(db_url, good)
     assert first.returncode == 0, first.stderr
@@ -86,9 +89,17 @@ def test_import_orders_refuses_a_bad_header_then_imports_and_reimports(
         ).split()
     )
     assert report.read_text(encoding="utf-8").splitlines() == [
-        "line,reason,record",
-        "5,order A-3: unit_price: '10.001' has more than 2 decimals,",
+        "line,reason,order_id,placed_at,member_email,store_code,name,quantity,unit_price,"
+        "line_discount",
+        "5,order A-3: unit_price: '10.001' has more than 2 decimals,A-3,"
+        "2025-06-02T09:30:00+08:00,,,Bag,1,10.001,",
     ]
+
+    engine = make_engine(db_url)
+    with make_session_factory(engine)() as session:
+        names = session.scalars(select(OrderLine.name).order_by(OrderLine.id)).all()
+    engine.dispose()
+    assert names == ["乌龙茶 Oolong", "Cup", "Gift box"]
 
     again = import_orders(db_url, good)
     assert again.returncode == 0, again.stderr

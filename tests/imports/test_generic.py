@@ -99,7 +99,7 @@ def test_generic_orders_good_and_bad_rows(
         (5, "line 1: quantity must be positive, not 0"),
         (6, "order A-4: placed_at: not a date and time: 'yesterday'"),
         (7, "order_id is empty"),
-        (8, "currency USD is not the merchant's currency CNY"),
+        (8, "currency USD is not the shop's currency CNY"),
         (9, "order A-6: unit_price: '10.001' has more than 2 decimals"),
     ]
     orders = {o.external_id: o for o in db.scalars(select(Order))}
@@ -152,3 +152,30 @@ def test_api_import_export_and_tenancy(
     members = client.get("/api/v1/exports/members.csv", headers=other_tenant.headers)
     assert members.text.count("\n") == 1
     assert client.get("/api/v1/exports/members.csv").status_code == 401
+
+
+def test_api_reads_gbk_and_refuses_what_it_cannot_read(
+    client: TestClient, tenant: Tenant, db: Session
+) -> None:
+    gbk = "external_id,email,phone,first_name,last_name\nz-1,,13900001111,悦,周\n".encode("gbk")
+    res = client.post(
+        "/api/v1/imports/customers?format=auto",
+        files={"file": ("客户.csv", io.BytesIO(gbk), "text/csv")},
+        headers=tenant.headers,
+    )
+    assert (res.status_code, res.json()["created"]) == (200, 1), res.text
+    assert db.scalars(select(Member.last_name)).all() == ["周"]
+    mixed = "external_id,email,phone,first_name\nz-2,,,Zoë\n".encode() + b"z-3,,,\x80x\n"
+    res = client.post(
+        "/api/v1/imports/customers?format=generic",
+        files={"file": ("mixed.csv", io.BytesIO(mixed), "text/csv")},
+        headers=tenant.headers,
+    )
+    assert res.status_code == 422
+    assert res.json()["error"] == {
+        "code": "import_file_invalid",
+        "message": "the file is neither UTF-8 nor GB18030 (GBK) text: unreadable characters on"
+        " line 3. Save it as CSV UTF-8 and try again",
+    }
+    db.rollback()
+    assert db.scalars(select(Member.first_name)).all() == ["悦"]  # nothing of the refused file

@@ -36,8 +36,12 @@ def seed_member(
     order_ref: str | None = "A-1001",
     tags: list[str] | None = None,
     register: bool = True,
+    locale: str | None = "en",
 ) -> int:
-    """A member with one two-line order (and a partial refund) of merchant ``tenant``."""
+    """A member with one two-line order (and a partial refund) of merchant ``tenant``.
+
+    The member reads English unless told otherwise (``locale=None``: the language is then
+    inferred from the +86 phone, i.e. Chinese)."""
     with transaction(sessions) as s:
         member = members.create_member(
             s,
@@ -49,6 +53,7 @@ def seed_member(
                 email=email,
                 tags=tags or [],
                 registered=register,
+                locale=locale,
             ),
         )
         if order_ref:

@@ -52,7 +52,7 @@ def test_segment_list_and_detail_show_service_data(
     assert detail.status_code == 200
     assert f'href="/members/{mei}"' in detail.text and "Mei Chen" in detail.text
     assert "Lin Wu" not in detail.text
-    assert "tag has vip" in detail.text
+    assert "Has the tag “vip”" in detail.text
 
 
 def test_live_count_is_exact_and_needs_csrf(
@@ -61,21 +61,18 @@ def test_live_count_is_exact_and_needs_csrf(
     _two_members(sessions, tenant)
     sign_in(client, tenant)
     token = csrf_of(client.get("/segments/new"))
-    body = {"join": "all", "rules": [{"field": "tag", "op": "has", "value": "vip"}]}
-    r = client.post("/segments/preview", json=body, headers={"X-CSRF-Token": token})
+    body = {"join": "all", "r0-field": "tag", "r0-op": "has", "r0-value": "vip"}
+    r = client.post("/segments/preview", data=body, headers={"X-CSRF-Token": token})
     assert r.status_code == 200
     assert r.json() == {"count": 1, "time_relative": False}
-    body = {
-        "join": "any",
-        "rules": [*body["rules"], {"field": "orders_count", "op": "eq", "value": "0"}],
-    }
-    r = client.post("/segments/preview", json=body, headers={"X-CSRF-Token": token})
+    body |= {"join": "any", "r1-field": "orders_count", "r1-op": "eq", "r1-value": "0"}
+    r = client.post("/segments/preview", data=body, headers={"X-CSRF-Token": token})
     assert r.json()["count"] == 2
-    refused = client.post("/segments/preview", json=body)
+    refused = client.post("/segments/preview", data=body)
     assert refused.status_code == 403
-    bad = {"join": "all", "rules": [{"field": "shoe_size", "op": "eq", "value": "9"}]}
-    r = client.post("/segments/preview", json=bad, headers={"X-CSRF-Token": token})
-    assert r.status_code == 422 and "unknown field 'shoe_size'" in r.json()["error"]
+    bad = {"join": "all", "r0-field": "shoe_size", "r0-op": "eq", "r0-value": "9"}
+    r = client.post("/segments/preview", data=bad, headers={"X-CSRF-Token": token})
+    assert r.status_code == 422 and r.json()["error"] == "Rule 1: Choose a field."
 
 
 def test_builder_count_button_and_save_without_js(
@@ -88,9 +85,9 @@ def test_builder_count_button_and_save_without_js(
         "csrf_token": token,
         "name": "VIP",
         "join": "all",
-        "field": ["tag"],
-        "op": ["has"],
-        "value": ["vip"],
+        "r0-field": "tag",
+        "r0-op": "has",
+        "r0-value": "vip",
     }
     counted = client.post("/segments/save", data={**form, "action": "count"})
     assert counted.status_code == 200
@@ -101,14 +98,14 @@ def test_builder_count_button_and_save_without_js(
         "/segments/save",
         data={
             **form,
-            "field": ["tag", "orders_count"],
-            "op": ["has", "has"],
-            "value": ["vip", "3"],
+            "r1-field": "orders_count",
+            "r1-op": "has",
+            "r1-value": "3",
             "action": "save",
         },
     )
     assert bad.status_code == 422
-    assert "field &#39;orders_count&#39; takes op" in bad.text
+    assert "Rule 2: Choose a condition." in bad.text
     assert 'id="rule-error"' in bad.text
     assert db.scalar(select(func.count()).select_from(Segment)) == 0
     saved = client.post("/segments/save", data={**form, "action": "save"}, follow_redirects=False)
@@ -137,9 +134,8 @@ def test_other_merchant_gets_404_for_a_segment(
             "segment_id": str(seg_id),
             "name": "Taken",
             "join": "all",
-            "field": "everyone",
-            "op": "eq",
-            "value": "true",
+            "r0-field": "everyone",
+            "r0-op": "eq",
         },
     )
     assert r.status_code == 404
@@ -249,6 +245,7 @@ def test_channel_secrets_are_never_echoed_and_blank_keeps_them(
         "account_sid": "AC123",
         "auth_token": "s3cret-token-value",
         "from_number": "+15550001111",
+        "honours_idempotency_key": False,
     }
     assert row.enabled is True
 
@@ -262,6 +259,7 @@ def test_quiet_hours_and_cap_are_saved_through_the_policy(
         "csrf_token": token,
         "cap_messages": "3",
         "cap_window_days": "14",
+        "care_cap_messages": "1",
         "quiet_start": "22:00",
         "quiet_end": "08:30",
         "quiet_hours_enabled": "on",
@@ -269,8 +267,9 @@ def test_quiet_hours_and_cap_are_saved_through_the_policy(
     r = client.post("/message-settings/policy", data=form)
     assert "Quiet hours and caps saved." in r.text
     assert 'value="22:00"' in r.text and 'value="08:30"' in r.text and 'value="14"' in r.text
+    assert 'name="care_cap_messages" value="1"' in r.text
     current = policy.policy_for(db, tenant.merchant_id)
-    assert (current.cap_messages, current.cap_window_days) == (3, 14)
+    assert (current.cap_messages, current.cap_window_days, current.care_cap_messages) == (3, 14, 1)
     assert current.quiet_start.strftime("%H:%M") == "22:00"
     bad = client.post("/message-settings/policy", data={**form, "quiet_end": "8h"})
     assert "Not saved: quiet_end: use HH:MM" in bad.text

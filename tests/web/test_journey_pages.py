@@ -25,7 +25,8 @@ def _member(
     sessions: sessionmaker[Session], tenant: Tenant, first: str = "Mei", phone: str | None = None
 ) -> int:
     with transaction(sessions) as s:
-        data = MemberCreate(first_name=first, last_name="Chen", phone=phone)
+        # She reads English (a +86 phone with no language given would make it Chinese).
+        data = MemberCreate(first_name=first, last_name="Chen", phone=phone, locale="en")
         return members.create_member(s, tenant.merchant_id, data).id
 
 
@@ -69,7 +70,7 @@ def test_journey_page_shows_steps_and_exact_statistics(
     for expected in (
         "Welcome series",
         "When a member registers",
-        "Send “Welcome, {{ member.first_name }}”",
+        "Send “Welcome, [First name]” (In-app)",
         "Wait 2 days",
         "Wait 4 days",
         "Members go through every step.",

@@ -11,7 +11,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 
 from patron.analytics.models import MemberPrediction
-from patron.engagement.segments.rules import COMPARE, Context, compare, register_field
+from patron.engagement.segments.rules import (
+    COMPARE,
+    Context,
+    ValueKind,
+    compare,
+    register_field,
+)
 from patron.members.models import Member
 
 NUMERIC_OPS = COMPARE - {"in", "not_in"}
@@ -43,24 +49,42 @@ def _numbers(op: str, value: Any) -> Any:
     return _number(value)
 
 
-@register_field("p_alive", NUMERIC_OPS, "predicted probability the customer is still active (0-1)")
+@register_field(
+    "p_alive",
+    NUMERIC_OPS,
+    "predicted probability the customer is still active (0-1)",
+    kind=ValueKind.PROBABILITY,
+)
 def _p_alive(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     return compare(_value_of(ctx, MemberPrediction.p_alive), op, _numbers(op, value))
 
 
 @register_field(
-    "expected_purchases", NUMERIC_OPS, "predicted purchases in the prediction horizon (90 days)"
+    "expected_purchases",
+    NUMERIC_OPS,
+    "predicted purchases in the prediction horizon (90 days)",
+    kind=ValueKind.NUMBER,
 )
 def _expected(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     return compare(_value_of(ctx, MemberPrediction.expected_purchases), op, _numbers(op, value))
 
 
-@register_field("predicted_clv", NUMERIC_OPS, "predicted lifetime value, minor units (12 months)")
+@register_field(
+    "predicted_clv",
+    NUMERIC_OPS,
+    "predicted lifetime value, minor units (12 months)",
+    kind=ValueKind.MONEY,
+)
 def _clv(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     return compare(_value_of(ctx, MemberPrediction.expected_clv_minor), op, _numbers(op, value))
 
 
-@register_field("rfm_segment", {"eq", "ne", "in", "not_in"}, "RFM segment (champions, at_risk …)")
+@register_field(
+    "rfm_segment",
+    {"eq", "ne", "in", "not_in"},
+    "RFM segment (champions, at_risk …)",
+    kind=ValueKind.CHOICE,
+)
 def _rfm_segment(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     values = value if isinstance(value, list) else [value]
     if not values or not all(isinstance(v, str) for v in values):
@@ -68,7 +92,12 @@ def _rfm_segment(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     return compare(_value_of(ctx, MemberPrediction.rfm_segment), op, value)
 
 
-@register_field("rfm_score", NUMERIC_OPS | {"in"}, "RFM score 1-5: {score: r|f|m, value}")
+@register_field(
+    "rfm_score",
+    NUMERIC_OPS | {"in"},
+    "RFM score 1-5: {score: r|f|m, value}",
+    kind=ValueKind.OBJECT,
+)
 def _rfm_score(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     if not isinstance(value, dict) or value.get("score") not in RFM_SCORES:
         raise ValueError("{score: 'r' | 'f' | 'm', value: …}")

@@ -7,6 +7,7 @@ the orders hook does not earn a second time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -15,8 +16,10 @@ from patron.checkout.quote import Quote, build_quote
 from patron.checkout.schemas import CommitOut, CommitRequest, QuoteOut, QuoteRequest
 from patron.core.clock import utcnow
 from patron.core.config import get_settings
-from patron.core.errors import Conflict, InvalidInput
+from patron.core.errors import Conflict, InvalidInput, PatronError
 from patron.core.events import emit, events_batched, register_event_types
+from patron.coupons.benefits import FittingCoupon, fitting_coupons
+from patron.ledger.idempotency import stored_result
 from patron.ledger.service import idempotent
 from patron.orders.schemas import OrderCreate, OrderLineIn
 from patron.orders.service import create_order, order_lines
@@ -32,6 +35,66 @@ def quote(
     """Every benefit that applies to the cart, what is due, and what it earns. Writes nothing."""
     secret = secret or get_settings().secret_key
     return build_quote(session, merchant_id, req, utcnow(session), secret).out
+
+
+@dataclass(frozen=True)
+class TillQuote:
+    """What a till shows for a cart: the quote with the payments chosen, the most that points
+    and stored value could pay (each computed by a quote asking for ``max``), and the member's
+    unused coupons that would also fit the cart."""
+
+    out: QuoteOut
+    points_offer: int = 0
+    points_offer_minor: int = 0
+    stored_value_offer_minor: int = 0
+    coupons: list[FittingCoupon] = field(default_factory=list)
+
+
+def till_quote(
+    session: Session, merchant_id: int, req: QuoteRequest, secret: str | None = None
+) -> TillQuote:
+    """The quote of ``req`` and what is on offer beside it (see :class:`TillQuote`). Raises
+    what the quote raises; an offer that cannot be made (points not accepted here) is 0.
+    Writes nothing."""
+    secret = secret or get_settings().secret_key
+    at = utcnow(session)
+    q = build_quote(session, merchant_id, req, at, secret)
+    member = q.out.member
+    if q.member is None or member is None:
+        return TillQuote(q.out)
+    points: QuoteOut | None = q.out
+    stored: QuoteOut | None = q.out
+    if member.points_spendable and req.points != "max":
+        change: dict[str, object] = {"points": "max", "stored_value": None}
+        points = _offer(session, merchant_id, req.model_copy(update=change), at, secret)
+    if member.stored_value_minor and req.stored_value != "max":
+        change = {"stored_value": "max"}
+        stored = _offer(session, merchant_id, req.model_copy(update=change), at, secret)
+    return TillQuote(
+        q.out,
+        points_offer=points.points_redeemed if points else 0,
+        points_offer_minor=points.points_value_minor if points else 0,
+        stored_value_offer_minor=(
+            stored.stored_principal_minor + stored.stored_bonus_minor if stored else 0
+        ),
+        coupons=fitting_coupons(session, merchant_id, q.member.id, q.cart, req.coupon_codes, at),
+    )
+
+
+def _offer(
+    session: Session, merchant_id: int, req: QuoteRequest, at: datetime, secret: str
+) -> QuoteOut | None:
+    try:
+        return build_quote(session, merchant_id, req, at, secret).out
+    except PatronError:
+        return None
+
+
+def committed(session: Session, merchant_id: int, idempotency_key: str) -> CommitOut | None:
+    """The sale first committed with ``idempotency_key`` (its quote as the till showed it), to
+    show its receipt again; None if this merchant has no such sale."""
+    found = stored_result(session, merchant_id, f"checkout:{idempotency_key}")
+    return CommitOut.model_validate({**found, "replayed": True}) if found else None
 
 
 def _order_of(q: Quote, external_id: str, placed_at: datetime) -> OrderCreate:

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     analytics_predict_daily: bool = True
     # The analytics pages sync the copy first when its last sync is older than this.
     analytics_max_age_minutes: float = 10.0
+    # The largest CSV file the dashboard accepts for an import (bigger files: `patron import`).
+    import_max_upload_mb: int = Field(default=50, ge=1, le=2048)
+    # Records per committed batch of a dashboard import, and how long a worker's claim on an
+    # import lasts without news (renewed with every batch; a dead worker's import resumes after).
+    import_batch_rows: int = Field(default=2000, ge=1)
+    import_lease_seconds: float = Field(default=300.0, gt=0)
 
     @model_validator(mode="after")
     def _default_base_url(self) -> Settings:

@@ -26,7 +26,7 @@ from patron.core.config import Settings
 from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.core.events import OutboxEvent, consume_outbox
-from patron.coupons import service
+from patron.coupons import refunds, service
 from patron.coupons.models import CodeSource, CouponCode, CouponTemplate
 from patron.engagement.segments.sqlfn import month_day
 from patron.members.models import Member
@@ -97,8 +97,10 @@ def _on_event(session: Session, event: OutboxEvent) -> None:
             if not template.tier_codes or tier in template.tier_codes:
                 member_id = int(payload["member_id"])
                 issue_once(session, template, member_id, CodeSource.TIER_UP, f"tier_up:{tier}")
-    elif event.type == "order.refunded" and payload.get("order_status") == "refunded":
-        service.restore_for_refund(session, event.merchant_id, int(payload["order_id"]))
+    elif event.type == "order.refunded" and refunds.refund_restores_coupons(
+        str(payload.get("order_status"))
+    ):
+        refunds.restore_for_refund(session, event.merchant_id, int(payload["order_id"]))
 
 
 def follow_events(session: Session, batch: int = 500) -> int:

@@ -14,6 +14,7 @@ left of each line and of the order.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 from math import floor
@@ -21,7 +22,7 @@ from math import floor
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from patron.core.errors import BusinessRuleViolation, InvalidInput
+from patron.core.errors import BusinessRuleViolation, InvalidInput, PatronError
 from patron.coupons.models import CodeStatus, CouponCode, CouponKind, CouponTemplate
 from patron.coupons.service import normalize_code, redeem_code
 from patron.programs.benefits import PROVIDERS, Benefit, Cart, CartLine
@@ -147,6 +148,61 @@ def check_stacking(found: Sequence[tuple[CouponCode, CouponTemplate]]) -> None:
                 code="coupon_not_stackable",
                 details={"codes": lone},
             )
+
+
+@dataclass(frozen=True)
+class FittingCoupon:
+    """An unused coupon of the member that the cart could take now."""
+
+    code: str
+    name: str
+    discount_minor: int  # what it takes off this cart on its own (0 for a gift)
+    gift_name: str | None
+    expires_at: datetime | None
+
+
+def fitting_coupons(
+    session: Session,
+    merchant_id: int,
+    member_id: int | None,
+    cart: Cart,
+    held: Sequence[str],
+    at: datetime,
+    limit: int = 5,
+) -> list[FittingCoupon]:
+    """The member's unused coupons, other than those ``held`` on the cart, that this cart could
+    take now beside them — judged by the checkout's own rules (:func:`check_code`,
+    :func:`check_stacking`, :func:`benefits_of`); the biggest discount first. Read-only."""
+    if member_id is None:
+        return []
+    try:
+        on_cart = load_codes(session, merchant_id, held) if held else []
+    except PatronError:
+        return []
+    rows = session.execute(
+        select(CouponCode, CouponTemplate)
+        .join(CouponTemplate, CouponTemplate.id == CouponCode.template_id)
+        .where(
+            CouponCode.merchant_id == merchant_id,
+            CouponCode.member_id == member_id,
+            CouponCode.status == CodeStatus.ISSUED.value,
+            CouponCode.code.not_in([c.code for c, _t in on_cart] or [""]),
+        )
+        .order_by(CouponCode.id)
+    )
+    found: list[FittingCoupon] = []
+    for code, template in rows:
+        try:
+            check_stacking([*on_cart, (code, template)])
+            check_code(code, template, member_id, cart, at)
+            benefits = benefits_of(code, template, cart)
+        except PatronError:
+            continue
+        off = sum(b.amount_minor for b in benefits if b.kind == "discount")
+        gift = template.gift_name if template.kind == CouponKind.FREE_GIFT.value else None
+        found.append(FittingCoupon(code.code, template.name, off, gift, code.expires_at))
+    found.sort(key=lambda c: (-c.discount_minor, c.expires_at is None, c.expires_at or at))
+    return found[:limit]
 
 
 class CouponProvider:

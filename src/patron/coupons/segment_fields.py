@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, not_, or_
 
 from patron.coupons.models import CodeStatus, CouponCode
-from patron.engagement.segments.rules import Context, register_field
+from patron.engagement.segments.rules import Context, ValueKind, register_field
 from patron.members.models import Member
 
 NAMES = ("has_coupon", "coupon_expiring_within_days")
@@ -28,6 +28,7 @@ def _usable(ctx: Context) -> list[ColumnElement[bool]]:
     {"has", "has_not"},
     "holds an unused coupon of template (value: template id)",
     time_relative=True,
+    kind=ValueKind.CHOICE,
 )
 def _has_coupon(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     if not isinstance(value, int) or isinstance(value, bool):
@@ -41,6 +42,7 @@ def _has_coupon(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     {"lte"},
     "holds an unused coupon that expires in the next N days",
     time_relative=True,
+    kind=ValueKind.DAYS,
 )
 def _expiring(ctx: Context, _op: str, value: Any) -> ColumnElement[bool]:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 3660:

@@ -452,31 +452,27 @@ def expire_due(session: Session, now: datetime | None = None, limit: int = 1000)
     return len(due)
 
 
-def restore_for_refund(session: Session, merchant_id: int, order_id: int) -> int:
-    """Policy: coupons used on a FULLY refunded order come back if still valid; a coupon past its
-    end comes back as expired (never usable again). Partial refunds keep the coupon used."""
-    now = utcnow(session)
-    codes = list(
-        session.scalars(
-            select(CouponCode).where(
-                CouponCode.merchant_id == merchant_id,
-                CouponCode.redeemed_order_id == order_id,
-                CouponCode.status == CodeStatus.REDEEMED.value,
-            )
+def order_coupons(
+    session: Session, merchant_id: int, order_ids: Sequence[int]
+) -> dict[int, list[tuple[CouponCode, CouponTemplate]]]:
+    """The coupons redeemed on each of these orders (with their templates), by order id."""
+    out: dict[int, list[tuple[CouponCode, CouponTemplate]]] = {}
+    if not order_ids:
+        return out
+    rows = session.execute(
+        select(CouponCode, CouponTemplate)
+        .join(CouponTemplate, CouponTemplate.id == CouponCode.template_id)
+        .where(
+            CouponCode.merchant_id == merchant_id,
+            CouponCode.redeemed_order_id.in_(list(order_ids)),
+            CouponCode.status == CodeStatus.REDEEMED.value,
         )
+        .order_by(CouponCode.id)
     )
-    restored = 0
-    for code in codes:
-        valid = code.expires_at is None or code.expires_at > now
-        code.status = (CodeStatus.ISSUED if valid else CodeStatus.EXPIRED).value
-        code.redeemed_at = None
-        code.redeemed_order_id = None
-        session.flush()
-        restored += int(valid)
-        template = get_template(session, merchant_id, code.template_id)
-        payload = {**code_payload(code, template), "order_id": order_id}
-        emit(session, merchant_id, "coupon.restored", payload, subject_id=code.member_id)
-    return restored
+    for code, template in rows:
+        assert code.redeemed_order_id is not None
+        out.setdefault(code.redeemed_order_id, []).append((code, template))
+    return out
 
 
 def member_coupons(

@@ -20,8 +20,10 @@ from patron.engagement.campaigns.models import Campaign
 from patron.engagement.journeys.models import Journey, JourneyVersion
 from patron.engagement.models import MessageTemplate
 from patron.engagement.segments.models import Segment
+from patron.imports.models import ImportJob
+from patron.ledger.models import IdempotencyKey
 from patron.members.models import Member
-from patron.orders.models import Product
+from patron.orders.models import Order, Product
 from patron.programs.config import Kind
 
 # Files, not pages: not screenshotted.
@@ -104,6 +106,33 @@ def _journey_steps(session: Session, merchant_id: int) -> Rows:
     return [{"journey_id": journey.id, "step_id": step["id"]} for step in steps or []]
 
 
+def _till_receipt(session: Session, merchant_id: int) -> Rows:
+    """The newest sale rung up at the till (its checkout key is ``till-<key>``)."""
+    prefix = "checkout:till-"
+    key = session.scalar(
+        select(IdempotencyKey.key)
+        .where(IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key.like(f"{prefix}%"))
+        .order_by(IdempotencyKey.id.desc())
+        .limit(1)
+    )
+    return [] if key is None else [{"key": key.removeprefix(prefix)}]
+
+
+def _refunded_order(session: Session, merchant_id: int) -> Rows:
+    """A member's order with a refund: the till's order card has the most to explain."""
+    found = session.scalar(
+        select(Order.id)
+        .where(
+            Order.merchant_id == merchant_id,
+            Order.member_id.is_not(None),
+            Order.refunded_minor > 0,
+        )
+        .order_by(Order.id.desc())
+        .limit(1)
+    )
+    return [] if found is None else [{"order_id": found}]
+
+
 def _program_kinds(_session: Session, _merchant_id: int) -> Rows:
     return [{"kind": kind.value} for kind in Kind]
 
@@ -124,6 +153,10 @@ SAMPLES: dict[str, Sampler] = {
     "/campaigns/{campaign_id}/edit": _first(Campaign, "campaign_id", Campaign.status == "draft"),
     "/journeys/{journey_id}": _first(Journey, "journey_id"),
     "/journeys/{journey_id}/steps/{step_id}": _journey_steps,
+    "/till/receipt/{key}": _till_receipt,
+    "/till/orders/{order_id}": _refunded_order,
+    "/till/members/{member_id}/top-up": _busiest_member,
+    "/imports/{job_id}": _first(ImportJob, "job_id"),
 }
 
 

@@ -4,6 +4,7 @@ the pages of each shell."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
@@ -11,6 +12,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from patron.checkout import service as checkout
+from patron.checkout.schemas import CartLineIn, CommitRequest
 from patron.core.config import Settings
 from patron.core.db import transaction
 from patron.core.errors import PatronError
@@ -22,6 +25,9 @@ from patron.engagement.campaigns.service import create_campaign
 from patron.engagement.models import MessageTemplate
 from patron.engagement.segments.models import Segment
 from patron.engagement.segments.service import create_segment
+from patron.imports.jobs import create_job, run_imports_task
+from patron.imports.models import ImportJob
+from patron.ledger.models import IdempotencyKey
 from patron.members.models import Member
 from patron.tenancy import service as tenancy
 from patron.tenancy.models import Role, StaffUser
@@ -30,6 +36,13 @@ from patron.web.nav import NavItem
 CLERK_EMAIL = "clerk@demo.patron"
 CLERK_PASSWORD = "patron-clerk"
 REGULARS = {"all": [{"field": "orders_count", "op": "gte", "value": 3}]}
+# A sale rung up at the till (its receipt page) and an imported file with a bad row (its page).
+TILL_SALE_KEY = "till-screenshots-sale-0001"
+CUSTOMERS_CSV = (
+    b"external_id,first_name,last_name,email,phone,tags\n"
+    b"s-1,Mei,Chen,mei.chen@example.com,13800138000,vip\n"
+    b"s-2,Wei,Li,not-an-email,13800138001,\n"
+)
 
 
 @dataclass
@@ -83,9 +96,12 @@ def ensure_clerk(session: Session, merchant_id: int) -> None:
         )
 
 
-def add_missing_samples(sessions: sessionmaker[Session], merchant_id: int) -> list[str]:
-    """A segment and a draft campaign when the shop has none (their pages need one); what
-    could not be added is returned as notes (the services' rules may have moved on)."""
+def add_missing_samples(
+    sessions: sessionmaker[Session], settings: Settings, merchant_id: int
+) -> list[str]:
+    """A segment, a draft campaign, a till sale and an import when the shop has none (their
+    pages need one); what could not be added is returned as notes (the services' rules may
+    have moved on)."""
     notes: list[str] = []
     try:
         with transaction(sessions) as session:
@@ -115,7 +131,52 @@ def add_missing_samples(sessions: sessionmaker[Session], merchant_id: int) -> li
                 )
     except (PatronError, ValidationError) as exc:
         notes.append(f"could not add a sample segment and draft campaign: {exc}")
+    notes += _till_sale(sessions, merchant_id) + _import_job(sessions, settings, merchant_id)
     return notes
+
+
+def _till_sale(sessions: sessionmaker[Session], merchant_id: int) -> list[str]:
+    """A sale of two tins to the busiest member, as the till records it (key ``till-…``)."""
+    try:
+        with transaction(sessions) as session:
+            done = session.scalar(
+                select(IdempotencyKey.id).where(
+                    IdempotencyKey.merchant_id == merchant_id,
+                    IdempotencyKey.key.like("checkout:till-%"),
+                )
+            )
+            if done is None:
+                member_id = busiest_member(session, merchant_id)
+                sale = CommitRequest(
+                    member_id=member_id,
+                    store_code=catalogue.PHYSICAL_STORES[0].code,
+                    lines=[CartLineIn(sku="LJ-50G", quantity=2)],
+                )
+                checkout.commit(session, merchant_id, sale, TILL_SALE_KEY, "screenshots")
+    except (PatronError, ValidationError) as exc:
+        return [f"could not ring up a sample sale at the till: {exc}"]
+    return []
+
+
+def _import_job(sessions: sessionmaker[Session], settings: Settings, merchant_id: int) -> list[str]:
+    """A customers file with one bad row, imported as the dashboard's upload would be."""
+    try:
+        with transaction(sessions) as session:
+            if session.scalar(select(ImportJob.id).where(ImportJob.merchant_id == merchant_id)):
+                return []
+            create_job(
+                session,
+                merchant_id,
+                kind="customers",
+                fmt="generic",
+                filename="customers.csv",
+                upload=io.BytesIO(CUSTOMERS_CSV),
+                max_bytes=len(CUSTOMERS_CSV),
+            )
+        run_imports_task(sessions, settings)
+    except (PatronError, ValidationError) as exc:
+        return [f"could not import a sample customers file: {exc}"]
+    return []
 
 
 def prepare_stage(app: FastAPI, sessions: sessionmaker[Session], settings: Settings) -> Stage:
@@ -123,7 +184,7 @@ def prepare_stage(app: FastAPI, sessions: sessionmaker[Session], settings: Setti
     with transaction(sessions) as session:
         merchant = tenancy.find_merchant(session, catalogue.MERCHANT_SLUG)
         ensure_clerk(session, merchant.id)
-    notes = add_missing_samples(sessions, merchant.id)
+    notes = add_missing_samples(sessions, settings, merchant.id)
     with sessions() as session:
         member_id = busiest_member(session, merchant.id)
         dashboard, missing = pages_of(app, "dashboard", session, merchant.id)

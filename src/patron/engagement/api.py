@@ -65,6 +65,7 @@ def get_policy(session: SessionDep, principal: ManagerDep) -> PolicyOut:
     return PolicyOut(
         cap_messages=p.cap_messages,
         cap_window_days=p.cap_window_days,
+        care_cap_messages=p.care_cap_messages,
         quiet_hours_enabled=p.quiet_hours_enabled,
         quiet_start=p.quiet_start.strftime("%H:%M"),
         quiet_end=p.quiet_end.strftime("%H:%M"),

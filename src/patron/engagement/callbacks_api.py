@@ -19,6 +19,7 @@ from patron.engagement.channels import get_channel
 from patron.engagement.channels.base import CallbackRejected, CallbackRequest, Credentials
 from patron.engagement.models import ChannelSetting
 from patron.engagement.outcomes import apply_updates
+from patron.members.language import member_language
 from patron.members.models import Member
 from patron.tenancy.models import Merchant
 from patron.web.auth import MerchantView
@@ -119,7 +120,9 @@ def _landing(request: Request, session: SessionDep, target: dict[str, Any], done
     member = session.get(Member, target["member_id"])
     if merchant is not None:
         request.state.merchant = MerchantView.of(merchant)
-        request.state.preferred_locale = (member.locale if member else None) or merchant.locale
+        request.state.preferred_locale = (
+            member_language(member, merchant.locale).code if member else merchant.locale
+        )
     context = {"target": target, "done": done}
     response = render(request, "portal/unsubscribe.html", context)
     response.headers.update(NO_STORE)

@@ -1,5 +1,9 @@
 """The checks before every send, in this order: consent → frequency cap → quiet hours →
 dedupe (then render, then send). Consent lives in :mod:`patron.engagement.consent`.
+
+The cap counts marketing and care messages apart, each against its own number in the
+merchant's window (:meth:`patron.engagement.policy.Policy.cap_for`); transactional messages
+(receipts, order and delivery updates, sign-in links) are never capped (ADR 0412).
 """
 
 from __future__ import annotations
@@ -38,15 +42,16 @@ def lock_members_for_cap(session: Session, member_ids: Iterable[int]) -> None:
         )
 
 
-def marketing_counts(
+def capped_counts(
     session: Session,
     merchant_id: int,
     member_ids: Iterable[int],
     since: datetime,
     now: datetime,
     own_batch: Iterable[int] = (),
+    kind: str = MessageKind.MARKETING.value,
 ) -> dict[int, int]:
-    """Marketing messages dispatched to each member since ``since`` (all channels).
+    """Messages of ``kind`` dispatched to each member since ``since`` (all channels).
 
     Besides what was sent (or may have been), a ``queued`` message another worker has prepared
     and still holds under its lease counts too: it is about to become ``sending``. The caller's
@@ -65,13 +70,25 @@ def marketing_counts(
         .where(
             Message.member_id.in_(ids),
             Message.merchant_id == merchant_id,
-            Message.kind == MessageKind.MARKETING.value,
+            Message.kind == kind,
             Message.dispatched_at >= since,
             or_(Message.status.in_(CAP_COUNTED), leased),
         )
         .group_by(Message.member_id)
     )
     return {int(member_id): int(count) for member_id, count in rows}
+
+
+def marketing_counts(
+    session: Session,
+    merchant_id: int,
+    member_ids: Iterable[int],
+    since: datetime,
+    now: datetime,
+    own_batch: Iterable[int] = (),
+) -> dict[int, int]:
+    """Marketing messages dispatched to each member since ``since`` (:func:`capped_counts`)."""
+    return capped_counts(session, merchant_id, member_ids, since, now, own_batch)
 
 
 def zone(member_tz: str | None, merchant_tz: str) -> ZoneInfo:

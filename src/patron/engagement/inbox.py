@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import NotFound
 from patron.engagement.models import InboxItem
+from patron.members.attention import record_activity
 
 
 def inbox_items(
@@ -36,13 +37,18 @@ def unread_count(session: Session, merchant_id: int, member_id: int) -> int:
 
 
 def mark_read(session: Session, merchant_id: int, member_id: int, item_id: int) -> InboxItem:
-    """Mark one of the member's items read (the first time only); 404 for anyone else's."""
+    """Mark one of the member's items read (the first time only, which counts as opening the
+    message towards the engagement score); 404 for anyone else's."""
     item = session.get(InboxItem, item_id)
     if item is None or item.merchant_id != merchant_id or item.member_id != member_id:
         raise NotFound("inbox item not found", code="inbox_item_not_found")
     if item.read_at is None:
         item.read_at = utcnow(session)
         session.flush()
+        # Reading an inbox item is the in-app open (counted once per message).
+        record_activity(
+            session, merchant_id, member_id, "message_open", f"message_open:{item.message_id}"
+        )
     return item
 
 

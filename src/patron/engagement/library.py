@@ -21,6 +21,7 @@ from patron.engagement.templates import (
     render_variant,
     validate_variants,
 )
+from patron.members.language import member_language
 from patron.members.models import Member
 from patron.tenancy.models import Merchant
 
@@ -167,7 +168,8 @@ def preview_variants(
     merchant = session.get(Merchant, merchant_id)
     assert merchant is not None
     chosen = locale if locale in variants else None
-    chosen = chosen or choose_locale(variants, member.locale, merchant.locale)
+    spoken = member_language(member, merchant.locale).code
+    chosen = chosen or choose_locale(variants, spoken, merchant.locale)
     base = settings.base_url.rstrip("/")
     links = {
         "unsubscribe": tokens.unsubscribe_url(

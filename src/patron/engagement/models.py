@@ -13,6 +13,14 @@ from patron.core.db import Base, BigId, JsonDoc, UTCDateTime
 
 
 class MessageKind(StrEnum):
+    """Which guards a message meets (docs/engagement-channels.md, ADR 0412).
+
+    transactional: the member's own order, account or sign-in (receipts, order and delivery
+    updates, refunds, sign-in links) — never capped. care: looking after the relationship with
+    no offer in it (after-sales, welcome, tier-up, points expiring) — no opt-in needed, its own
+    cap. marketing: anything that sells (campaigns, promotions, festival and birthday offers,
+    win-back) — opt-in, the marketing cap."""
+
     MARKETING = "marketing"
     TRANSACTIONAL = "transactional"
     CARE = "care"
@@ -72,6 +80,9 @@ class EngagementPolicy(Base):
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     cap_messages: Mapped[int] = mapped_column(Integer, default=2)
     cap_window_days: Mapped[int] = mapped_column(Integer, default=7)
+    # Care messages (after-sales, tier-up, points reminders…) have their own cap in the same
+    # window, so a promotion never crowds out a care message nor the reverse (ADR 0412).
+    care_cap_messages: Mapped[int] = mapped_column(Integer, default=2)
     quiet_hours_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     quiet_start: Mapped[str] = mapped_column(String(5), default="21:00")
     quiet_end: Mapped[str] = mapped_column(String(5), default="09:00")

@@ -10,16 +10,31 @@ from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput
-from patron.engagement.models import EngagementPolicy
+from patron.engagement.models import EngagementPolicy, MessageKind
+
+# Kinds the frequency cap counts, each against its own number (Policy.cap_for).
+CAPPED_KINDS = frozenset({MessageKind.MARKETING.value, MessageKind.CARE.value})
 
 
 @dataclass(frozen=True)
 class Policy:
+    """A merchant's cap and quiet hours. Marketing and care messages are capped apart, each
+    with its own number in the same rolling window; transactional ones never (ADR 0412)."""
+
     cap_messages: int = 2
     cap_window_days: int = 7
     quiet_hours_enabled: bool = True
     quiet_start: time = time(21, 0)
     quiet_end: time = time(9, 0)
+    care_cap_messages: int = 2
+
+    def cap_for(self, kind: str) -> int | None:
+        """How many messages of ``kind`` a member may get per window; None: not capped."""
+        if kind == MessageKind.MARKETING.value:
+            return self.cap_messages
+        if kind == MessageKind.CARE.value:
+            return self.care_cap_messages
+        return None
 
 
 def parse_hhmm(value: str, field: str) -> time:
@@ -42,6 +57,7 @@ def policy_for(session: Session, merchant_id: int) -> Policy:
         row.quiet_hours_enabled,
         parse_hhmm(row.quiet_start, "quiet_start"),
         parse_hhmm(row.quiet_end, "quiet_end"),
+        row.care_cap_messages,
     )
 
 
@@ -54,11 +70,12 @@ def set_policy(
     quiet_hours_enabled: bool,
     quiet_start: str,
     quiet_end: str,
+    care_cap_messages: int = Policy.care_cap_messages,
 ) -> EngagementPolicy:
-    """Change the merchant's cap and quiet hours (applies from the next dispatch round)."""
+    """Change the merchant's caps and quiet hours (applies from the next dispatch round)."""
     parse_hhmm(quiet_start, "quiet_start")
     parse_hhmm(quiet_end, "quiet_end")
-    if cap_messages < 0 or cap_window_days < 1:
+    if cap_messages < 0 or care_cap_messages < 0 or cap_window_days < 1:
         raise InvalidInput(
             "the cap needs messages >= 0 and a window of >= 1 day", code="invalid_cap"
         )
@@ -69,6 +86,7 @@ def set_policy(
         row = EngagementPolicy(merchant_id=merchant_id)
         session.add(row)
     row.cap_messages, row.cap_window_days = cap_messages, cap_window_days
+    row.care_cap_messages = care_cap_messages
     row.quiet_hours_enabled, row.quiet_start, row.quiet_end = (
         quiet_hours_enabled,
         quiet_start,

@@ -23,12 +23,12 @@ from patron.engagement.messages import record_event
 from patron.engagement.models import (
     ChannelSetting,
     Message,
-    MessageKind,
     MessageStatus,
     MessageTemplate,
 )
-from patron.engagement.policy import Policy, policy_for
+from patron.engagement.policy import CAPPED_KINDS, Policy, policy_for
 from patron.engagement.templates import RenderFailed, add_tracking, choose_locale, render_variant
+from patron.members.language import member_language
 from patron.members.models import IdentityKind, Member, MemberIdentity
 from patron.tenancy.models import Merchant
 
@@ -51,7 +51,8 @@ def idempotency_key(merchant_id: int, dedupe_key: str, generation: int) -> str:
     return f"patron-{merchant_id}-{digest}-{generation}"
 
 
-def member_variables(member: Member) -> dict[str, Any]:
+def member_variables(member: Member, merchant_locale: str | None) -> dict[str, Any]:
+    """What a template sees of the member; ``locale`` is the language they are written to in."""
     return {
         "id": member.id,
         "first_name": member.first_name,
@@ -60,7 +61,7 @@ def member_variables(member: Member) -> dict[str, Any]:
         "email": member.email,
         "phone": member.phone,
         "birthday": member.birthday,
-        "locale": member.locale,
+        "locale": member_language(member, merchant_locale).code,
         "funnel_stage": member.funnel_stage,
     }
 
@@ -70,7 +71,7 @@ def template_variables(
 ) -> dict[str, Any]:
     """What a template sees; context keys fill tier, balance, coupon, product and links."""
     return {
-        "member": member_variables(member),
+        "member": member_variables(member, merchant.locale),
         "merchant": {"name": merchant.name, "slug": merchant.slug, "currency": merchant.currency},
         "tier": context.get("tier"),
         "balance": context.get("balance"),
@@ -126,18 +127,20 @@ class Batch:
         )
         return {int(member_id): str(value) for member_id, value in rows}
 
-    def _cap_counts(self, messages: list[Message]) -> dict[int, int]:
-        marketing = [m for m in messages if m.kind == MessageKind.MARKETING.value]
-        guards.lock_members_for_cap(self.session, (m.member_id for m in marketing))
-        counts: dict[int, int] = {}
-        for merchant_id in {m.merchant_id for m in marketing}:
+    def _cap_counts(self, messages: list[Message]) -> dict[tuple[int, str], int]:
+        """(member, kind) → messages of that capped kind already dispatched in the window."""
+        capped = [m for m in messages if m.kind in CAPPED_KINDS]
+        guards.lock_members_for_cap(self.session, (m.member_id for m in capped))
+        counts: dict[tuple[int, str], int] = {}
+        for merchant_id, kind in {(m.merchant_id, m.kind) for m in capped}:
             since = self.now - timedelta(days=self.policies[merchant_id].cap_window_days)
-            members = (m.member_id for m in marketing if m.merchant_id == merchant_id)
-            counts.update(
-                guards.marketing_counts(
-                    self.session, merchant_id, members, since, self.now, self.claimed
-                )
+            members = [
+                m.member_id for m in capped if (m.merchant_id, m.kind) == (merchant_id, kind)
+            ]
+            found = guards.capped_counts(
+                self.session, merchant_id, members, since, self.now, self.claimed, kind
             )
+            counts.update({(member_id, kind): n for member_id, n in found.items()})
         return counts
 
 
@@ -168,8 +171,8 @@ def _guard(batch: Batch, message: Message, member: Member, merchant: Merchant) -
     if not consent.allows(batch.consents, member.id, message.channel, message.topic, message.kind):
         return "consent"
     policy = batch.policies[merchant.id]
-    marketing = message.kind == MessageKind.MARKETING.value
-    if marketing and batch.cap_counts.get(member.id, 0) >= policy.cap_messages:
+    cap = policy.cap_for(message.kind)
+    if cap is not None and batch.cap_counts.get((member.id, message.kind), 0) >= cap:
         return "frequency_cap"
     opening = guards.quiet_until(batch.now, guards.zone(member.timezone, merchant.timezone), policy)
     if opening is not None:
@@ -214,8 +217,9 @@ def _prepare_one(batch: Batch, message: Message, settings: Settings) -> Prepared
     except RenderFailed as exc:
         _finish(batch, message, MessageStatus.DEAD, f"render_error: {exc}"[:300])
         return None
-    if message.kind == MessageKind.MARKETING.value:
-        batch.cap_counts[member.id] = batch.cap_counts.get(member.id, 0) + 1
+    if message.kind in CAPPED_KINDS:
+        counted = (member.id, message.kind)
+        batch.cap_counts[counted] = batch.cap_counts.get(counted, 0) + 1
     # Still ``queued`` under the lease: it becomes ``sending`` just before its own send
     # (dispatcher.mark_sending), so a crash never strands the untried rest of a batch (ADR 0401).
     # ``dispatched_at`` now makes the leased row count against the cap for other workers.
@@ -268,7 +272,7 @@ def _render(
         variants = template.variants
     else:
         variants = message.content or {}
-    locale = choose_locale(variants, member.locale, merchant.locale)
+    locale = choose_locale(variants, member_language(member, merchant.locale).code, merchant.locale)
     links = {
         "unsubscribe": outgoing.unsubscribe_url,
         "portal": f"{settings.base_url.rstrip('/')}/portal/{merchant.slug}",

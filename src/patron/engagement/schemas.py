@@ -25,8 +25,11 @@ class ChannelSettingOut(BaseModel):
 
 
 class PolicyIn(BaseModel):
-    cap_messages: int = Field(2, ge=0, le=1000)
+    cap_messages: int = Field(2, ge=0, le=1000, description="marketing messages per window")
     cap_window_days: int = Field(7, ge=1, le=365)
+    care_cap_messages: int = Field(
+        2, ge=0, le=1000, description="care messages per window (transactional: never capped)"
+    )
     quiet_hours_enabled: bool = True
     quiet_start: str = Field("21:00", pattern=r"^\d{2}:\d{2}$")
     quiet_end: str = Field("09:00", pattern=r"^\d{2}:\d{2}$")

@@ -15,9 +15,10 @@ from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, no
 from jinja2.sandbox import SandboxedEnvironment
 
 from patron.core.errors import InvalidInput
+from patron.core.languages import OFFERED, normalise_locale
 from patron.engagement import tokens
 
-LOCALES = ("en", "zh_Hans")
+LOCALES = OFFERED
 SCHEMA: dict[str, frozenset[str]] = {
     "member": frozenset(
         {
@@ -139,23 +140,13 @@ def validate_variants(channel: str, variants: dict[str, Any]) -> None:
             check_source(source, where)
 
 
-def normalise_locale(value: str | None) -> str | None:
-    """``zh_Hans_CN``, ``zh-CN``, ``zh`` → ``zh_Hans``; ``en_US`` → ``en``."""
-    if not value:
-        return None
-    lowered = value.replace("-", "_").lower()
-    if lowered.startswith("zh"):
-        return "zh_Hans"
-    if lowered.startswith("en"):
-        return "en"
-    return None
-
-
 def choose_locale(
-    variants: dict[str, Any], member_locale: str | None, merchant_locale: str | None
+    variants: dict[str, Any], member_language: str | None, merchant_locale: str | None
 ) -> str:
-    """The member's locale, else the merchant's, else English, else whatever exists."""
-    for candidate in (normalise_locale(member_locale), normalise_locale(merchant_locale), "en"):
+    """The member's language (:func:`patron.members.language.member_language`: given, else
+    inferred from phone or address, else the merchant's), else the merchant's, else English,
+    else whatever variant exists."""
+    for candidate in (normalise_locale(member_language), normalise_locale(merchant_locale), "en"):
         if candidate and candidate in variants:
             return candidate
     return next(iter(variants))

@@ -13,6 +13,7 @@ from patron.engagement import tokens
 from patron.engagement.consent import set_consent
 from patron.engagement.messages import record_event
 from patron.engagement.models import Message
+from patron.members.attention import record_activity
 from patron.members.models import Member
 
 
@@ -24,6 +25,7 @@ def record_open(session: Session, secret_key: str, token: str) -> None:
     message.opened_at = message.opened_at or utcnow(session)
     record_event(session, message, "opened")
     session.flush()
+    count_attention(session, message, "message_open")
 
 
 def record_click(session: Session, secret_key: str, token: str) -> str:
@@ -38,7 +40,14 @@ def record_click(session: Session, secret_key: str, token: str) -> str:
         message.opened_at = message.opened_at or now  # a click proves the open
         record_event(session, message, "clicked", {"url": target})
         session.flush()
+        count_attention(session, message, "message_open")
+        count_attention(session, message, "message_click")
     return str(target)
+
+
+def count_attention(session: Session, message: Message, kind: str) -> None:
+    """Count the open or click towards the member's engagement score (once per message)."""
+    record_activity(session, message.merchant_id, message.member_id, kind, f"{kind}:{message.id}")
 
 
 def read_unsubscribe(secret_key: str, token: str) -> dict[str, Any]:

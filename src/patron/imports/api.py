@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.http import SessionDep
-from patron.imports.export import members_csv, orders_csv
+from patron.imports.export import stream_csv
 from patron.imports.runner import run_import
 from patron.tenancy.auth import ManagerDep
 
@@ -45,9 +43,12 @@ def import_csv(
     session: SessionDep,
     principal: ManagerDep,
     file: Annotated[UploadFile, File(description="the CSV file")],
-    format: Annotated[Literal["shopify", "generic"], Query()] = "generic",
+    format: Annotated[Literal["shopify", "generic", "auto"], Query()] = "generic",
 ) -> ImportOut:
-    """Import a CSV synchronously; every rejected row is listed with its line (first 1,000)."""
+    """Import a CSV synchronously; every rejected row is listed with its line (first 1,000).
+
+    UTF-8 (with or without a BOM) and GB18030/GBK are read; ``auto`` takes the format from the
+    header."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
         shutil.copyfileobj(file.file, spool)
         spool.seek(0)
@@ -60,20 +61,9 @@ def import_csv(
     )
 
 
-def _stream(factory: sessionmaker[Session], which: str, merchant_id: int) -> Iterator[str]:
-    # Its own session: the response streams after the request's session has been closed.
-    session = factory()
-    try:
-        chunks = members_csv if which == "members" else orders_csv
-        yield from chunks(session, merchant_id)
-    finally:
-        session.rollback()
-        session.close()
-
-
 def _csv_response(request: Request, which: str, merchant_id: int) -> StreamingResponse:
     return StreamingResponse(
-        _stream(request.app.state.sessions, which, merchant_id),
+        stream_csv(request.app.state.sessions, which, merchant_id),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{which}.csv"'},
     )

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.ids import fingerprint
 from patron.imports.bulk_members import MemberBatch
+from patron.imports.funnel_history import CREATED_REASON, replay_funnel
 from patron.imports.identities import (
     IDENTITY_COLUMNS,
     MEMBER_COLUMNS,
@@ -36,9 +37,8 @@ from patron.imports.identities import (
     member_tuple,
     resolve,
 )
-from patron.imports.rows import ImportResult, MemberRow, OrderRow
+from patron.imports.rows import ImportResult, MemberRow, OrderRow, Reason
 from patron.imports.sql import BulkSql, listed
-from patron.members.service import recompute_funnel
 from patron.members.summary import refresh_member_summary
 from patron.orders.models import Order, OrderStatus
 from patron.orders.service import split_by_weight
@@ -121,36 +121,48 @@ def order_fingerprint(row: OrderRow) -> str:
     return hashlib.sha256(_CANONICAL.encode(body).encode()).hexdigest()
 
 
-def order_problem(row: OrderRow, currency: str, totals: list[int] | None = None) -> str | None:
+def order_problem(row: OrderRow, currency: str, totals: list[int] | None = None) -> Reason | None:
     """Why an order cannot be imported, or None. Same rules as the orders API.
 
     ``totals`` are the lines' totals when the caller has them already (the writer does).
     """
     if row.currency != currency:
-        return f"currency {row.currency} is not the merchant's currency {currency}"
+        return Reason(
+            "currency %(currency)s is not the shop's currency %(own)s",
+            currency=row.currency,
+            own=currency,
+        )
     if not row.lines:
-        return "order has no lines"
+        return Reason("order has no lines")
     if totals is None:
         totals = [x.total_minor for x in row.lines]
     for n, (line, total) in enumerate(zip(row.lines, totals, strict=True), 1):
         if line.quantity <= 0:
-            return f"line {n}: quantity must be positive, not {line.quantity}"
+            return Reason(
+                "line %(n)s: quantity must be positive, not %(quantity)s",
+                n=n,
+                quantity=line.quantity,
+            )
         if line.unit_price_minor < 0 or line.discount_minor < 0:
-            return f"line {n}: price and discount cannot be negative"
+            return Reason("line %(n)s: price and discount cannot be negative", n=n)
         if total < 0:
-            return f"line {n}: discount is larger than the line amount"
+            return Reason("line %(n)s: discount is larger than the line amount", n=n)
     if row.order_discount_minor < 0:
-        return "order discount cannot be negative"
+        return Reason("order discount cannot be negative")
     order_total = sum(totals) - row.order_discount_minor
     if order_total < 0:
-        return "order discount is larger than the subtotal"
+        return Reason("order discount is larger than the subtotal")
     refunded = 0
     for refund in row.refunds:
         if refund.amount_minor <= 0:
-            return "refund amounts must be positive"
+            return Reason("refund amounts must be positive")
         refunded += refund.amount_minor
     if refunded > order_total:
-        return f"refunds ({refunded}) exceed the order total ({order_total})"
+        return Reason(
+            "refunds (%(refunded)s) exceed the order total (%(total)s)",
+            refunded=refunded,
+            total=order_total,
+        )
     return None
 
 
@@ -196,8 +208,9 @@ class BulkWriter:
 
     # -- members ---------------------------------------------------------------------------
 
-    def create_members(self, new: list[NewMember], reason: str) -> None:
-        """Insert new members, their identities and their first funnel stage."""
+    def create_members(self, new: list[NewMember], reason: str = CREATED_REASON) -> None:
+        """Insert new members, their identities and their first funnel stage (``user`` from
+        when they were created: the history's own date when the file gives one)."""
         if not new:
             return
         now = utcnow(self.session)
@@ -210,11 +223,13 @@ class BulkWriter:
             [member_tuple(m, self.merchant_id, now, self.enc) for m in new],
         )
         self.add_identities([(key, m.id) for m in new for key in m.keys])
-        ts = self.enc.ts(now)
         self.sql.insert(
             "funnel_transitions",
             TRANSITION_COLUMNS,
-            [(self.merchant_id, m.id, None, "user", ts, reason) for m in new],
+            [
+                (self.merchant_id, m.id, None, "user", self.enc.ts(m.created_at or now), reason)
+                for m in new
+            ],
         )
 
     def add_identities(self, pairs: list[tuple[Key, int]]) -> None:
@@ -298,11 +313,11 @@ class BulkWriter:
             if problem is None and row.store_code:
                 store = self.stores.get(row.store_code)
                 if store is None:
-                    problem = f"unknown store code {row.store_code!r}"
+                    problem = Reason("unknown store code %(code)s", code=repr(row.store_code))
                 else:
                     store_id, channel = store[0], row.channel or store[1]
             if problem is not None:
-                result.reject(row.line, problem)
+                result.reject(row.line, problem, row.raw)
                 continue
             request_hash = order_fingerprint(row)
             previous = existing.get(row.external_id)
@@ -311,16 +326,27 @@ class BulkWriter:
                     result.unchanged += 1
                 else:
                     result.reject(
-                        row.line, f"order {row.external_id} exists with different content"
+                        row.line,
+                        Reason(
+                            "order %(order)s exists with different content",
+                            order=row.external_id,
+                        ),
+                        row.raw,
                     )
                 continue
             member, conflict = self._member_for(row, known, new)
             if conflict:
-                result.reject(row.line, conflict)
+                result.reject(row.line, conflict, row.raw)
                 continue
+            if (
+                isinstance(member, NewMember)
+                and member.created_at
+                and row.placed_at < member.created_at
+            ):
+                member.created_at = row.placed_at  # first seen at the earliest of its orders
             existing[row.external_id] = request_hash
             pending.append(_Pending(row, member, store_id, channel, request_hash, totals))
-        self.create_members(new, "import")
+        self.create_members(new)
         result.members_created += len(new)
         self._insert_orders(pending, result)
         touched = {
@@ -410,11 +436,12 @@ class BulkWriter:
     # -- after each batch ------------------------------------------------------------------
 
     def refresh_members(self, member_ids: set[int], reason: str) -> None:
-        """Purchase summary and funnel stage of the members a batch touched (only those)."""
+        """Purchase summary and funnel stage of the members a batch touched (only those); the
+        stage moves are dated by the history (:mod:`patron.imports.funnel_history`)."""
         if not member_ids:
             return
         refresh_member_summary(self.session, self.merchant_id, member_ids)
-        recompute_funnel(self.session, self.merchant_id, member_ids, reason, announce=False)
+        replay_funnel(self.session, self.merchant_id, member_ids, reason)
 
 
 def _status(row: OrderRow, total: int, refunded: int) -> str:

@@ -17,8 +17,17 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
-from patron.imports.identities import Key, MemberRef, NewMember, identity_keys, lookup, resolve
-from patron.imports.rows import ImportResult, MemberRow
+from patron.imports.identities import (
+    Key,
+    MemberRef,
+    NewMember,
+    belongs_to_another,
+    identity_keys,
+    lookup,
+    resolve,
+    systems_of,
+)
+from patron.imports.rows import ImportResult, MemberRow, Reason
 from patron.members.models import Member, MemberConsent, MemberNote, MemberTag
 
 if TYPE_CHECKING:
@@ -35,6 +44,8 @@ PROFILE = (
     "locale",
     "registered_at",
 )
+# Who a person is: a row found only through a weaker identity may not change these (ADR 0663).
+IDENTIFYING = ("first_name", "last_name", "email", "phone", "gender", "birthday")
 CONSENT_TOPIC = "marketing"
 _CHUNK = 2000
 
@@ -47,6 +58,7 @@ class _State:
     tags: set[str]
     consents: dict[str, bool]
     notes: set[str]
+    systems: set[tuple[str, str]] = field(default_factory=set)  # (kind, namespace) known
     changed: bool = False
     new_tags: list[str] = field(default_factory=list)
     new_consents: dict[str, bool] = field(default_factory=dict)
@@ -85,7 +97,18 @@ def _load_states(session: Session, merchant_id: int, ids: list[int]) -> dict[int
             )
         ):
             states[member_id].notes.add(body)
+    for member_id, systems in systems_of(session, merchant_id, ids).items():
+        states[member_id].systems = systems
     return states
+
+
+def _differs(stored: Any, given: Any) -> bool:
+    """Both known and not the same (names compared without regard to case)."""
+    if stored is None or given is None:
+        return False
+    if isinstance(stored, str) and isinstance(given, str):
+        return stored.casefold() != given.casefold()
+    return bool(stored != given)
 
 
 def _row_profile(row: MemberRow) -> dict[str, Any]:
@@ -126,11 +149,15 @@ class MemberBatch:
         for row, keys in zip(self.rows, keys_by_row, strict=True):
             self.result.read += 1
             if not keys:
-                self.result.reject(row.line, "no customer id, email or phone to recognise them by")
+                self.result.reject(
+                    row.line, Reason("no customer id, email or phone to recognise them by"), row.raw
+                )
                 continue
             member, conflict = resolve(keys, known)
+            if conflict is None and member is not None and keys[0] not in known:
+                conflict = self._somebody_else(member, row, keys, known)
             if conflict:
-                self.result.reject(row.line, conflict)
+                self.result.reject(row.line, conflict, row.raw)
                 continue
             if member is None:
                 member = self._new(row, keys)
@@ -150,6 +177,29 @@ class MemberBatch:
             else:
                 self.result.unchanged += 1
         self._write()
+
+    def _somebody_else(
+        self, member: MemberRef, row: MemberRow, keys: list[Key], known: dict[Key, MemberRef]
+    ) -> Reason | None:
+        """Why ``member``, found only through a weaker identity of the row, is not the row's
+        person (None: the same person, seen by a new system).
+
+        The row is who its strongest identity says; that identity is new. The member is
+        somebody else if a system already knows them under another value of that kind (another
+        Shopify id, another email), or if the row contradicts who they are (name, phone…).
+        """
+        state = self._state(member)
+        strongest = keys[0]
+        systems = (
+            {(k[0], k[1]) for k in member.keys} if isinstance(member, NewMember) else state.systems
+        )
+        contradicts = (strongest[0], strongest[1]) in systems or any(
+            _differs(state.profile.get(name), getattr(row, name)) for name in IDENTIFYING
+        )
+        if not contradicts:
+            return None
+        found_by = next(k for k in keys if known.get(k) is not None)
+        return belongs_to_another(found_by, member)
 
     def _state(self, member: MemberRef) -> _State:
         if isinstance(member, NewMember):
@@ -196,7 +246,7 @@ class MemberBatch:
             profile = self.new_states[id(member)].profile
             for name in PROFILE:
                 setattr(member, name, profile[name])
-        w.create_members(self.new, "import")
+        w.create_members(self.new)
         pairs: list[tuple[int, _State]] = [(m.id, self.new_states[id(m)]) for m in self.new]
         changed = [(mid, s) for mid, s in self.states.items() if s.changed]
         self._update_profiles(changed)

@@ -21,7 +21,7 @@ from patron.core.db import make_engine, make_session_factory, transaction
 from patron.core.errors import PatronError
 from patron.imports.export import members_csv, orders_csv
 from patron.imports.rows import ImportResult
-from patron.imports.runner import Format, Kind, run_import
+from patron.imports.runner import Format, FormatChoice, Kind, run_import
 from patron.tenancy import service as tenancy
 
 import_app = typer.Typer(no_args_is_help=True, help="Import customers or orders from CSV.")
@@ -29,7 +29,9 @@ export_app = typer.Typer(no_args_is_help=True, help="Export members or orders as
 console = Console()
 err = Console(stderr=True)
 
-FORMAT_HELP = "shopify (Shopify's export) or generic (docs/import-formats.md)"
+FORMAT_HELP = (
+    "shopify (Shopify's export), generic (docs/import-formats.md) or auto (told by the header)"
+)
 
 
 def _fail(message: str) -> None:
@@ -42,8 +44,8 @@ def _sessions() -> sessionmaker[Session]:
 
 
 def _import(kind: Kind, file: Path, merchant: str, fmt: str, rejects: Path | None) -> None:
-    if fmt not in ("shopify", "generic"):
-        _fail(f"--format must be shopify or generic, not {fmt!r}")
+    if fmt not in ("shopify", "generic", "auto"):
+        _fail(f"--format must be shopify, generic or auto, not {fmt!r}")
     report = rejects or file.with_name(f"{file.stem}.rejects.csv")
     try:
         binary = file.open("rb")
@@ -150,4 +152,4 @@ def export_orders(
     _export("orders", merchant, out)
 
 
-__all__ = ["Format", "export_app", "import_app"]
+__all__ = ["Format", "FormatChoice", "export_app", "import_app"]

@@ -3,11 +3,12 @@
 Streaming: rows are read in keyset pages of ``PAGE`` members or orders (by id) and turned into
 CSV text chunk by chunk; neither the API response nor the CLI file write holds the whole export.
 A member's first external id is exported (with its namespace); times are written in UTC.
+Cells that a spreadsheet would run as formulas get a leading ``'`` (:mod:`patron.core.csv_safe`);
+the importer strips it, so an export still re-imports.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -15,8 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from patron.core.csv_safe import csv_writer
 from patron.imports.generic import ADDRESS_KEYS, MEMBER_COLUMNS, ORDER_COLUMNS
 from patron.imports.reading import currency_exponent
 from patron.members.models import Member, MemberConsent, MemberIdentity, MemberNote, MemberTag
@@ -28,7 +30,7 @@ PAGE = 1000
 
 def _csv_chunk(rows: Sequence[Sequence[Any]]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
+    csv_writer(buffer).writerows(rows)
     return buffer.getvalue()
 
 
@@ -222,3 +224,20 @@ def orders_csv(session: Session, merchant_id: int) -> Iterator[str]:
         yield _csv_chunk(_order_page_rows(session, merchant_id, orders, stores, exp))
         after = orders[-1].id
         session.expunge_all()
+
+
+def stream_csv(
+    factory: sessionmaker[Session], which: str, merchant_id: int, *, bom: bool = False
+) -> Iterator[str]:
+    """``members`` or ``orders`` as CSV chunks read in a session of their own (a response
+    streams after the request's session has closed). ``bom``: a UTF-8 byte order mark first,
+    so that Excel — on a Chinese Windows too — opens the file as UTF-8."""
+    session = factory()
+    try:
+        if bom:
+            yield "\ufeff"
+        chunks = members_csv if which == "members" else orders_csv
+        yield from chunks(session, merchant_id)
+    finally:
+        session.rollback()
+        session.close()

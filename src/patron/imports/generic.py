@@ -8,7 +8,7 @@ columns are read from its first row. A bad value anywhere in an order refuses th
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 
 from patron.core.errors import PatronError
@@ -25,7 +25,15 @@ from patron.imports.reading import (
     text,
     timestamp,
 )
-from patron.imports.rows import ImportResult, MemberRow, OrderLineRow, OrderRow, RefundRow
+from patron.imports.rows import (
+    ImportResult,
+    MemberRow,
+    OrderLineRow,
+    OrderRow,
+    Reason,
+    RefundRow,
+    SourceRows,
+)
 from patron.members.normalize import normalize_gender, split_tags
 
 MEMBER_COLUMNS = (
@@ -89,11 +97,10 @@ def _member(rec: Record, ctx: ImportContext) -> MemberRow:
         granted = flag(v.get(column), column)
         if granted is not None:
             consents[channel] = granted
-    try:
-        gender = normalize_gender(text(v.get("gender")))
-        tags = split_tags(v.get("tags"))
-    except PatronError as exc:
-        raise RowError(exc.message) from None
+    gender = member_gender(text(v.get("gender")))
+    tags = member_tags(v.get("tags"))
+    # member_since is the same fact under the name a merchant would give it (ADR 0664)
+    since_column = "registered_at" if text(v.get("registered_at")) else "member_since"
     return MemberRow(
         line=rec.line,
         external_id=text(v.get("external_id")),
@@ -107,12 +114,36 @@ def _member(rec: Record, ctx: ImportContext) -> MemberRow:
         address=address or None,
         locale=text(v.get("locale")),
         tags=tags,
-        registered_at=timestamp(v.get("registered_at"), ctx.zone, "registered_at"),
+        registered_at=timestamp(v.get(since_column), ctx.zone, since_column),
         created_at=timestamp(v.get("created_at"), ctx.zone, "created_at"),
         consents=consents,
         note=text(v.get("note")),
         source="import",
+        raw=[(rec.line, rec.raw)],
     )
+
+
+def member_gender(raw: str | None) -> str | None:
+    """female / male / other / unknown (also f, m, 女, 男), or a refusal in merchant words."""
+    try:
+        return normalize_gender(raw)
+    except PatronError:
+        raise RowError(
+            Reason("gender must be female, male, other or unknown, not %(value)s", value=repr(raw))
+        ) from None
+
+
+def member_tags(raw: str | None) -> list[str]:
+    """Tags separated by commas or semicolons, or a refusal in merchant words."""
+    try:
+        return split_tags(raw)
+    except PatronError:
+        raise RowError(
+            Reason(
+                "tags %(value)s: each tag 1-80 characters, separated by commas or semicolons",
+                value=repr(raw),
+            )
+        ) from None
 
 
 def read_members(
@@ -123,8 +154,7 @@ def read_members(
         try:
             yield _member(rec, ctx)
         except RowError as exc:
-            result.read += 1
-            result.reject(rec.line, exc.reason, ",".join(rec.raw))
+            result.refuse(rec.line, exc.reason, [(rec.line, rec.raw)])
 
 
 # -- orders.csv: the hot path of a million-line import -----------------------------------------
@@ -204,13 +234,17 @@ class _OrderParser:
          refunded_amount, refunded_at) = self.head_cells(cells)  # fmt: skip
         placed_at = timestamp(placed, ctx.zone, "placed_at")
         if placed_at is None:
-            raise RowError("placed_at is empty")
+            raise RowError(Reason("%(column)s is empty", column="placed_at"))
         status = (values.text(status) or "completed").lower()
         if status not in STATUSES:
-            raise RowError(f"status must be completed or cancelled, not {status!r}")
+            raise RowError(
+                Reason("status must be completed or cancelled, not %(value)s", value=repr(status))
+            )
         channel = (values.text(channel) or "").lower()
         if channel and channel not in CHANNELS:
-            raise RowError(f"channel must be store or online, not {channel!r}")
+            raise RowError(
+                Reason("channel must be store or online, not %(value)s", value=repr(channel))
+            )
         store_code = values.text(store)
         refunds: list[RefundRow] = []
         refunded = values.money(refunded_amount, "refunded_amount")
@@ -240,7 +274,7 @@ class _OrderParser:
         sku, name, category, quantity, price, discount = self.line_cells(cells)
         name_text = values.text(name)
         if name_text is None:
-            raise RowError("name is empty")
+            raise RowError(Reason("%(column)s is empty", column="name"))
         return OrderLineRow(
             values.text(sku),
             name_text,
@@ -259,13 +293,20 @@ class _Group:
     written: str  # the order id as written, for messages
     order: OrderRow | None = None
     failed: tuple[int, str] | None = None
+    raw: SourceRows = field(default_factory=list)
 
     def finish(self, result: ImportResult) -> OrderRow | None:
         if self.failed is not None:
-            result.read += 1
-            result.reject(self.failed[0], f"order {self.written}: {self.failed[1]}")
+            result.refuse(self.failed[0], order_reason(self.written, self.failed[1]), self.raw)
             return None
+        if self.order is not None:
+            self.order.raw = self.raw
         return self.order
+
+
+def order_reason(order: str, reason: str) -> Reason:
+    """A refusal of a whole order, naming it."""
+    return Reason("order %(order)s: %(reason)s", order=order, reason=reason)
 
 
 def read_orders(
@@ -284,10 +325,9 @@ def read_orders(
     for line, raw in cells:
         order_id = raw[at].strip()
         if not order_id:
-            result.read += 1
-            result.reject(line, "order_id is empty", ",".join(raw))
+            result.refuse(line, Reason("%(column)s is empty", column="order_id"), [(line, raw)])
             continue
-        raw.append("")
+        raw.append("")  # the value of absent columns (the report cuts records to the header)
         if group is None or order_id != group.key:
             if group is not None and (order := group.finish(result)) is not None:
                 yield order
@@ -296,6 +336,7 @@ def read_orders(
                 group.order = parser.head(raw, line, text(raw[at]) or "")
             except RowError as exc:
                 group.failed = (line, exc.reason)
+        group.raw.append((line, raw))
         if group.failed is None:
             try:
                 group.order.lines.append(parser.line(raw))  # type: ignore[union-attr]

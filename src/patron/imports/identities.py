@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.core.db import is_postgres
+from patron.imports.rows import Reason
 from patron.imports.sql import listed
 from patron.members.models import FunnelStage, IdentityKind, MemberIdentity
 
@@ -38,9 +39,14 @@ def identity_keys(
     return keys
 
 
-def describe(key: Key) -> str:
+def describe(key: Key) -> Reason:
+    """An identity in the merchant's words: "email mei@example.com", "shopify id 7001"."""
     kind, namespace, value = key
-    return f"{namespace} id {value}" if kind == IdentityKind.EXTERNAL.value else f"{kind} {value}"
+    if kind == IdentityKind.EXTERNAL.value:
+        return Reason("%(system)s id %(value)s", system=namespace, value=value)
+    if kind == IdentityKind.EMAIL.value:
+        return Reason("email %(value)s", value=value)
+    return Reason("phone %(value)s", value=value)
 
 
 @dataclass(slots=True, eq=False)
@@ -95,27 +101,55 @@ def lookup(session: Session, merchant_id: int, keys: Iterable[Key]) -> dict[Key,
     return found
 
 
-def resolve(keys: list[Key], known: dict[Key, MemberRef]) -> tuple[MemberRef | None, str | None]:
-    """The one member these identities point at (or None), or a reason they disagree."""
+def resolve(keys: list[Key], known: dict[Key, MemberRef]) -> tuple[MemberRef | None, Reason | None]:
+    """The member these identities point at (or None), or why the row cannot be theirs.
+
+    ``keys`` come strongest first (:func:`identity_keys`): the row is whoever owns its
+    strongest known identity, and any other identity owned by somebody else refuses the row
+    (never a silent merge: docs/decisions/0663-import-never-rewrites-another-member.md).
+    """
     owner: MemberRef | None = None
-    owner_key: Key | None = None
     for key in keys:
         ref = known.get(key)
         if ref is None:
             continue
         if owner is None:
-            owner, owner_key = ref, key
+            owner = ref
         elif ref is not owner and ref != owner:
-            assert owner_key is not None
-            return None, (
-                f"conflicting identities: {describe(owner_key)} is {_who(owner)}"
-                f" but {describe(key)} is {_who(ref)}"
-            )
+            return None, belongs_to_another(key, ref)
     return owner, None
 
 
-def _who(ref: MemberRef) -> str:
-    return f"the member of line {ref.line}" if isinstance(ref, NewMember) else f"member {ref}"
+def belongs_to_another(key: Key, ref: MemberRef) -> Reason:
+    """ "email x belongs to another member (#12)" (or to a customer earlier in the file)."""
+    if isinstance(ref, NewMember):
+        return Reason(
+            "%(identity)s belongs to the customer on line %(line)s",
+            identity=describe(key),
+            line=ref.line,
+        )
+    return Reason(
+        "%(identity)s belongs to another member (#%(member)s)", identity=describe(key), member=ref
+    )
+
+
+def systems_of(
+    session: Session, merchant_id: int, ids: list[int]
+) -> dict[int, set[tuple[str, str]]]:
+    """The (kind, namespace) of every identity each member has: which systems know them."""
+    found: dict[int, set[tuple[str, str]]] = {}
+    postgres = is_postgres(session)
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        for member_id, kind, namespace in session.connection().execute(
+            select(MemberIdentity.member_id, MemberIdentity.kind, MemberIdentity.namespace)
+            .where(
+                MemberIdentity.merchant_id == merchant_id,
+                listed(MemberIdentity.member_id, ids[start : start + _LOOKUP_CHUNK], postgres),
+            )
+            .distinct()
+        ):
+            found.setdefault(member_id, set()).add((kind, namespace))
+    return found
 
 
 MEMBER_COLUMNS = (

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from patron.core.errors import PatronError
 from patron.imports.context import ImportContext
+from patron.imports.generic import member_tags, order_reason
 from patron.imports.reading import (
     Record,
     RowError,
@@ -31,8 +31,7 @@ from patron.imports.reading import (
     text,
     timestamp,
 )
-from patron.imports.rows import ImportResult, MemberRow, OrderLineRow, OrderRow, RefundRow
-from patron.members.normalize import split_tags
+from patron.imports.rows import ImportResult, MemberRow, OrderLineRow, OrderRow, Reason, RefundRow
 
 CUSTOMERS_CURRENT = {"Customer ID", "First Name", "Last Name", "Email", "Accepts Email Marketing"}
 CUSTOMERS_LEGACY = {"First Name", "Last Name", "Email", "Accepts Marketing", "Address1"}
@@ -65,6 +64,9 @@ _LEGACY_ADDRESS = {
     "country": "Country Code",
     "zip": "Zip",
 }
+# Shopify's export has no date of joining a loyalty programme: a merchant who knows it adds
+# one of these columns (docs/import-formats.md); the customer is then a member since that date.
+MEMBER_SINCE_COLUMNS = ("Member Since", "member_since", "registered_at")
 REFUNDED = {"refunded", "partially_refunded"}
 CANCELLED = {"voided"}
 NAMESPACE = "shopify"
@@ -96,10 +98,9 @@ def _customer(rec: Record, ctx: ImportContext, layout: str) -> MemberRow:
         consents["sms"] = sms
     money(v.get("Total Spent"), ctx.exponent, "Total Spent")
     integer(v.get("Total Orders") or "0", "Total Orders")
-    try:
-        tags = split_tags(v.get("Tags"))
-    except PatronError as exc:
-        raise RowError(exc.message) from None
+    tags = member_tags(v.get("Tags"))
+    since_column = next((c for c in MEMBER_SINCE_COLUMNS if text(v.get(c))), None)
+    since = timestamp(v.get(since_column), ctx.zone, since_column) if since_column else None
     return MemberRow(
         line=rec.line,
         external_id=text(v.get("Customer ID")) if current else None,
@@ -113,11 +114,12 @@ def _customer(rec: Record, ctx: ImportContext, layout: str) -> MemberRow:
         address=address or None,
         locale=None,
         tags=tags,
-        registered_at=None,
+        registered_at=since,
         created_at=None,
         consents=consents,
         note=text(v.get("Note")),
         source="shopify",
+        raw=[(rec.line, rec.raw)],
     )
 
 
@@ -129,15 +131,14 @@ def read_customers(
         try:
             yield _customer(rec, ctx, layout)
         except RowError as exc:
-            result.read += 1
-            result.reject(rec.line, exc.reason, ",".join(rec.raw))
+            result.refuse(rec.line, exc.reason, [(rec.line, rec.raw)])
 
 
 def _line(rec: Record, exponent: int) -> OrderLineRow:
     v = rec.values
     name = text(v.get("Lineitem name"))
     if name is None:
-        raise RowError("Lineitem name is empty")
+        raise RowError(Reason("%(column)s is empty", column="Lineitem name"))
     return OrderLineRow(
         sku=text(v.get("Lineitem sku")),
         name=name,
@@ -159,7 +160,7 @@ def _order(group: list[Record], ctx: ImportContext) -> OrderRow:
     v = group[0].values
     placed_at = timestamp(v.get("Created at"), ctx.zone, "Created at")
     if placed_at is None:
-        raise RowError("Created at is empty")
+        raise RowError(Reason("%(column)s is empty", column="Created at"))
     lines = []
     for rec in group:
         try:
@@ -199,6 +200,7 @@ def _order(group: list[Record], ctx: ImportContext) -> OrderRow:
         namespace=ctx.namespace,
         member_first_name=first,
         member_last_name=last,
+        raw=[(rec.line, rec.raw) for rec in group],
     )
 
 
@@ -210,8 +212,11 @@ def read_orders(
     for rec in recs:
         name = rec.values["Name"].strip()
         if not name:
-            result.read += 1
-            result.reject(rec.line, "Name (the order number) is empty", ",".join(rec.raw))
+            result.refuse(
+                rec.line,
+                Reason("%(column)s (the order number) is empty", column="Name"),
+                [(rec.line, rec.raw)],
+            )
             continue
         if group and name != group[0].values["Name"].strip():
             order = _finish(group, ctx, result)
@@ -229,7 +234,10 @@ def _finish(group: list[Record], ctx: ImportContext, result: ImportResult) -> Or
     try:
         return _order(group, ctx)
     except RowError as exc:
-        result.read += 1
         line = exc.line or group[0].line
-        result.reject(line, f"order {group[0].values['Name']}: {exc.reason}")
+        result.refuse(
+            line,
+            order_reason(group[0].values["Name"], exc.reason),
+            [(rec.line, rec.raw) for rec in group],
+        )
         return None

@@ -67,6 +67,17 @@ def _stored(session: Session, merchant_id: int, key: str, body_fingerprint: str)
     return result
 
 
+def stored_result(session: Session, merchant_id: int, key: str) -> dict[str, Any] | None:
+    """The result first saved under ``key`` for this merchant (None: no such key, or unfinished),
+    e.g. to show a till's receipt again after the sale."""
+    result: dict[str, Any] | None = session.scalar(
+        select(IdempotencyKey.result).where(
+            IdempotencyKey.merchant_id == merchant_id, IdempotencyKey.key == key
+        )
+    )
+    return result
+
+
 @contextmanager
 def idempotent(
     session: Session, merchant_id: int, key: str | None, body: Any

@@ -50,7 +50,11 @@ def list_members(
     principal: ClerkDep,
     page: PageDep,
     q: Annotated[
-        str | None, Query(description="phone (or its last digits), email, name or external id")
+        str | None,
+        Query(
+            description="phone (or its last digits), email or part of it, name, a tag or its "
+            "start (any case), member id or external id"
+        ),
     ] = None,
     tag: Annotated[str | None, Query()] = None,
     stage: Annotated[str | None, Query(pattern="^(user|customer|member|fan)$")] = None,

@@ -7,12 +7,15 @@
 * **user** — anyone else the merchant can reach (a contact, a lead).
 
 A stage can go down as well as up (a fan who stops buying becomes a member again); every move
-is kept in ``funnel_transitions`` with its time and reason.
+is kept in ``funnel_transitions`` with its time and reason. Live moves are stamped when they
+happen; a history imported after the fact is replayed by :func:`stage_path`, each move dated
+when the rules say it happened (docs/decisions/0664-funnel-moves-at-history-dates.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,6 +45,46 @@ def stage_for(
     if orders_count > 0:
         return FunnelStage.CUSTOMER
     return FunnelStage.USER
+
+
+def stage_at(at: datetime, registered_at: datetime | None, orders: Sequence[datetime]) -> str:
+    """The stage the rules give at ``at`` from dated facts alone: registered by then, purchases
+    by then (``orders``: times of counted purchases, sorted). Engagement has no dates: 0."""
+    registered = registered_at is not None and registered_at <= at
+    done = bisect_right(orders, at)
+    recent = done - bisect_left(orders, at - timedelta(days=FAN_WINDOW_DAYS))
+    return stage_for(registered, done, recent, 0).value
+
+
+def stage_path(
+    stage: str,
+    since: datetime,
+    registered_at: datetime | None,
+    orders: Sequence[datetime],
+    now: datetime,
+    final: str,
+) -> list[tuple[str, str, datetime]]:
+    """The moves ``(from, to, at)`` of a member who was in ``stage`` at ``since``, replayed from
+    its history up to ``now`` and ending in ``final`` (the stage the live rules give now).
+
+    A stage can only change when a fact does: at registration, at a purchase, or when a
+    purchase leaves the fan window. Each such instant after ``since`` is evaluated with
+    :func:`stage_at`; a last move at ``now`` reaches ``final`` when what decides it has no date
+    (an engagement score).
+    """
+    window = timedelta(days=FAN_WINDOW_DAYS, microseconds=1)
+    instants = set(orders) | {o + window for o in orders}
+    if registered_at is not None:
+        instants.add(registered_at)
+    moves: list[tuple[str, str, datetime]] = []
+    for at in sorted(t for t in instants if since < t <= now):
+        reached = stage_at(at, registered_at, orders)
+        if reached != stage:
+            moves.append((stage, reached, at))
+            stage = reached
+    if final != stage:
+        moves.append((stage, final, now))
+    return moves
 
 
 def recompute_funnel(

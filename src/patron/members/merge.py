@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput
 from patron.core.events import emit
+from patron.members.attention import merge_activities
 from patron.members.funnel import recompute_funnel
 from patron.members.models import (
     ConsentChange,
@@ -116,7 +117,6 @@ def _merge_profile(keep: Member, gone: Member) -> None:
     keep.preferences = prefs
     starts = [t for t in (keep.registered_at, gone.registered_at) if t is not None]
     keep.registered_at = min(starts) if starts else None
-    keep.engagement_score += gone.engagement_score
     keep.created_at = min(keep.created_at, gone.created_at)
 
 
@@ -136,6 +136,7 @@ def merge_members(session: Session, merchant_id: int, keep_id: int, gone_id: int
         _repoint(session, model, merchant_id, keep_id, gone_id)
     _merge_tags(session, merchant_id, keep_id, gone_id)
     _merge_consents(session, keep_id, gone_id)
+    merge_activities(session, merchant_id, keep_id, gone_id)
     for hook in MERGE_HOOKS:
         if _STAGES.get(hook, STAGE_ROWS) < STAGE_AFTER:
             hook(session, merchant_id, keep_id, gone_id)

@@ -188,3 +188,27 @@ class FunnelTransition(Base):
     to_stage: Mapped[str] = mapped_column(String(16))
     moved_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str] = mapped_column(String(200))
+
+
+class MemberActivity(Base):
+    """Something a member did that shows attention (a portal visit, a message opened or
+    clicked…), with the points it adds to ``members.engagement_score`` while it is inside the
+    rolling window (members/engagement.py). The key makes a reload or a second pixel a no-op."""
+
+    __tablename__ = "member_activities"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "member_id", "dedupe_key"),
+        Index("ix_member_activities_member", "member_id", "occurred_at"),
+        # The expiry task finds the live rows leaving the window through this.
+        Index("ix_member_activities_live", "expired", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    points: Mapped[int] = mapped_column(Integer)
+    dedupe_key: Mapped[str] = mapped_column(String(120))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set once the row has left the window and the member's score was recomputed without it.
+    expired: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from patron.members.language import LanguageSource, language_of_loaded
+from patron.members.models import Member
 
 ChannelName = Literal["email", "sms", "whatsapp", "wechat", "in_app"]
 
@@ -109,9 +112,30 @@ class MemberOut(BaseModel):
     total_spent_minor: int
     first_order_at: datetime | None
     last_order_at: datetime | None
+    engagement_score: int = Field(
+        description="attention points over the last 90 days (portal visits, message opens and "
+        "clicks); 10 or more makes a registered member a fan"
+    )
     merged_into_id: int | None
     created_at: datetime
     updated_at: datetime
+    language: str = Field(
+        description="the language messages and the portal use for this member (en, zh_Hans)"
+    )
+    language_source: LanguageSource = Field(
+        description="given (locale), inferred from the phone's or the address's country, "
+        "or the merchant's language"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _effective_language(cls, data: Any) -> Any:
+        """A member row gains its effective language (members.language; computed, not stored)."""
+        if not isinstance(data, Member):
+            return data
+        spoken = language_of_loaded(data)
+        fields = {name: getattr(data, name) for name in cls.model_fields if hasattr(data, name)}
+        return fields | {"language": spoken.code, "language_source": spoken.source}
 
 
 class MemberDetail(MemberOut):

@@ -228,8 +228,9 @@ def search_members(
     cursor: int | None = None,
     include_merged: bool = False,
 ) -> list[Member]:
-    """Members matching a search (phone — also its last digits —, email, name, external id),
-    a tag and/or a stage; newest first. Fetches ``limit + 1`` rows so callers can page."""
+    """Members matching a search (phone — also its last digits —, email or part of it, name,
+    a tag or its start, external id), a tag filter and/or a stage; newest first. Fetches
+    ``limit + 1`` rows so callers can page."""
     query = select(Member).where(Member.merchant_id == merchant_id)
     if not include_merged:
         query = query.where(Member.merged_into_id.is_(None))
@@ -264,20 +265,45 @@ def _matches(session: Session, merchant_id: int, q: str) -> ColumnElement[bool]:
         clauses.append(Member.phone.like(f"%{digits}"))
     if q.isdigit():
         clauses.append(Member.id == int(q))
-    pattern = f"{q.lower()}%"
-    clauses.append(func.lower(Member.first_name).like(pattern))
-    clauses.append(func.lower(Member.last_name).like(pattern))
+    literal = like_literal(q.lower())
+    pattern = f"{literal}%"
+    clauses.append(func.lower(Member.first_name).like(pattern, escape=LIKE_ESCAPE))
+    clauses.append(func.lower(Member.last_name).like(pattern, escape=LIKE_ESCAPE))
     clauses.append(
         func.lower(
             func.coalesce(Member.first_name, "") + " " + func.coalesce(Member.last_name, "")
-        ).like(pattern)
+        ).like(pattern, escape=LIKE_ESCAPE)
     )
     clauses.append(
         func.lower(func.coalesce(Member.last_name, "") + func.coalesce(Member.first_name, "")).like(
-            pattern
+            pattern, escape=LIKE_ESCAPE
+        )
+    )
+    # Part of an email ("carol@", "example.com"): a substring, so a scan of the merchant's
+    # members — as the name clauses above already are (docs/benchmarks.md "Member search").
+    clauses.append(Member.email.like(f"%{literal}%", escape=LIKE_ESCAPE))  # stored lower-case
+    # A tag, whole or its start, in any case: "vip" finds "VIP" and "VIP-Gold".
+    clauses.append(
+        Member.id.in_(
+            select(MemberTag.member_id).where(
+                MemberTag.merchant_id == merchant_id,
+                func.lower(MemberTag.tag).like(pattern, escape=LIKE_ESCAPE),
+            )
         )
     )
     return or_(*clauses)
+
+
+LIKE_ESCAPE = "\\"
+
+
+def like_literal(text: str) -> str:
+    """``text`` for a LIKE pattern with ``LIKE_ESCAPE``: ``%`` and ``_`` match only themselves."""
+    return (
+        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
 
 
 def member_identities(session: Session, merchant_id: int, member_id: int) -> list[MemberIdentity]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,7 +37,7 @@ from patron.orders.schemas import (
     RefundCreate,
 )
 from patron.programs.purchase import on_order_recorded
-from patron.programs.refunds import on_refund
+from patron.programs.refunds import RefundOutcome, on_refund
 from patron.tenancy.models import Merchant, Store
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
@@ -499,18 +500,39 @@ def member_orders(
 # --- refunds ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RecordedRefund:
+    """A refund and what it did: ``outcome`` (points, stored value, the cash to hand back) is
+    known only when this call recorded it (``created``), not for a replay."""
+
+    refund: Refund
+    created: bool
+    order_status: str
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    outcome: RefundOutcome | None = None
+
+
 def refund_order(
     session: Session, merchant_id: int, order_id: int, data: RefundCreate
 ) -> tuple[Refund, bool]:
+    """Refund lines of an order (all that is left if no lines are given); see
+    :func:`record_refund`. Returns ``(refund, created)``."""
+    done = record_refund(session, merchant_id, order_id, data)
+    return done.refund, done.created
+
+
+def record_refund(
+    session: Session, merchant_id: int, order_id: int, data: RefundCreate
+) -> RecordedRefund:
     """Refund lines of an order (all that is left if no lines are given).
 
     Each line gives back its paid amount in proportion to the quantity refunded; the last unit
-    returns the rest exactly, so refunding everything returns exactly what was paid.
-    """
+    returns the rest exactly, so refunding everything returns exactly what was paid. The
+    member's points and stored value follow through the programs (``outcome``)."""
     body_hash = fingerprint({"order_id": order_id, **data.model_dump(mode="json")})
     existing = _existing_refund(session, merchant_id, data.external_id, body_hash)
     if existing is not None:
-        return existing, False
+        return _replayed(session, existing)
     order = _lock_order(session, merchant_id, order_id)
     if order.status == OrderStatus.CANCELLED.value:
         raise BusinessRuleViolation("a cancelled order cannot be refunded", code="order_cancelled")
@@ -535,35 +557,15 @@ def refund_order(
         replay = _existing_refund(session, merchant_id, data.external_id, body_hash)
         if replay is None:
             raise
-        return replay, False
-    total = 0
-    refunded_lines = []
-    for line_no, qty in sorted(wanted.items()):
-        line = lines[line_no]
-        new_qty = line.refunded_quantity + qty
-        amount = line.paid_minor * new_qty // line.quantity - line.refunded_minor
-        line.refunded_quantity = new_qty
-        line.refunded_minor += amount
-        total += amount
-        session.add(
-            RefundLine(
-                merchant_id=merchant_id,
-                refund_id=refund.id,
-                order_line_id=line.id,
-                quantity=qty,
-                amount_minor=amount,
-            )
-        )
-        refunded_lines.append(
-            {"line_no": line_no, "sku": line.sku, "quantity": qty, "amount_minor": amount}
-        )
-    refund.amount_minor = total
-    order.refunded_minor += total
+        return _replayed(session, replay)
+    refunded_lines = _refund_lines(session, refund, lines, wanted)
+    order.refunded_minor += refund.amount_minor
     all_back = all(ln.refunded_quantity == ln.quantity for ln in lines.values())
     order.status = (OrderStatus.REFUNDED if all_back else OrderStatus.PARTIALLY_REFUNDED).value
     session.flush()
+    outcome = RefundOutcome(cash_minor=refund.amount_minor)
     if order.member_id is not None:
-        on_refund(session, order, refund, list(lines.values()))
+        outcome = on_refund(session, order, refund, list(lines.values()))
         refresh_member_summary(session, merchant_id, [order.member_id])
         recompute_funnel(session, merchant_id, [order.member_id], f"refund {refund.external_id}")
     emit(
@@ -576,13 +578,47 @@ def refund_order(
             "refund_id": refund.id,
             "refund_external_id": refund.external_id,
             "member_id": order.member_id,
-            "amount_minor": total,
+            "amount_minor": refund.amount_minor,
             "order_status": order.status,
             "lines": refunded_lines,
         },
         subject_id=order.id,
     )
-    return refund, True
+    return RecordedRefund(refund, True, order.status, refunded_lines, outcome)
+
+
+def _refund_lines(
+    session: Session, refund: Refund, lines: dict[int, OrderLine], wanted: dict[int, int]
+) -> list[dict[str, Any]]:
+    """Refund the wanted quantities line by line; sets the refund's amount."""
+    total = 0
+    refunded_lines = []
+    for line_no, qty in sorted(wanted.items()):
+        line = lines[line_no]
+        new_qty = line.refunded_quantity + qty
+        amount = line.paid_minor * new_qty // line.quantity - line.refunded_minor
+        line.refunded_quantity = new_qty
+        line.refunded_minor += amount
+        total += amount
+        session.add(
+            RefundLine(
+                merchant_id=refund.merchant_id,
+                refund_id=refund.id,
+                order_line_id=line.id,
+                quantity=qty,
+                amount_minor=amount,
+            )
+        )
+        refunded_lines.append(
+            {"line_no": line_no, "sku": line.sku, "quantity": qty, "amount_minor": amount}
+        )
+    refund.amount_minor = total
+    return refunded_lines
+
+
+def _replayed(session: Session, refund: Refund) -> RecordedRefund:
+    status = session.scalar(select(Order.status).where(Order.id == refund.order_id))
+    return RecordedRefund(refund, False, status or "")
 
 
 def _lock_order(session: Session, merchant_id: int, order_id: int) -> Order:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.config import Settings
 from patron.core.errors import Conflict, NotFound, PatronError
+from patron.members.attention import record_activity
 from patron.members.models import Member
 from patron.portal.models import PortalLink, PortalVisit
 from patron.tenancy.models import Merchant
@@ -125,7 +126,8 @@ def redeem_portal_link(session: Session, token: str, *, settings: Settings) -> P
 
 def record_visit(session: Session, merchant_id: int, member_id: int) -> bool:
     """Note that the member opened the portal today (merchant's calendar); True if this is the
-    first visit of the day. At most one row per member and day."""
+    first visit of the day. At most one row per member and day; the first one also counts
+    towards the member's engagement score (:mod:`patron.members.attention`)."""
     merchant = session.get(Merchant, merchant_id)
     if merchant is None:
         raise NotFound("merchant not found", code="merchant_not_found")
@@ -150,4 +152,5 @@ def record_visit(session: Session, merchant_id: int, member_id: int) -> bool:
             session.flush()
     except IntegrityError:
         return False  # a parallel page view of the same member recorded the day first
+    record_activity(session, merchant_id, member_id, "portal_visit", f"portal_visit:{today}")
     return True

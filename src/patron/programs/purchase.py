@@ -215,6 +215,21 @@ def on_order_recorded(session: Session, order: Any, lines: Sequence[Any]) -> Ord
     return settle_order(session, order, lines, Payments(), actor="orders")
 
 
+def payments_of(
+    session: Session, merchant_id: int, order_ids: Sequence[int]
+) -> dict[int, OrderPayment]:
+    """How each of these orders was paid (points, stored value, cash) and what it earned; orders
+    of no member have no row. Read-only."""
+    if not order_ids:
+        return {}
+    rows = session.scalars(
+        select(OrderPayment).where(
+            OrderPayment.merchant_id == merchant_id, OrderPayment.order_id.in_(list(order_ids))
+        )
+    )
+    return {row.order_id: row for row in rows}
+
+
 def payment_of(session: Session, order_id: int) -> OrderPayment | None:
     return session.scalar(
         select(OrderPayment).where(OrderPayment.order_id == order_id).with_for_update()

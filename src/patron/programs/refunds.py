@@ -10,6 +10,7 @@ one ledger entry (ADR 0373); points given back return to the lots the purchase s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -24,6 +25,32 @@ from patron.programs.purchase import GROWTH_ISSUED, PURCHASE_REFUNDED, payment_o
 from patron.programs.stored_value import BONUS_REDEEMED, STORED_REDEEMED
 
 ACTOR = "refunds"
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    """What one refund did to the member's balances, and the cash the shop hands back: the
+    money refunded less what goes back as stored value and less what the points given back
+    had paid (each by the same cumulative shares the ledger entry uses, ADR 0353)."""
+
+    points_returned: int = 0
+    points_returned_expired: int = 0  # of them, back into lots that had expired meanwhile
+    points_taken_back: int = 0
+    points_forgiven: int = 0  # earned, already spent, not taken back (policy ``cap``)
+    points_value_minor: int = 0  # what the points given back had paid
+    stored_principal_minor: int = 0
+    stored_bonus_minor: int = 0
+    growth_taken_back: int = 0
+    cash_minor: int = 0
+
+    @property
+    def stored_value_minor(self) -> int:
+        return self.stored_principal_minor + self.stored_bonus_minor
+
+
+def cumulative_share(amount: int, refunded: int, total: int) -> int:
+    """The part of ``amount`` that ``refunded`` of ``total`` gives back so far (rounded down)."""
+    return amount * refunded // total if total else 0
 
 
 def _earned_back(row: OrderPayment, lines: Sequence[Any]) -> tuple[int, int]:
@@ -87,48 +114,50 @@ def describe_refund(
     return f"Refund of order {external_id}: " + (", ".join(p for p in parts if p) or "nothing")
 
 
-def on_refund(session: Session, order: Any, refund: Any, order_lines: Sequence[Any]) -> None:
+def on_refund(
+    session: Session, order: Any, refund: Any, order_lines: Sequence[Any]
+) -> RefundOutcome:
     """Reverse in proportion what the refunded lines earned and give back what the order spent.
 
     ``order_lines`` are all the order's lines, already showing the quantities refunded so far
     (this refund included): the totals to reverse are recomputed from them, and only what was
-    not reversed before is posted."""
+    not reversed before is posted. Returns what this refund did (and the cash to hand back)."""
     row = payment_of(session, order.id)
     if row is None:
-        return
-    lines = order_lines
+        return RefundOutcome(cash_minor=refund.amount_minor)
     programs = load_programs(session, order.merchant_id, refund.refunded_at)
-    points_target, growth_target = _earned_back(row, lines)
-    share = (order.refunded_minor, order.total_minor) if order.total_minor else (0, 1)
-    returned = row.points_redeemed * share[0] // share[1] - row.points_returned
-    principal = row.stored_principal_minor * share[0] // share[1] - row.principal_returned_minor
-    bonus = row.stored_bonus_minor * share[0] // share[1] - row.bonus_returned_minor
-    returned = max(returned, 0)
+    points_target, growth_target = _earned_back(row, order_lines)
+    after, total = order.refunded_minor, order.total_minor
+    before = after - refund.amount_minor
+    returned = max(cumulative_share(row.points_redeemed, after, total) - row.points_returned, 0)
+    principal = cumulative_share(row.stored_principal_minor, after, total)
+    principal -= row.principal_returned_minor
+    bonus = cumulative_share(row.stored_bonus_minor, after, total) - row.bonus_returned_minor
+    value = cumulative_share(row.points_value_minor, after, total)
+    value -= cumulative_share(row.points_value_minor, before, total)
     want = points_target - row.points_taken_back - row.points_forgiven
     growth = growth_target - row.growth_taken_back
-    legs = _value_legs(row, principal, bonus, growth)
     policy = programs.refund_policy
-    debt = policy.config.spent_points == "debt"
     give = (
         GiveBack(row.spend_entry_id, returned, row.points_returned)
         if returned and row.spend_entry_id is not None
         else None
     )
     take = (
-        TakeBack(row.earn_entry_id, want, allow_debt=debt)
+        TakeBack(row.earn_entry_id, want, allow_debt=policy.config.spent_points == "debt")
         if want > 0 and row.earn_entry_id is not None
         else None
     )
-    taken = 0
+    legs = _value_legs(row, principal, bonus, growth)
+    moved = None
     if legs or give or take:
         # One entry for the whole refund (ADR 0373), linked to the purchase it reverses.
         reverses = row.value_entry_id or row.earn_entry_id or row.spend_entry_id
-        info = _info(order, refund, PURCHASE_REFUNDED, "-", reverses, policy.tag)
         moved = post_moves(
             session,
             order.merchant_id,
             row.member_id,
-            info,
+            _info(order, refund, PURCHASE_REFUNDED, "-", reverses, policy.tag),
             legs=legs,
             give_back=give,
             take_back=take,
@@ -136,14 +165,32 @@ def on_refund(session: Session, order: Any, refund: Any, order_lines: Sequence[A
                 order.external_id, given, expired, taken, principal + bonus, growth
             ),
         )
-        taken = moved.taken_back
-    row.points_returned += returned
-    if want > 0:
-        row.points_taken_back += taken
-        row.points_forgiven += want - taken
-    row.principal_returned_minor += principal
-    row.bonus_returned_minor += bonus
-    row.growth_taken_back += growth
+    taken = moved.taken_back if moved else 0
+    outcome = RefundOutcome(
+        points_returned=returned,
+        points_returned_expired=moved.given_back_expired if moved else 0,
+        points_taken_back=taken,
+        points_forgiven=want - taken if want > 0 else 0,
+        points_value_minor=value,
+        stored_principal_minor=principal,
+        stored_bonus_minor=bonus,
+        growth_taken_back=growth,
+        cash_minor=refund.amount_minor - principal - bonus - value,
+    )
+    _record(session, order, refund, row, outcome)
+    return outcome
+
+
+def _record(
+    session: Session, order: Any, refund: Any, row: OrderPayment, outcome: RefundOutcome
+) -> None:
+    """Count what was reversed on the payment row, tell the others, re-evaluate the tier."""
+    row.points_returned += outcome.points_returned
+    row.points_taken_back += outcome.points_taken_back
+    row.points_forgiven += outcome.points_forgiven
+    row.principal_returned_minor += outcome.stored_principal_minor
+    row.bonus_returned_minor += outcome.stored_bonus_minor
+    row.growth_taken_back += outcome.growth_taken_back
     session.flush()
     emit(
         session,
@@ -153,12 +200,13 @@ def on_refund(session: Session, order: Any, refund: Any, order_lines: Sequence[A
             "order_id": order.id,
             "refund_id": refund.id,
             "member_id": row.member_id,
-            "points_returned": returned,
-            "points_taken_back": taken,
-            "stored_value_returned_minor": principal + bonus,
-            "growth_taken_back": growth,
+            "points_returned": outcome.points_returned,
+            "points_taken_back": outcome.points_taken_back,
+            "stored_value_returned_minor": outcome.stored_value_minor,
+            "growth_taken_back": outcome.growth_taken_back,
+            "cash_minor": outcome.cash_minor,
         },
         subject_id=row.member_id,
     )
-    if growth:
+    if outcome.growth_taken_back:
         tiers.reevaluate(session, order.merchant_id, row.member_id, f"refund {refund.external_id}")

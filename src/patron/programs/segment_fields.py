@@ -8,7 +8,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 
-from patron.engagement.segments.rules import COMPARE, Context, compare, register_field
+from patron.engagement.segments.rules import (
+    COMPARE,
+    Context,
+    ValueKind,
+    compare,
+    register_field,
+)
 from patron.ledger.models import Asset, LedgerAccount
 from patron.members.models import Member
 from patron.programs.models import MemberTier
@@ -29,7 +35,12 @@ def _balance(ctx: Context, *assets: Asset) -> Any:
     )
 
 
-@register_field("tier", {"eq", "ne", "in", "not_in"}, "tier code (e.g. gold); no tier yet is empty")
+@register_field(
+    "tier",
+    {"eq", "ne", "in", "not_in"},
+    "tier code (e.g. gold); no tier yet is empty",
+    kind=ValueKind.CHOICE,
+)
 def _tier(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     code = (
         select(MemberTier.tier_code)
@@ -40,7 +51,9 @@ def _tier(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
 
 
 def _numeric(label: str, *assets: Asset) -> None:
-    @register_field(label, COMPARE - {"in", "not_in"}, _DESCRIPTIONS[label])
+    kind = ValueKind.MONEY if label == "stored_value_balance" else ValueKind.COUNT
+
+    @register_field(label, COMPARE - {"in", "not_in"}, _DESCRIPTIONS[label], kind=kind)
     def _field(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
         return compare(_balance(ctx, *assets), op, value)
 

@@ -72,6 +72,13 @@ def spend_legs(member_id: int, principal: int, bonus: int) -> list[Leg]:
     return legs
 
 
+def top_up_bonus(session: Session, merchant_id: int, amount_minor: int) -> int:
+    """The bonus a top-up of ``amount_minor`` would get now: the rule :func:`top_up` applies,
+    for a till to show before the member pays."""
+    rule = stored_value_rule(session, merchant_id, utcnow(session))
+    return rule.config.bonus_for(amount_minor)
+
+
 def top_up(
     session: Session,
     merchant_id: int,
@@ -92,7 +99,7 @@ def top_up(
             assert found is not None
             return found, False
         rule = stored_value_rule(session, merchant_id, utcnow(session))
-        bonus = rule.config.bonus_for(amount_minor)
+        bonus = top_up_bonus(session, merchant_id, amount_minor)
         legs = [
             Leg.member(member_id, Asset.STORED_PRINCIPAL, amount_minor),
             Leg.merchant(CASH_RECEIVED, Asset.STORED_PRINCIPAL, -amount_minor),

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 
 from patron.core.http import SessionDep
+from patron.members.language import member_language
 from patron.members.models import Member
 from patron.tenancy.models import Merchant, Role, StaffUser
 from patron.web.rendering import session_data
@@ -172,7 +173,8 @@ def current_member(request: Request, session: SessionDep) -> MemberContext:
         raise PortalSignInRequired()
     request.state.member = member
     request.state.merchant = MerchantView.of(merchant)
-    request.state.preferred_locale = member.locale or merchant.locale
+    # Before the member picks one in the switcher: given, else inferred, else the shop's.
+    request.state.preferred_locale = member_language(member, merchant.locale).code
     return MemberContext(member, merchant)
 
 

@@ -24,6 +24,7 @@ TITLES = {
     403: N_("You can't do that here"),
     404: N_("Page not found"),
     405: N_("Page not found"),
+    413: N_("The file is too large"),
     429: N_("Too many attempts"),
     500: N_("Something went wrong"),
 }
@@ -31,6 +32,10 @@ TEXTS = {
     403: N_("This page or action is not available to your account."),
     404: N_("The page you asked for does not exist, or it belongs to someone else."),
     405: N_("The page you asked for does not exist, or it belongs to someone else."),
+    413: N_(
+        "The upload is larger than this server accepts. Go back and choose a smaller file,"
+        " or import it on the server with patron import."
+    ),
     429: N_("Please wait a moment and try again."),
     500: N_("We logged the problem. Please try again in a moment."),
 }
@@ -57,6 +62,14 @@ def csrf_failure_page(request: Request, reason: str) -> Awaitable[Response]:
         return error_page(
             request, 403, N_("This form has expired. Go back, reload the page and try again.")
         )
+
+    return build()
+
+
+def too_large_page(request: Request) -> Awaitable[Response]:
+    async def build() -> Response:
+        log.info("request body too large", extra={"path": request.url.path})
+        return error_page(request, 413)
 
     return build()
 

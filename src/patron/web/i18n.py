@@ -16,12 +16,14 @@ from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 from babel.support import NullTranslations, Translations
+
+from patron.core.languages import normalise_locale as normalise_locale  # re-exported
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 DEFAULT_LOCALE = "en"
@@ -46,20 +48,6 @@ LANGUAGES: dict[str, Language] = {
 def N_(message: str) -> str:
     """Mark a string for extraction; it is translated where it is shown."""
     return message
-
-
-def normalise_locale(value: str | None) -> str | None:
-    """Map a locale tag (``zh-CN``, ``zh_Hans``, ``en-US``…) to one of :data:`LANGUAGES`."""
-    if not value:
-        return None
-    tag = value.strip().replace("-", "_").lower()
-    if tag in {"zh_hant", "zh_tw", "zh_hk", "zh_mo"} or tag.startswith("zh_hant"):
-        return None  # Traditional Chinese is not offered yet; fall back rather than mislabel.
-    if tag.startswith("zh"):
-        return "zh_Hans"
-    if tag.startswith("en"):
-        return "en"
-    return None
 
 
 def negotiate(accept_language: str | None) -> str | None:
@@ -118,6 +106,17 @@ class Formatter:
         digits = get_currency_precision(code)
         amount = Decimal(minor).scaleb(-digits)
         return str(format_currency(amount, code, locale=self.locale))
+
+    def language_name(self, code: str | None) -> str:
+        """A locale code (``zh_Hans_CN``, ``en``) as its language's name in the reader's
+        language ("Chinese (Simplified, China)", "中文（简体，中国）"); the code if unknown."""
+        if not code:
+            return ""
+        try:
+            name = Locale.parse(code.replace("-", "_")).get_display_name(self.locale)
+        except (ValueError, TypeError, UnknownLocaleError):
+            return code
+        return str(name) if name else code
 
     def number(self, value: int | float | Decimal | None) -> str:
         return "" if value is None else str(format_decimal(value, locale=self.locale))

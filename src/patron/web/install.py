@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from patron.core.config import Settings
-from patron.web.errors import csrf_failure_page, install_error_pages
+from patron.web.errors import csrf_failure_page, install_error_pages, too_large_page
 from patron.web.nav import collect
 from patron.web.registry import DASHBOARD, PORTAL
 from patron.web.rendering import STATIC_DIR
@@ -23,6 +23,13 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_pages(app)
     # Starlette runs the last added middleware first: headers → sessions → CSRF → routes.
-    app.add_middleware(CsrfMiddleware, settings=settings, on_failure=csrf_failure_page)
+    app.add_middleware(
+        CsrfMiddleware,
+        settings=settings,
+        on_failure=csrf_failure_page,
+        # an import's file, with room for the form's other fields and the multipart framing
+        max_body=(settings.import_max_upload_mb << 20) + (1 << 20),
+        on_too_large=too_large_page,
+    )
     app.add_middleware(AreaSessions, settings=settings)
     app.add_middleware(SecurityHeaders)

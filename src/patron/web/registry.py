@@ -9,6 +9,7 @@ from patron.web.dashboard import campaigns as dashboard_campaigns
 from patron.web.dashboard import channels as dashboard_channels
 from patron.web.dashboard import coupons as dashboard_coupons
 from patron.web.dashboard import gifts as dashboard_gifts
+from patron.web.dashboard import imports as dashboard_imports
 from patron.web.dashboard import journeys as dashboard_journeys
 from patron.web.dashboard import mall as dashboard_mall
 from patron.web.dashboard import member_loyalty as dashboard_member_loyalty
@@ -19,6 +20,9 @@ from patron.web.dashboard import programs as dashboard_programs
 from patron.web.dashboard import segments as dashboard_segments
 from patron.web.dashboard import session as dashboard_session
 from patron.web.dashboard import templates as dashboard_templates
+from patron.web.dashboard import till as dashboard_till
+from patron.web.dashboard import till_members as dashboard_till_members
+from patron.web.dashboard import till_orders as dashboard_till_orders
 from patron.web.portal import early_access as portal_early_access
 from patron.web.portal import engagement as portal_engagement
 from patron.web.portal import loyalty as portal_loyalty
@@ -41,6 +45,10 @@ DASHBOARD: list[ModuleType] = [
     dashboard_member_loyalty,
     dashboard_campaigns,
     dashboard_journeys,
+    dashboard_till,
+    dashboard_till_orders,
+    dashboard_till_members,
+    dashboard_imports,
 ]
 
 # Member portal: each module exposes `router` and `NAV` (and optionally `PORTAL_HOME_PANELS`).

@@ -21,6 +21,7 @@ from patron.web.i18n import (
     normalise_locale,
     translations_for,
 )
+from patron.web.labels import content_field, source_label
 from patron.web.nav import NavItem, Shell
 from patron.web.security import ensure_csrf_token
 
@@ -48,7 +49,12 @@ def environment(code: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(translations_for(code), newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(static_url=static_url, LANGUAGES=LANGUAGES)
+    env.globals.update(
+        static_url=static_url,
+        LANGUAGES=LANGUAGES,
+        content_field=content_field,
+        source_label=source_label,
+    )
     return env
 
 

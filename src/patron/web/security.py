@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import tempfile
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.datastructures import MutableHeaders
@@ -37,8 +38,15 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # /u/: RFC 8058 one-click unsubscribe, POSTed by mail providers without cookies; the signed
 # token in the path is what authorises it (and it can only ever revoke consent).
 CSRF_EXEMPT_PREFIXES = ("/api/", "/u/")
-# Forms are small; uploads bigger than this belong to the CLI importer.
+# Forms are small; a bigger body is refused unless the app allows more (an import's upload:
+# PATRON_IMPORT_MAX_UPLOAD_MB). Bodies are spooled to a temporary file past 1 MiB, so an upload
+# does not sit in memory while its token is checked.
 MAX_FORM_BYTES = 20 * 1024 * 1024
+SPOOL_IN_MEMORY = 1 << 20
+# A body over the limit is read to its end (and dropped) so the browser sees the answer rather
+# than a reset connection; past this many times the limit the answer is sent at once.
+DRAIN_FACTOR = 8
+_REPLAY_CHUNK = 1 << 16
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
@@ -48,6 +56,7 @@ CSP = (
 CSP_EXEMPT_PATHS = ("/docs", "/redoc")
 
 CsrfFailure = Callable[[Request, str], Awaitable[Response]]
+TooLarge = Callable[[Request], Awaitable[Response]]
 
 
 def is_portal_path(path: str) -> bool:
@@ -108,55 +117,77 @@ def _origin_allowed(request: Request, settings: Settings) -> bool:
     return parsed.netloc in own and parsed.scheme in {"http", "https"}
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
+async def _read_body(receive: Receive, limit: int) -> tuple[IO[bytes] | None, bool]:
+    """The body spooled to a temporary file, and whether it was over ``limit`` (then dropped).
+    None when the client went away."""
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (closed by the caller)
     size = 0
     more = True
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return None
+            spool.close()
+            return None, False
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_FORM_BYTES:
-            return None
-        chunks.append(chunk)
+        if size <= limit:
+            spool.write(chunk)
         more = message.get("more_body", False)
-    return b"".join(chunks)
+        if size > limit * DRAIN_FACTOR:
+            break
+    spool.seek(0)
+    return spool, size > limit
 
 
-def _replay(body: bytes) -> Receive:
-    sent = False
+def _replay(body: IO[bytes]) -> Receive:
+    """The spooled body as ASGI messages, from where it stands (the caller closes it)."""
+    ended = False
 
     async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
+        nonlocal ended
+        if ended:
+            return {"type": "http.disconnect"}
+        chunk = body.read(_REPLAY_CHUNK)
+        if chunk:
+            return {"type": "http.request", "body": chunk, "more_body": True}
+        ended = True
+        return {"type": "http.request", "body": b"", "more_body": False}
 
     return receive
 
 
-async def _form_token(scope: Scope, body: bytes) -> str | None:
+async def _form_token(scope: Scope, body: IO[bytes]) -> str | None:
     content_type = Request(scope).headers.get("content-type", "")
-    if content_type.startswith("application/x-www-form-urlencoded"):
-        values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get("csrf_token")
-        return values[0] if values else None
-    if content_type.startswith("multipart/form-data"):
-        async with Request(scope, receive=_replay(body)).form() as form:
-            value = form.get("csrf_token")
-            return value if isinstance(value, str) else None
-    return None
+    try:
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            text = body.read().decode("latin-1")
+            values = parse_qs(text, keep_blank_values=True).get("csrf_token")
+            return values[0] if values else None
+        if content_type.startswith("multipart/form-data"):
+            async with Request(scope, receive=_replay(body)).form() as form:
+                value = form.get("csrf_token")
+                return value if isinstance(value, str) else None
+        return None
+    finally:
+        body.seek(0)
 
 
 class CsrfMiddleware:
     """Refuses unsafe page requests without the session's token (see module docstring)."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, on_failure: CsrfFailure) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        on_failure: CsrfFailure,
+        max_body: int = MAX_FORM_BYTES,
+        on_too_large: TooLarge | None = None,
+    ) -> None:
         self.app = app
         self.settings = settings
         self.on_failure = on_failure
+        self.max_body = max(max_body, MAX_FORM_BYTES)
+        self.on_too_large = on_too_large
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -170,16 +201,25 @@ class CsrfMiddleware:
         if not _origin_allowed(request, self.settings):
             await (await self.on_failure(request, "origin"))(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body, too_large = await _read_body(receive, self.max_body)
         if body is None:
-            await PlainTextResponse("request too large", status_code=413)(scope, receive, send)
+            return  # the client went away
+        if too_large:
+            body.close()
+            refusal: Response = PlainTextResponse("request too large", status_code=413)
+            if self.on_too_large is not None:
+                refusal = await self.on_too_large(request)
+            await refusal(scope, receive, send)
             return
-        given = request.headers.get("x-csrf-token") or await _form_token(scope, body)
-        expected = scope.get("session", {}).get("csrf")
-        if not tokens_match(expected, given):
-            await (await self.on_failure(request, "token"))(scope, receive, send)
-            return
-        await self.app(scope, _replay(body), send)
+        try:
+            given = request.headers.get("x-csrf-token") or await _form_token(scope, body)
+            expected = scope.get("session", {}).get("csrf")
+            if not tokens_match(expected, given):
+                await (await self.on_failure(request, "token"))(scope, receive, send)
+                return
+            await self.app(scope, _replay(body), send)
+        finally:
+            body.close()
 
 
 class SecurityHeaders:

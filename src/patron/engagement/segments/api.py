@@ -58,6 +58,10 @@ class FieldOut(BaseModel):
     ops: list[str]
     description: str
     time_relative: bool
+    kind: str = Field(
+        description="what the value is: text, choice, count, number, money (minor units), "
+        "probability (0-1), days, date (YYYY-MM-DD), tag, yes_no, none, object"
+    )
 
 
 class RefreshOut(BaseModel):
@@ -71,7 +75,11 @@ def fields(principal: ClerkDep) -> list[FieldOut]:
     """Every field a rule may use, with its operators."""
     return [
         FieldOut(
-            name=n, ops=sorted(f.ops), description=f.description, time_relative=f.time_relative
+            name=n,
+            ops=sorted(f.ops),
+            description=f.description,
+            time_relative=f.time_relative,
+            kind=f.kind.value,
         )
         for n, f in sorted(FIELDS.items())
     ]

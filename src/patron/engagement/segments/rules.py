@@ -10,7 +10,9 @@ A rule is one of::
 
 Fields are registered in ``FIELDS`` (other domains add theirs: tier, points balance, RFM …). Each
 compiles to a SQLAlchemy boolean over ``members``, so a segment is evaluated by the database in one
-query — never by a Python loop over members.
+query — never by a Python loop over members. Each field also says what kind of value it takes
+(:class:`ValueKind`: money in minor units, a count, days, a date, a choice…), so a form can ask
+for the value in its own type instead of as JSON.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,6 +35,24 @@ from patron.orders.models import Order, OrderLine, OrderStatus
 MAX_DEPTH = 8
 COUNTED = (OrderStatus.COMPLETED.value, OrderStatus.PARTIALLY_REFUNDED.value)
 COMPARE = {"eq", "ne", "gt", "gte", "lt", "lte", "between", "in", "not_in"}
+DATE_OPS = {"before", "after", "on", "between"}
+
+
+class ValueKind(StrEnum):
+    """What a field's ``value`` is (``GET /api/v1/segments/fields`` lists it as ``kind``)."""
+
+    TEXT = "text"
+    CHOICE = "choice"  # one of a known list (a stage, a store id, a tier code…)
+    COUNT = "count"  # a whole number (orders, points)
+    NUMBER = "number"  # a decimal number
+    MONEY = "money"  # minor units of the merchant's currency
+    PROBABILITY = "probability"  # 0 to 1
+    DAYS = "days"  # a number of days
+    DATE = "date"  # an ISO date, YYYY-MM-DD, in the merchant's calendar
+    TAG = "tag"
+    YES_NO = "yes_no"  # true or false
+    NONE = "none"  # no value to give (everyone)
+    OBJECT = "object"  # several parts, e.g. {"days": 30, "count": 2}
 
 
 @dataclass
@@ -56,6 +77,7 @@ class FieldSpec:
     ops: frozenset[str]
     description: str
     time_relative: bool = False
+    kind: ValueKind = ValueKind.TEXT
 
 
 FIELDS: dict[str, FieldSpec] = {}
@@ -64,12 +86,17 @@ SEGMENT_LOADER: list[Callable[[Session, int, int], dict[str, Any]]] = []
 
 
 def register_field(
-    name: str, ops: set[str], description: str, *, time_relative: bool = False
+    name: str,
+    ops: set[str],
+    description: str,
+    *,
+    time_relative: bool = False,
+    kind: ValueKind = ValueKind.TEXT,
 ) -> Callable[[FieldCompiler], FieldCompiler]:
-    """Decorator: make ``name`` usable in segment rules."""
+    """Decorator: make ``name`` usable in segment rules, taking values of ``kind``."""
 
     def wrap(fn: FieldCompiler) -> FieldCompiler:
-        FIELDS[name] = FieldSpec(fn, frozenset(ops), description, time_relative)
+        FIELDS[name] = FieldSpec(fn, frozenset(ops), description, time_relative, kind)
         return fn
 
     return wrap
@@ -214,17 +241,17 @@ def days_ago(ctx: Context, days: int) -> datetime:
 
 # Fields over the member row ------------------------------------------------------------------
 
-_PROFILE_COLUMNS = {
-    "first_name": Member.first_name,
-    "last_name": Member.last_name,
-    "gender": Member.gender,
-    "locale": Member.locale,
-    "funnel_stage": Member.funnel_stage,
-    "source": Member.source,
-    "home_store_id": Member.home_store_id,
-    "orders_count": Member.orders_count,
-    "total_spent_minor": Member.total_spent_minor,
-    "engagement_score": Member.engagement_score,
+_PROFILE_COLUMNS: dict[str, tuple[Any, ValueKind]] = {
+    "first_name": (Member.first_name, ValueKind.TEXT),
+    "last_name": (Member.last_name, ValueKind.TEXT),
+    "gender": (Member.gender, ValueKind.CHOICE),
+    "locale": (Member.locale, ValueKind.CHOICE),
+    "funnel_stage": (Member.funnel_stage, ValueKind.CHOICE),
+    "source": (Member.source, ValueKind.CHOICE),
+    "home_store_id": (Member.home_store_id, ValueKind.CHOICE),
+    "orders_count": (Member.orders_count, ValueKind.COUNT),
+    "total_spent_minor": (Member.total_spent_minor, ValueKind.MONEY),
+    "engagement_score": (Member.engagement_score, ValueKind.COUNT),
 }
 
 
@@ -232,8 +259,10 @@ def _profile(column: Any) -> FieldCompiler:
     return lambda _ctx, op, value: compare(column, op, value)
 
 
-for _name, _column in _PROFILE_COLUMNS.items():
-    register_field(_name, COMPARE, f"member {_name.replace('_', ' ')}")(_profile(_column))
+for _name, (_column, _kind) in _PROFILE_COLUMNS.items():
+    register_field(_name, COMPARE, f"member {_name.replace('_', ' ')}", kind=_kind)(
+        _profile(_column)
+    )
 
 
 @register_field("city", COMPARE, "city of the member's address")
@@ -241,13 +270,17 @@ def _city(_ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     return compare(Member.address["city"].as_string(), op, value)
 
 
-@register_field("has_contact", {"eq"}, "has a phone / email: value 'phone' or 'email'")
+@register_field(
+    "has_contact", {"eq"}, "has a phone / email: value 'phone' or 'email'", kind=ValueKind.CHOICE
+)
 def _has_contact(_ctx: Context, _op: str, value: Any) -> ColumnElement[bool]:
     column = {"phone": Member.phone, "email": Member.email}[value]
     return column.is_not(None)
 
 
-@register_field("registered", {"eq"}, "registered in the loyalty program (true/false)")
+@register_field(
+    "registered", {"eq"}, "registered in the loyalty program (true/false)", kind=ValueKind.YES_NO
+)
 def _registered(_ctx: Context, _op: str, value: Any) -> ColumnElement[bool]:
     if not isinstance(value, bool):
         raise ValueError("true or false")
@@ -280,9 +313,13 @@ _DATE_FIELDS: tuple[tuple[str, Any, str], ...] = (
     ("registered_days_ago", Member.registered_at, "days since registration"),
 )
 for _name, _date_column, _label in _DATE_FIELDS:
-    register_field(_name, {"gt", "gte", "lt", "lte", "between"}, _label, time_relative=True)(
-        _days_since(_date_column)
-    )
+    register_field(
+        _name,
+        {"gt", "gte", "lt", "lte", "between"},
+        _label,
+        time_relative=True,
+        kind=ValueKind.DAYS,
+    )(_days_since(_date_column))
 
 
 @register_field(
@@ -290,12 +327,13 @@ for _name, _date_column, _label in _DATE_FIELDS:
     {"gte"},
     "no purchase in the last N days (incl. never bought)",
     time_relative=True,
+    kind=ValueKind.DAYS,
 )
 def _no_order(ctx: Context, _op: str, value: Any) -> ColumnElement[bool]:
     return or_(Member.last_order_at.is_(None), Member.last_order_at < days_ago(ctx, _number(value)))
 
 
-@register_field("tag", {"has", "has_not"}, "has (or lacks) a tag")
+@register_field("tag", {"has", "has_not"}, "has (or lacks) a tag", kind=ValueKind.TAG)
 def _tag(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     if not isinstance(value, str):
         raise ValueError("a tag")
@@ -307,7 +345,12 @@ def _tag(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     return has if op == "has" else not_(has)
 
 
-@register_field("preference", {"has", "has_not"}, "likes a category/style/colour: {kind, value}")
+@register_field(
+    "preference",
+    {"has", "has_not"},
+    "likes a category/style/colour: {kind, value}",
+    kind=ValueKind.OBJECT,
+)
 def _preference(_ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     kind, liked = value["kind"], value["value"]
     if kind not in {"categories", "styles", "colours"}:
@@ -316,7 +359,9 @@ def _preference(_ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     return has if op == "has" else not_(has)
 
 
-@register_field("consent", {"granted", "not_granted"}, "consent for {channel, topic}")
+@register_field(
+    "consent", {"granted", "not_granted"}, "consent for {channel, topic}", kind=ValueKind.OBJECT
+)
 def _consent(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     channel, topic = value["channel"], value.get("topic", "marketing")
     granted = Member.id.in_(
@@ -335,6 +380,7 @@ def _consent(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     {"lte"},
     "birthday in the next N days (merchant calendar)",
     time_relative=True,
+    kind=ValueKind.DAYS,
 )
 def _birthday(ctx: Context, _op: str, value: Any) -> ColumnElement[bool]:
     days = _number(value)
@@ -387,6 +433,7 @@ def _buyers(ctx: Context, days: int | None, line_matches: ColumnElement[bool]) -
     {"within_days", "ever"},
     "bought category X: {category, days}",
     time_relative=True,
+    kind=ValueKind.OBJECT,
 )
 def _bought_category(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     days = _number(value["days"]) if op == "within_days" else None
@@ -394,7 +441,11 @@ def _bought_category(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
 
 
 @register_field(
-    "bought_sku", {"within_days", "ever"}, "bought product X: {sku, days}", time_relative=True
+    "bought_sku",
+    {"within_days", "ever"},
+    "bought product X: {sku, days}",
+    time_relative=True,
+    kind=ValueKind.OBJECT,
 )
 def _bought_sku(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     days = _number(value["days"]) if op == "within_days" else None
@@ -406,6 +457,7 @@ def _bought_sku(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     COMPARE - {"in", "not_in"},
     "purchases in the last N days: {days, count}",
     time_relative=True,
+    kind=ValueKind.OBJECT,
 )
 def _orders_within(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     count = (
@@ -419,6 +471,7 @@ def _orders_within(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     COMPARE - {"in", "not_in"},
     "net spend (minor units) in the last N days: {days, amount}",
     time_relative=True,
+    kind=ValueKind.OBJECT,
 )
 def _spend_within(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     spend = (
@@ -429,6 +482,6 @@ def _spend_within(ctx: Context, op: str, value: Any) -> ColumnElement[bool]:
     return compare(spend, op, value["amount"])
 
 
-@register_field("everyone", {"eq"}, "every member (value true)")
+@register_field("everyone", {"eq"}, "every member (value true)", kind=ValueKind.NONE)
 def _everyone(_ctx: Context, _op: str, value: Any) -> ColumnElement[bool]:
     return true() if value is True else false()

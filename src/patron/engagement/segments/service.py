@@ -20,12 +20,15 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import OutboxEvent, consume_outbox, register_event_types
+from patron.engagement.segments import calendar_fields
 from patron.engagement.segments.models import Segment, SegmentMember
 from patron.engagement.segments.rules import SEGMENT_LOADER, Context, compile_rule
 from patron.members.models import Member
 from patron.tenancy.models import Merchant
 
 register_event_types("segment.entered", "segment.left")
+# The calendar-day fields register themselves on import, as other domains' fields do.
+assert calendar_fields.CALENDAR_FIELDS
 
 REFRESH_EVERY = timedelta(hours=1)
 CURSOR = "segments"

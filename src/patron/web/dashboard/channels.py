@@ -1,10 +1,10 @@
-"""Message settings in the dashboard: each channel's credentials, quiet hours and the
-frequency cap (managers only). Secrets are write-only: the page says "set", never the value,
-and a blank secret box keeps the stored one."""
+"""Message settings in the dashboard: each channel's settings in merchant words (labels and
+help from ``channel_forms``), quiet hours and the frequency cap (managers only). Secrets are
+write-only: the page says "set", never the value, and a blank secret box keeps the stored one.
+The in-app inbox needs no settings and is shown as ready."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -15,6 +15,7 @@ from patron.core.http import SessionDep
 from patron.engagement import library, policy
 from patron.tenancy.models import Role
 from patron.web.auth import ManagerPageDep
+from patron.web.dashboard.channel_forms import CHANNEL_FORMS, NO_SETUP
 from patron.web.i18n import N_
 from patron.web.nav import NavItem
 from patron.web.rendering import flash, render, translate
@@ -32,46 +33,6 @@ NAV = [
 ]
 
 
-@dataclass(frozen=True)
-class CredentialField:
-    key: str
-    secret: bool = False
-    kind: str = "text"  # text | number | flag
-
-
-# What each built-in channel reads from its credentials (see engagement/channels/*.py).
-CHANNEL_FORMS: dict[str, tuple[CredentialField, ...]] = {
-    "email": (
-        CredentialField("host"),
-        CredentialField("port", kind="number"),
-        CredentialField("username"),
-        CredentialField("password", secret=True),
-        CredentialField("from_address"),
-        CredentialField("from_name"),
-        CredentialField("starttls", kind="flag"),
-        CredentialField("use_ssl", kind="flag"),
-        CredentialField("bounce_secret", secret=True),
-    ),
-    "sms": (
-        CredentialField("account_sid"),
-        CredentialField("auth_token", secret=True),
-        CredentialField("from_number"),
-    ),
-    "whatsapp": (
-        CredentialField("phone_number_id"),
-        CredentialField("access_token", secret=True),
-        CredentialField("app_secret", secret=True),
-        CredentialField("api_version"),
-    ),
-    "wechat": (
-        CredentialField("appid"),
-        CredentialField("secret", secret=True),
-        CredentialField("token", secret=True),
-    ),
-    "in_app": (),
-}
-
-
 def _channel_cards(session: Any, merchant_id: int) -> list[dict[str, Any]]:
     stored = {row.channel: row for row in library.list_channel_settings(session, merchant_id)}
     cards = []
@@ -83,10 +44,13 @@ def _channel_cards(session: Any, merchant_id: int) -> list[dict[str, Any]]:
                 "channel": channel,
                 "enabled": bool(row and row.enabled),
                 "configured": row is not None,
+                "ready": channel in NO_SETUP,
                 "base_url": (row.base_url if row else None) or "",
                 "fields": [
                     {
                         "key": f.key,
+                        "label": f.label,
+                        "help": f.help,
                         "secret": f.secret,
                         "kind": f.kind,
                         "is_set": f.key in creds,
@@ -112,6 +76,7 @@ def settings_page(request: Request, session: SessionDep, staff: ManagerPageDep) 
         "policy": {
             "cap_messages": current.cap_messages,
             "cap_window_days": current.cap_window_days,
+            "care_cap_messages": current.care_cap_messages,
             "quiet_hours_enabled": current.quiet_hours_enabled,
             "quiet_start": current.quiet_start.strftime("%H:%M"),
             "quiet_end": current.quiet_end.strftime("%H:%M"),
@@ -120,8 +85,13 @@ def settings_page(request: Request, session: SessionDep, staff: ManagerPageDep) 
     return render(request, "dashboard/engagement/settings.html", context)
 
 
-def _credentials(channel: str, form: Any, previous: dict[str, Any]) -> dict[str, Any]:
-    creds: dict[str, Any] = {}
+def _credentials(
+    request: Request, channel: str, form: Any, previous: dict[str, Any]
+) -> dict[str, Any]:
+    """The form's settings over the stored ones: settings the form does not show (set through
+    the API, e.g. ``timeout_seconds``) are kept; a blank secret keeps the stored secret."""
+    shown = {f.key for f in CHANNEL_FORMS[channel]}
+    creds: dict[str, Any] = {k: v for k, v in previous.items() if k not in shown}
     for f in CHANNEL_FORMS[channel]:
         raw = str(form.get(f"cred_{f.key}", "")).strip()
         if f.kind == "flag":
@@ -131,7 +101,11 @@ def _credentials(channel: str, form: Any, previous: dict[str, Any]) -> dict[str,
                 creds[f.key] = previous[f.key]  # blank box: keep the stored secret
         elif raw and f.kind == "number":
             if not raw.isdigit():
-                raise InvalidInput(f"{f.key}: a whole number", code="invalid_credentials")
+                label = translate(request, f.label)
+                raise InvalidInput(
+                    translate(request, "%(setting)s: enter a whole number.", setting=label),
+                    code="invalid_credentials",
+                )
             creds[f.key] = int(raw)
         elif raw:
             creds[f.key] = raw
@@ -155,7 +129,7 @@ async def save_channel(
             channel,
             enabled=form.get("enabled") == "on",
             base_url=str(form.get("base_url", "")).strip() or None,
-            credentials=_credentials(channel, form, previous),
+            credentials=_credentials(request, channel, form, previous),
         )
         flash(request, translate(request, "Channel settings saved."))
     except PatronError as exc:
@@ -174,8 +148,9 @@ def save_policy(
     quiet_start: Annotated[str, Form(max_length=5)],
     quiet_end: Annotated[str, Form(max_length=5)],
     quiet_hours_enabled: Annotated[str, Form(max_length=3)] = "",
+    care_cap_messages: Annotated[int, Form(ge=0, le=1000)] = 2,
 ) -> Response:
-    """Quiet hours and the marketing frequency cap (from the next dispatch round)."""
+    """Quiet hours and the marketing and care caps (from the next dispatch round)."""
     try:
         policy.set_policy(
             session,
@@ -185,6 +160,7 @@ def save_policy(
             quiet_hours_enabled=quiet_hours_enabled == "on",
             quiet_start=quiet_start,
             quiet_end=quiet_end,
+            care_cap_messages=care_cap_messages,
         )
         flash(request, translate(request, "Quiet hours and caps saved."))
     except PatronError as exc:

@@ -7,6 +7,7 @@ catalogue test sees every one of them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,8 +18,18 @@ from patron.core.errors import InvalidInput
 from patron.coupons.models import CouponTemplate
 from patron.engagement.models import MessageTemplate
 from patron.engagement.segments.models import Segment
-from patron.engagement.templates import CHANNEL_FIELDS, LOCALES
+from patron.engagement.templates import (
+    CHANNEL_FIELDS,
+    LOCALES,
+    SCHEMA,
+    RenderFailed,
+    choose_locale,
+    render_variant,
+)
+from patron.web.dashboard.segment_text import Reader, Said, describe
+from patron.web.dashboard.segment_words import op_words
 from patron.web.i18n import N_
+from patron.web.labels import humanise
 
 Tr = Callable[..., str]
 
@@ -41,7 +52,7 @@ LIBRARY_TEXT = {
     "welcome": (N_("Welcome series"), N_("Three messages over a new member's first week.")),
     "after_sales": (
         N_("After-sales care"),
-        N_("Days after a purchase: how is it going, tips, and a review invitation."),
+        N_("Days after a purchase: how is it going, then a review request; once a month at most."),
     ),
     "birthday": (N_("Birthday greeting"), N_("On the member's birthday in their time zone.")),
     "festival": (N_("Festival greeting"), N_("Chinese and Western festivals, lunar dates too.")),
@@ -141,7 +152,7 @@ def describe_trigger(trigger: dict[str, Any], tr: Tr, names: dict[int, str]) -> 
     if event == "points.expiring_soon":
         return tr(N_("When a member's points are about to expire"))
     if event:
-        return tr(N_("When %(event)s happens"), event=event)
+        return tr(N_("When %(event)s happens"), event=humanise(str(event)).lower())
     if trigger.get("date") == "birthday":
         return tr(N_("On the member's birthday, in their time zone"))
     if trigger.get("date") == "festival":
@@ -165,16 +176,61 @@ def _duration(step: dict[str, Any], tr: Tr) -> str:
     return " ".join(parts) or "0"
 
 
-def _content_title(content: dict[str, Any]) -> str:
-    variant: dict[str, Any] = next(iter(content.values()), {})
+CHANNEL_NAMES = {
+    "email": N_("Email"),
+    "sms": N_("SMS"),
+    "whatsapp": N_("WhatsApp"),
+    "wechat": N_("WeChat"),
+    "in_app": N_("In-app"),
+}
+# What a variable stands for, shown in its place in a step's title ("Welcome, [First name]").
+VARIABLE_NAMES = {
+    ("member", "first_name"): N_("First name"),
+    ("member", "last_name"): N_("Last name"),
+    ("member", "display_name"): N_("Member's name"),
+    ("merchant", "name"): N_("Shop name"),
+    ("tier", "name"): N_("Tier"),
+    ("balance", "points"): N_("Points balance"),
+    ("balance", "points_expiring"): N_("Points expiring"),
+    ("coupon", "title"): N_("Coupon"),
+    ("coupon", "code"): N_("Coupon code"),
+    ("coupon", "value"): N_("Coupon value"),
+    ("product", "name"): N_("Product name"),
+    ("product", "price"): N_("Price"),
+}
+_VARIABLE = re.compile(r"{{.*?}}|{%.*?%}", re.DOTALL)
+
+
+def placeholders(tr: Tr) -> dict[str, dict[str, str]]:
+    """Every template variable as the words it stands for, in brackets."""
+    return {
+        var: {
+            attr: tr(N_("[%(name)s]"), name=tr(VARIABLE_NAMES.get((var, attr), humanise(attr))))
+            for attr in attrs
+        }
+        for var, attrs in SCHEMA.items()
+    }
+
+
+def content_title(content: dict[str, Any], tr: Tr, locale: str) -> str:
+    """The title (or subject, or first words) of inline content in the reader's language, its
+    variables shown as the words they stand for — never template syntax."""
+    if not content:
+        return ""
+    variant: dict[str, Any] = content[choose_locale(content, locale, None)]
     for field in ("title", "subject", "body", "template_name"):
-        if isinstance(variant.get(field), str):
-            return str(variant[field])
+        text = variant.get(field)
+        if isinstance(text, str) and text.strip():
+            try:
+                shown = str(render_variant({field: text}, placeholders(tr))[field])
+            except RenderFailed:
+                shown = _VARIABLE.sub("…", text)
+            return shown if len(shown) <= 80 else shown[:79] + "…"
     return ""
 
 
-def describe_step(step: dict[str, Any], tr: Tr, names: dict[str, dict[int, str]]) -> str:
-    """One step in a merchant's words."""
+def describe_step(step: dict[str, Any], tr: Tr, names: dict[str, Any], locale: str = "en") -> str:
+    """One step in a merchant's words (never its id, never template syntax)."""
     kind = step["type"]
     if kind == "wait":
         if "until_time" in step:
@@ -189,15 +245,20 @@ def describe_step(step: dict[str, Any], tr: Tr, names: dict[str, dict[int, str]]
     if kind == "branch":
         return tr(
             N_("If the condition holds go to %(then)s, otherwise to %(other)s"),
-            then=step.get("then") or tr(N_("the next step")),
-            other=step.get("else") or tr(N_("the next step")),
+            then=step_name(step.get("then"), tr, names),
+            other=step_name(step.get("else"), tr, names),
         )
     if kind == "send":
         if step.get("template_id") is not None:
-            what = names["templates"].get(int(step["template_id"]), "—")
+            title = names["templates"].get(int(step["template_id"]), "—")
         else:
-            what = "“" + _content_title(step.get("content") or {}) + "”"
-        return tr(N_("Send %(what)s"), what=what)
+            title = content_title(step.get("content") or {}, tr, locale)
+        channel = str(step.get("channel", ""))
+        return tr(
+            N_("Send %(what)s (%(channel)s)"),
+            what=tr(N_("“%(text)s”"), text=title),
+            channel=tr(CHANNEL_NAMES.get(channel, humanise(channel))),
+        )
     if kind == "coupon":
         name = names["coupons"].get(int(step.get("template_id") or 0), "—")
         return tr(N_("Give the coupon %(name)s"), name=name)
@@ -220,8 +281,47 @@ def describe_exit(rule: dict[str, Any] | None, tr: Tr) -> str:
     return tr(N_("Members leave when they match the exit rules."))
 
 
+def step_name(step_id: Any, tr: Tr, names: dict[str, Any]) -> str:
+    """A step as the merchant knows it: "step 3" (its place in the journey), never its id."""
+    number = names.get("steps", {}).get(step_id)
+    if number is None:
+        return tr(N_("the next step")) if not step_id else tr(N_("a step of an earlier version"))
+    return tr(N_("step %(n)s"), n=number)
+
+
+def step_places(
+    steps: list[dict[str, Any]], tr: Tr, names: dict[str, Any], locale: str
+) -> dict[str, str]:
+    """Each step's id → "Step 3: Send “How is it going?” (In-app)", for lists and choices."""
+    return {
+        step["id"]: tr(
+            N_("Step %(n)s: %(what)s"), n=number, what=describe_step(step, tr, names, locale)
+        )
+        for number, step in enumerate(steps, start=1)
+    }
+
+
+def describe_condition(condition: Any, tr: Tr, reader: Reader | None) -> Said | None:
+    """A branch's condition in words: segment rules as the segment pages say them, a test on
+    what started the journey as "what started the journey: total at least 100"."""
+    if not isinstance(condition, dict):
+        return None
+    if "rules" in condition and reader is not None:
+        return describe(condition["rules"], reader)
+    test = condition.get("event") or {}
+    return Said(
+        tr(
+            N_("What started the journey: %(field)s %(op)s %(value)s"),
+            field=humanise(str(test.get("field", ""))).lower(),
+            op=tr(op_words("compare", str(test.get("op", "eq")))[0]),
+            value=str(test.get("value", "")),
+        )
+    )
+
+
 def names_for(session: Session, merchant_id: int, steps: list[dict[str, Any]]) -> dict[str, Any]:
-    """Names of the templates, coupons and segments the steps and trigger refer to."""
+    """Names of the templates, coupons and segments the steps and trigger refer to, and each
+    step's place in the journey."""
 
     def named(model: Any) -> dict[int, str]:
         rows = session.execute(select(model.id, model.name).where(model.merchant_id == merchant_id))
@@ -231,6 +331,7 @@ def names_for(session: Session, merchant_id: int, steps: list[dict[str, Any]]) -
         "templates": named(MessageTemplate),
         "coupons": named(CouponTemplate),
         "segments": named(Segment),
+        "steps": {step["id"]: number for number, step in enumerate(steps, start=1)},
     }
 
 

@@ -33,9 +33,10 @@ from patron.tenancy.models import Role
 from patron.web.auth import ManagerPageDep, StaffContext, StaffDep
 from patron.web.dashboard import journey_view as view
 from patron.web.dashboard.campaign_view import member_names
+from patron.web.dashboard.segments import reader_for
 from patron.web.i18n import N_
 from patron.web.nav import NavItem, Panel
-from patron.web.rendering import flash, render, translate
+from patron.web.rendering import flash, render, resolve_locale, translate
 
 router = APIRouter()
 NAV = [NavItem("journeys", N_("Journeys"), "/journeys", icon="flow", order=45)]
@@ -144,8 +145,9 @@ def journey_detail(
     stats = journeys.step_stats(session, staff.merchant_id, journey_id)
     tr = _tr(request)
     names = view.names_for(session, staff.merchant_id, version.steps)
+    locale = resolve_locale(request)
     steps = [
-        (step, view.describe_step(step, tr, names), view.step_stats(stats, step["id"]))
+        (step, view.describe_step(step, tr, names, locale), view.step_stats(stats, step["id"]))
         for step in version.steps
     ]
     context: dict[str, Any] = {
@@ -156,6 +158,12 @@ def journey_detail(
         "stats": stats,
         "step_kinds": view.STEP_KINDS,
         "can_manage": _manager(staff),
+        "step_places": {
+            step["id"]: tr(
+                "Step %(n)s · %(kind)s", n=number, kind=tr(view.STEP_KINDS[step["type"]])
+            )
+            for number, step in enumerate(version.steps, start=1)
+        },
     }
     context |= _enrolments(session, staff, journey_id, cursor)
     return render(request, "dashboard/journeys/detail.html", context)
@@ -234,12 +242,21 @@ def _step_page(
     extra: dict[str, Any] | None = None,
 ) -> Response:
     version = journeys.current_version(session, journey)
+    tr = _tr(request)
+    names = view.names_for(session, staff.merchant_id, version.steps)
+    places = view.step_places(version.steps, tr, names, resolve_locale(request))
     context: dict[str, Any] = {
         "j": journey,
         "step": step,
+        "step_label": tr("Step %(n)s", n=names["steps"].get(step["id"], "—")),
+        "condition": view.describe_condition(
+            step.get("if"),
+            tr,
+            reader_for(request, session, staff) if step["type"] == "branch" else None,
+        ),
         "values": values,
         "error": error,
-        "step_ids": [s["id"] for s in version.steps],
+        "step_places": places,
         "templates": messages_library.list_templates(session, staff.merchant_id),
         "coupon_templates": coupons.list_templates(session, staff.merchant_id),
         "channels": channel_names(),
@@ -304,8 +321,18 @@ async def save_step(
 def _member_journeys(session: Session, merchant_id: int, member: Member) -> dict[str, Any]:
     rows = journeys.enrolments(session, merchant_id, member_id=member.id, limit=10)[:10]
     ids = {e.journey_id for e in rows}
-    names = dict(session.execute(select(Journey.id, Journey.name).where(Journey.id.in_(ids))).all())
-    return {"enrolments": rows, "journey_names": names}
+    found = session.scalars(
+        select(Journey).where(Journey.merchant_id == merchant_id, Journey.id.in_(ids))
+    ).all()
+    steps = {j.id: journeys.current_version(session, j).steps for j in found}
+    return {
+        "enrolments": rows,
+        "journey_names": {j.id: j.name for j in found},
+        "step_numbers": {
+            jid: {step["id"]: n for n, step in enumerate(found_steps, start=1)}
+            for jid, found_steps in steps.items()
+        },
+    }
 
 
 MEMBER_PANELS = [Panel("journeys", "dashboard/journeys/_panel.html", _member_journeys, order=60)]

@@ -18,7 +18,7 @@ from patron.ledger.service import Asset, EntryInfo, adjust_balance
 from patron.members import service as members
 from patron.members.models import Member
 from patron.web import loyalty
-from patron.web.auth import ManagerPageDep, StaffDep
+from patron.web.auth import ManagerPageDep, StaffDep, safe_next
 from patron.web.dashboard.program_fields import Unreadable, read_value
 from patron.web.dashboard.program_forms import Field
 from patron.web.i18n import N_
@@ -113,10 +113,13 @@ def adjust(
     description: Annotated[str, Form(max_length=500)],
     key: Annotated[str, Form(min_length=16, max_length=64)],
     note: Annotated[str, Form(max_length=2000)] = "",
+    back: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    """A manager gives or takes points or stored value, with a reason the member reads."""
+    """A manager gives or takes points or stored value, with a reason the member reads.
+    ``back``: the page to return to (the till), else the member's page."""
     queries.check_member(session, staff.merchant_id, member_id)
-    back = RedirectResponse(f"/members/{member_id}#balances", status_code=303)
+    target = safe_next(back) if back else f"/members/{member_id}#balances"
+    done = RedirectResponse(target, status_code=303)
     try:
         if asset not in ADJUSTABLE or direction not in {"add", "deduct"}:
             raise NotFound("unknown balance", code="invalid_asset")
@@ -125,7 +128,7 @@ def adjust(
         value = _amount(asset, amount, staff.merchant.currency)
     except Unreadable as exc:
         flash(request, translate(request, exc.args[0]), "error")
-        return back
+        return done
     signed = value if direction == "add" else -value
     info = EntryInfo(
         reason_code=reason_code,
@@ -153,6 +156,6 @@ def adjust(
         refusal = REFUSALS.get(exc.code)
         text = translate(request, refusal) if refusal else exc.message
         flash(request, translate(request, "Not saved: %(reason)s", reason=text), "error")
-        return back
+        return done
     flash(request, translate(request, "Balance adjusted."))
-    return back
+    return done

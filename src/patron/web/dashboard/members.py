@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from patron.core.errors import InvalidInput, NotFound, PatronError
 from patron.core.http import SessionDep, SettingsDep
 from patron.members import service as members
+from patron.members.language import language_of
 from patron.members.models import ConsentChannel, FunnelStage, Member, MemberTag
 from patron.members.schemas import ConsentIn
 from patron.orders import service as orders
@@ -20,6 +21,7 @@ from patron.tenancy.models import Store
 from patron.web.auth import StaffContext, StaffDep
 from patron.web.i18n import N_
 from patron.web.nav import NavItem, Shell
+from patron.web.order_card import order_cards
 from patron.web.rendering import flash, render, translate
 
 router = APIRouter()
@@ -87,13 +89,15 @@ def _order_history(
     more = len(found) > ORDERS_PER_PAGE
     found = found[:ORDERS_PER_PAGE]
     ids = [order.id for order in found]
+    lines = orders.order_lines(session, ids)
     stores = {
         store.id: store
         for store in session.scalars(select(Store).where(Store.merchant_id == staff.merchant_id))
     }
     return {
         "orders": found,
-        "lines": orders.order_lines(session, ids),
+        "lines": lines,
+        "cards": order_cards(session, staff.merchant_id, found, lines),
         "refunds": orders.order_refunds(session, ids),
         "stores": stores,
         "orders_next_cursor": found[-1].id if more and found else None,
@@ -122,6 +126,7 @@ def member_detail(
     current = {c.channel: c for c in members.consents(session, staff.merchant_id, member_id)}
     context: dict[str, Any] = {
         "m": member,
+        "language": language_of(session, member),
         "identities": members.member_identities(session, staff.merchant_id, member_id),
         "tags": members.member_tags(session, staff.merchant_id, member_id),
         "notes": members.member_notes(session, staff.merchant_id, member_id),

@@ -1,60 +1,73 @@
-// Segment builder: add/remove rule rows, keep each row's conditions in step with its field,
-// and show the live count of the rules being edited. The page works without this file (the
-// "Add rule" and "Count" buttons post the form); this only saves the round trips.
+// Segment builder: add/remove rule rows, swap a row's condition and value inputs when its field
+// changes (from the <template> the server rendered for that field), show the inputs a condition
+// needs ("between" needs a second value, "is one of" several), and show the live count of the
+// form as it stands. The page works without this file (the "Add rule" and "Count" buttons post
+// the form); this only saves the round trips.
 (function () {
   "use strict";
   var form = document.querySelector("form.builder");
   if (!form) { return; }
-  var ops = JSON.parse(form.getAttribute("data-ops") || "{}");
   var rowsBox = form.querySelector(".rule-rows");
   var countEl = document.getElementById("live-count");
   var errorEl = document.getElementById("live-error");
   var timer = null;
   var latest = 0;
 
-  function fillOps(row) {
-    var field = row.querySelector("select[name=field]").value;
-    var select = row.querySelector("select[name=op]");
-    var current = select.value;
-    var list = ops[field] || [];
-    select.textContent = "";
-    list.forEach(function (op) {
-      var option = document.createElement("option");
-      option.value = op;
-      option.textContent = op;
-      if (op === current) { option.selected = true; }
-      select.appendChild(option);
+  function templateFor(field) {
+    var found = null;
+    form.querySelectorAll("template[data-field]").forEach(function (t) {
+      if (t.getAttribute("data-field") === field) { found = t; }
+    });
+    return found;
+  }
+
+  function showFor(row) {
+    var op = row.querySelector("select.op");
+    var current = op ? op.value : "";
+    row.querySelectorAll("[data-when]").forEach(function (part) {
+      part.hidden = part.getAttribute("data-when").split(" ").indexOf(current) < 0;
+    });
+    row.querySelectorAll("select[data-multi]").forEach(function (select) {
+      select.multiple = current === "in" || current === "not_in";
+      select.querySelectorAll("option[value='']").forEach(function (placeholder) {
+        placeholder.hidden = select.multiple;
+        if (select.multiple) { placeholder.selected = false; }
+      });
     });
   }
 
-  function rulesOf() {
-    var join = form.querySelector("input[name=join]:checked");
-    var rules = [];
-    rowsBox.querySelectorAll(".rule-row").forEach(function (row) {
-      var field = row.querySelector("select[name=field]").value;
-      if (!field) { return; }
-      rules.push({
-        field: field,
-        op: row.querySelector("select[name=op]").value,
-        value: row.querySelector("input[name=value]").value
+  function fillCondition(row) {
+    var field = row.querySelector("select.field-pick").value;
+    var cond = row.querySelector(".cond");
+    var template = templateFor(field);
+    var index = row.getAttribute("data-index");
+    cond.textContent = "";
+    if (template) {
+      var copy = template.content.cloneNode(true);
+      copy.querySelectorAll("[name]").forEach(function (input) {
+        input.name = input.name.replace("__i__", index);
       });
-    });
-    return { join: join ? join.value : "all", rules: rules };
+      cond.appendChild(copy);
+    }
+    showFor(row);
+  }
+
+  function rowsCount() {
+    var filled = 0;
+    rowsBox.querySelectorAll("select.field-pick").forEach(function (s) { if (s.value) { filled++; } });
+    return filled;
   }
 
   function count() {
-    var body = rulesOf();
-    if (!body.rules.length) { countEl.textContent = "—"; errorEl.textContent = ""; return; }
+    if (!rowsCount()) { countEl.textContent = "—"; errorEl.textContent = ""; return; }
     var ticket = ++latest;
+    var body = new URLSearchParams(new FormData(form));
     countEl.setAttribute("aria-busy", "true");
     fetch(form.getAttribute("data-preview"), {
       method: "POST",
       credentials: "same-origin",
-      headers: {
-        "Content-Type": "application/json",
-        "X-CSRF-Token": form.querySelector("input[name=csrf_token]").value
-      },
-      body: JSON.stringify(body)
+      headers: { "X-CSRF-Token": form.querySelector("input[name=csrf_token]").value },
+      body: body
     }).then(function (response) {
       return response.json();
     }).then(function (data) {
@@ -72,7 +85,7 @@
 
   function later() {
     clearTimeout(timer);
-    timer = setTimeout(count, 250);
+    timer = setTimeout(count, 300);
   }
 
   function wire(row) {
@@ -80,30 +93,41 @@
     remove.hidden = false;
     remove.addEventListener("click", function () {
       if (rowsBox.querySelectorAll(".rule-row").length > 1) { row.remove(); } else {
-        row.querySelector("select[name=field]").value = "";
-        row.querySelector("input[name=value]").value = "";
-        fillOps(row);
+        row.querySelector("select.field-pick").value = "";
+        fillCondition(row);
       }
       later();
     });
-    row.querySelector("select[name=field]").addEventListener("change", function () {
-      fillOps(row);
+    row.addEventListener("change", function (event) {
+      if (event.target.classList.contains("field-pick")) { fillCondition(row); }
+      if (event.target.classList.contains("op")) { showFor(row); }
     });
   }
 
-  rowsBox.querySelectorAll(".rule-row").forEach(wire);
+  function nextIndex() {
+    var most = -1;
+    rowsBox.querySelectorAll(".rule-row").forEach(function (row) {
+      most = Math.max(most, Number(row.getAttribute("data-index")));
+    });
+    return most + 1;
+  }
+
+  rowsBox.querySelectorAll(".rule-row").forEach(function (row) { wire(row); showFor(row); });
   form.querySelector("[data-role=add]").addEventListener("click", function (event) {
     event.preventDefault();
     var rows = rowsBox.querySelectorAll(".rule-row");
     var copy = rows[rows.length - 1].cloneNode(true);
-    copy.querySelector("select[name=field]").value = "";
-    copy.querySelector("input[name=value]").value = "";
+    var index = String(nextIndex());
+    copy.setAttribute("data-index", index);
+    var pick = copy.querySelector("select.field-pick");
+    pick.name = "r" + index + "-field";
+    pick.value = "";
     rowsBox.appendChild(copy);
-    fillOps(copy);
+    fillCondition(copy);
     wire(copy);
-    copy.querySelector("select[name=field]").focus();
+    pick.focus();
   });
   form.addEventListener("input", later);
   form.addEventListener("change", later);
-  if (rulesOf().rules.length) { count(); }
+  if (rowsCount()) { count(); }
 }());
