@@ -57,7 +57,8 @@ def test_page_names_and_the_gallery() -> None:
     assert page_name("/members/{member_id}/statement", {"member_id": 7}) == (
         "members-member_id-statement"
     )
-    assert page_name("/programs/{kind}", {"kind": "points"}) == "programs-points"
+    assert page_name("/programs/{kind}", {"kind": "points"}, several=True) == "programs-points"
+    assert page_name("/till/receipt/{key}", {"key": "k1"}) == "till-receipt-key"
     assert page_name("/portal", {}) == "portal"
     gallery = Gallery(["owner"], ["en", "zh_Hans"])
     gallery.shots += [

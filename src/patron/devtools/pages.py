@@ -28,9 +28,12 @@ from patron.programs.config import Kind
 
 # Files, not pages: not screenshotted.
 NOT_PAGES = (".csv", ".svg", ".json", ".png", ".pdf")
-# Pages that are not a place in a shell: the root redirects, sign-in pages are shown signed out.
+# Not places in a shell: sign-in pages are shown signed out; the others only redirect.
 SIGNED_OUT = ("/login", "/portal/signin/{token}")
-SKIPPED = ("/",)
+SKIPPED = (
+    "/",
+    "/till/orders",  # the till's "find an order by its number" form: redirects to the order
+)
 
 Rows = list[dict[str, Any]]
 # A sample row's name for its page when a route has several (a campaign's status).
@@ -164,15 +167,16 @@ class NoSample(Exception):
     """A route has a path parameter and no entry in :data:`SAMPLES`."""
 
 
-def page_name(route: str, values: dict[str, Any]) -> str:
-    """``/members/{member_id}/statement`` → ``members-member_id-statement``; a parameter that is
-    not a number (a program kind, a step) is named by its value: ``programs-points``."""
+def page_name(route: str, values: dict[str, Any], several: bool = False) -> str:
+    """``/members/{member_id}/statement`` → ``members-member_id-statement``. When a route has
+    several samples, a parameter that is not a number (a program kind, a journey step) is
+    named by its value (``programs-points``), and a sample's label is added (``…-draft``)."""
     parts = []
     for part in route.strip("/").split("/"):
         if part.startswith("{") and part.endswith("}"):
             key = part[1:-1]
             value = values[key]
-            parts.append(key if isinstance(value, int) else str(value))
+            parts.append(str(value) if several and not isinstance(value, int) else key)
         else:
             parts.append(part)
     if LABEL in values:
@@ -211,5 +215,5 @@ def pages_of(
             missing.append(route)
         for values in rows:
             path = route.format(**{k: v for k, v in values.items() if k != LABEL})
-            pages.append(Page(shell, route, path, page_name(route, values)))
+            pages.append(Page(shell, route, path, page_name(route, values, len(rows) > 1)))
     return pages, missing
