@@ -9,7 +9,7 @@ BENCH_SIZE ?=
 DEMO_MEMBERS ?= 300
 DEMO_MONTHS ?= 12
 
-.PHONY: run test lint typecheck pytest bench demo migrate clean messages
+.PHONY: run test lint typecheck pytest bench demo migrate clean messages screenshots
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -50,3 +50,8 @@ messages: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+# Every page of the dashboard and the portal, in English and Chinese, as the owner, a clerk and
+# a member: PNGs and an index.html under var/screenshots/ (docs/dashboard.md).
+screenshots: $(STAMP)
+	$(BIN)/python -m patron.devtools.screenshots --source var/patron.db --out var/screenshots

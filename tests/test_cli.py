@@ -10,17 +10,22 @@ from pathlib import Path
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from patron.app import create_app
-from patron.core.config import Settings
+from patron.core.config import Settings, get_settings
 from patron.core.db import make_engine, make_session_factory
+from patron.core.migrate import alembic_config
 from patron.tenancy.models import Merchant
 from tests.live import live_server
 
 
-def patron(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATRON_DATABASE_URL": db_url, "PATRON_LOG_JSON": "false"}
+def patron(
+    db_url: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATRON_DATABASE_URL": db_url, "PATRON_LOG_JSON": "false", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "patron.cli", *args],
         env=env,
@@ -135,3 +140,113 @@ def test_serve_refuses_bad_worker_counts(db_url: str) -> None:
     assert r.returncode != 0 and "--workers" in r.stderr
     r = patron(db_url, "serve", "--workers", "2", "--reload")
     assert r.returncode == 1 and "--reload serves one process" in r.stderr
+
+
+def test_migrate_says_what_it_did(tmp_path: Path) -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    heads = ", ".join(sorted(script.get_heads()))
+    count = sum(1 for _ in script.walk_revisions())
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    first = patron(url, "migrate")
+    assert (first.returncode, first.stdout, first.stderr) == (
+        0,
+        f"created the database schema at revision {heads} ({count} migrations applied) in {url}\n",
+        "",
+    )
+    again = patron(url, "migrate")
+    assert (again.returncode, again.stdout) == (
+        0,
+        f"database is up to date at revision {heads} ({url})\n",
+    )
+
+
+def refused_postgres() -> str:
+    from tests.live import free_port
+
+    return f"postgresql://patron:secret@127.0.0.1:{free_port()}/patron"
+
+
+# Each command that touches the database, against a database that cannot be used: a
+# PostgreSQL server that refuses the connection, a SQLite path that is a folder, a SQLite
+# path under a file (its folder cannot be created).
+UNREACHABLE = [
+    (["migrate"], "postgres"),
+    (["merchant", "create", "--name", "A", "--slug", "shop"], "sqlite-folder"),
+    (["apikey", "create", "--merchant", "shop"], "postgres"),
+    (["verify"], "sqlite-under-file"),
+    (["demo", "--members", "5", "--months", "1"], "postgres"),
+    (["import", "customers", "CUSTOMERS", "--merchant", "shop"], "sqlite-folder"),
+    (["export", "orders", "--merchant", "shop", "--out", "OUT"], "postgres"),
+    (["analytics", "sync"], "sqlite-folder"),
+    (["serve", "--port", "1"], "postgres"),
+    (["worker", "--once"], "sqlite-under-file"),
+]
+
+
+@pytest.mark.parametrize(("args", "database"), UNREACHABLE, ids=lambda v: str(v))
+def test_a_database_that_cannot_be_used_is_one_line_and_exit_1(
+    tmp_path: Path, args: list[str], database: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "customers.csv").write_text("Email\na@example.com\n")
+    url, expected = {
+        "postgres": (pg := refused_postgres(), "cannot connect to the database "),
+        "sqlite-folder": (f"sqlite:///{tmp_path}", "cannot connect to the database "),
+        "sqlite-under-file": (
+            f"sqlite:///{tmp_path / 'a-file' / 'patron.db'}",
+            f"cannot create the database folder {tmp_path / 'a-file'}: a file is in the way",
+        ),
+    }[database]
+    shown = pg.replace(":secret@", ":***@") if database == "postgres" else url
+    args = [
+        str(tmp_path / "customers.csv")
+        if a == "CUSTOMERS"
+        else a.replace("OUT", str(tmp_path / "orders.csv"))
+        for a in args
+    ]
+    env = {"PATRON_ANALYTICS_PATH": str(tmp_path / "analytics.duckdb")}
+    r = patron(url, *args, env=env)
+    assert r.returncode == 1
+    (line,) = r.stderr.strip().splitlines()
+    if database == "sqlite-under-file":
+        assert line == f"error: {expected}"
+    else:
+        assert line.startswith(f"error: {expected}{shown}: "), line
+    assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_serve_refuses_a_database_without_schema(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    r = patron(url, "serve", "--port", "1")
+    assert (r.returncode, r.stderr.strip()) == (
+        1,
+        f"error: the database {url} has no schema yet: run `patron migrate`",
+    )
+
+
+def test_serve_passes_the_health_check_timeout_to_uvicorn(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    from patron.cli import app
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append(kw))
+    monkeypatch.setenv("PATRON_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        assert runner.invoke(app, ["serve", "--workers", "2"]).exit_code == 0
+        custom = ["serve", "--workers", "2", "--healthcheck-timeout", "45"]
+        assert runner.invoke(app, custom).exit_code == 0
+        monkeypatch.setenv("PATRON_SERVE_HEALTHCHECK_SECONDS", "12")
+        get_settings.cache_clear()
+        assert runner.invoke(app, ["serve", "--workers", "2"]).exit_code == 0
+    finally:
+        get_settings.cache_clear()
+    assert [(c["workers"], c["timeout_worker_healthcheck"]) for c in calls] == [
+        (2, 30),
+        (2, 45),
+        (2, 12),
+    ]

@@ -1,174 +1,92 @@
-"""The ``patron`` command line."""
+"""The ``patron`` command line.
+
+Each command lives with its domain and is imported only when it runs (ADR 0010): the list below
+names it and gives the line ``patron --help`` shows for it.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import sys
+from importlib.metadata import version
 
 import typer
-import uvicorn
-from rich.console import Console
-from sqlalchemy.orm import Session, sessionmaker
 
-from patron.analytics.cli import app as analytics_app
-from patron.analytics.report import report as report_command
-from patron.core.config import get_settings
-from patron.core.db import make_engine, make_session_factory, transaction
-from patron.core.errors import PatronError
-from patron.core.logging import configure_logging
-from patron.core.migrate import upgrade
-from patron.demo import cli as demo_cli
-from patron.imports.cli import export_app, import_app
-from patron.ledger import cli as ledger_cli
-from patron.programs import cli as programs_cli
-from patron.tenancy import service as tenancy
-from patron.worker import drain, run_forever
+from patron.core.commands import LazyCommand, lazy_group
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Patron: loyalty and retention.")
-merchant_app = typer.Typer(no_args_is_help=True, help="Merchants.")
-apikey_app = typer.Typer(no_args_is_help=True, help="API keys.")
-staff_app = typer.Typer(no_args_is_help=True, help="Dashboard users.")
-app.add_typer(merchant_app, name="merchant")
-app.add_typer(apikey_app, name="apikey")
-app.add_typer(staff_app, name="staff")
-app.add_typer(analytics_app, name="analytics")
-app.add_typer(programs_cli.app, name="programs")
-ledger_cli.register(app)
-app.command("demo")(demo_cli.demo)
-app.add_typer(import_app, name="import")
-app.add_typer(export_app, name="export")
-app.command("report")(report_command)
-console = Console()
-err = Console(stderr=True)
+COMMANDS = (
+    LazyCommand(
+        "analytics",
+        "patron.analytics.cli:app",
+        "Analytics: the analytics copy and the metrics.",
+    ),
+    LazyCommand("apikey", "patron.tenancy.cli:apikey_app", "API keys."),
+    LazyCommand(
+        "demo",
+        "patron.demo.cli:demo",
+        "Create the demo merchant with stores, catalogue, members and 18 months of orders, "
+        "run through its loyalty programs (points, tiers, top-ups, coupons, points mall).",
+    ),
+    LazyCommand(
+        "expire",
+        "patron.ledger.cli:expire_command",
+        "Release pending points whose window has ended, expire due lots, announce expiring ones.",
+    ),
+    LazyCommand("export", "patron.imports.cli:export_app", "Export members or orders as CSV."),
+    LazyCommand("import", "patron.imports.cli:import_app", "Import customers or orders from CSV."),
+    LazyCommand("merchant", "patron.tenancy.cli:merchant_app", "Merchants."),
+    LazyCommand("migrate", "patron.server_cli:migrate", "Create or upgrade the database schema."),
+    LazyCommand("programs", "patron.programs.cli:app", "Loyalty programs."),
+    LazyCommand(
+        "report",
+        "patron.analytics.report:report",
+        "Write a self-contained HTML report of the analytics figures.",
+    ),
+    LazyCommand(
+        "serve",
+        "patron.server_cli:serve",
+        "Serve the API, the dashboard, the portal and the in-process worker.",
+    ),
+    LazyCommand("staff", "patron.tenancy.cli:staff_app", "Dashboard users."),
+    LazyCommand(
+        "verify",
+        "patron.ledger.cli:verify_command",
+        "Recompute every balance and lot from the postings; exit 1 on any drift.",
+    ),
+    LazyCommand(
+        "worker",
+        "patron.server_cli:worker",
+        "Run the background worker as its own process (webhooks, messages, schedules).",
+    ),
+)
+
+app = typer.Typer(
+    cls=lazy_group(COMMANDS),
+    no_args_is_help=True,
+    add_completion=False,
+    help="Patron: loyalty and retention.",
+)
 
 
-def fail(message: str) -> None:
-    """Exit non-zero with one readable line."""
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(1)
+def print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"patron {version('patron')}")
+        raise typer.Exit()
 
 
-def sessions_for_cli() -> sessionmaker[Session]:
-    """Sessions on the configured database (commands commit at their end)."""
-    settings = get_settings()
-    return make_session_factory(make_engine(settings.database_url))
-
-
-@app.command()
-def migrate() -> None:
-    """Create or upgrade the database schema."""
-    settings = get_settings()
-    upgrade(make_engine(settings.database_url))
-    console.print(f"database is up to date ({settings.database_url.split('@')[-1]})")
-
-
-@app.command()
-def serve(
-    host: str | None = typer.Option(None, help="bind address (default PATRON_HOST)"),
-    port: int | None = typer.Option(None, help="port (default PATRON_PORT)"),
-    reload: bool = typer.Option(False, help="reload on code changes (development)"),
-    workers: int = typer.Option(
-        1,
-        min=1,
-        max=64,
-        help="server processes (several tills at once: one per core is a good start)",
+@app.callback()
+def root(
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print Patron's version and exit.",
+        is_eager=True,
+        callback=print_version,
     ),
 ) -> None:
-    """Serve the API, the dashboard, the portal and the in-process worker."""
-    settings = get_settings()
-    if reload and workers > 1:
-        fail("--reload serves one process: drop --workers")
-    uvicorn.run(
-        "patron.app:serve_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        reload=reload,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-    )
-
-
-@app.command()
-def worker(
-    once: bool = typer.Option(False, "--once", help="work until nothing is due, then exit"),
-) -> None:
-    """Run the background worker as its own process (webhooks, messages, schedules)."""
-    settings = get_settings()
-    configure_logging(settings.log_level, settings.log_json)
-    if once:
-        done = drain(sessions_for_cli(), settings, max_rounds=1_000_000)
-        console.print(f"worker: {done} items handled")
-        return
-    with contextlib.suppress(KeyboardInterrupt):
-        run_forever(sessions_for_cli(), settings)
-
-
-@merchant_app.command("create")
-def merchant_create(
-    name: str = typer.Option(..., help="shop name"),
-    slug: str = typer.Option(..., help="short unique id, e.g. 'tea-house'"),
-    currency: str = typer.Option("CNY", help="ISO 4217 code"),
-    timezone: str = typer.Option("Asia/Shanghai", help="IANA time zone"),
-    locale: str = typer.Option("zh_Hans_CN", help="default locale"),
-    owner_email: str | None = typer.Option(None, help="create an owner login with this email"),
-    owner_password: str | None = typer.Option(None, help="password for the owner login"),
-) -> None:
-    """Create a merchant (and optionally its owner login)."""
-    try:
-        with transaction(sessions_for_cli()) as session:
-            merchant = tenancy.create_merchant(session, name, slug, currency, timezone, locale)
-            if owner_email:
-                if not owner_password:
-                    fail("--owner-password is required with --owner-email")
-                tenancy.create_staff_user(
-                    session, merchant.id, owner_email, "Owner", "owner", owner_password or ""
-                )
-    except PatronError as exc:
-        fail(exc.message)
-    console.print(f"merchant {merchant.slug} created (id {merchant.id})")
-
-
-@apikey_app.command("create")
-def apikey_create(
-    merchant: str = typer.Option(..., help="merchant slug"),
-    name: str = typer.Option("cli", help="a label for the key"),
-    role: str = typer.Option("manager", help="owner, manager or clerk"),
-) -> None:
-    """Create an API key; it is printed once."""
-    try:
-        with transaction(sessions_for_cli()) as session:
-            m = tenancy.find_merchant(session, merchant)
-            _key, raw = tenancy.create_api_key(session, m.id, name, role)
-    except PatronError as exc:
-        fail(exc.message)
-    console.print(raw, soft_wrap=True)
-
-
-@staff_app.command("create")
-def staff_create(
-    merchant: str = typer.Option(..., help="merchant slug"),
-    email: str = typer.Option(...),
-    password: str = typer.Option(..., prompt=True, hide_input=True),
-    name: str = typer.Option("Staff"),
-    role: str = typer.Option("clerk", help="owner, manager or clerk"),
-) -> None:
-    """Create a dashboard login."""
-    try:
-        with transaction(sessions_for_cli()) as session:
-            m = tenancy.find_merchant(session, merchant)
-            tenancy.create_staff_user(session, m.id, email, name, role, password)
-    except PatronError as exc:
-        fail(exc.message)
-    console.print(f"staff user {email} created")
+    """Patron: loyalty and retention."""
 
 
 def main() -> None:
-    try:
-        app()
-    except PatronError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
-        sys.exit(1)
+    app()
 
 
 if __name__ == "__main__":

@@ -10,11 +10,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from patron.analytics.predict_run import predict_task
 from patron.core.config import Settings
+from patron.core.deferred import deferred_module
 from patron.coupons.automation import follow_events_task as coupons_follow_events
 from patron.coupons.automation import schedule_task as coupons_schedule
 from patron.engagement.campaigns.release import release_task as campaigns_release
@@ -29,10 +30,23 @@ from patron.members.attention import expire_activities_task
 from patron.programs.tasks import programs_schedule
 from patron.webhooks.delivery import deliver_due, fan_out
 
+if TYPE_CHECKING:
+    from patron.analytics import predict_run
+else:
+    # pandas, SciPy, Ibis and DuckDB load when the task first runs, not with every
+    # `patron serve` process and command that imports the worker (ADR 0010).
+    predict_run = deferred_module("patron.analytics.predict_run")
+
 log = logging.getLogger("patron.worker")
 
 # A task does one batch of work and returns how many items it handled (0 when idle).
 Task = Callable[[sessionmaker[Session], Settings], int]
+
+
+def analytics_predict(sessions: sessionmaker[Session], settings: Settings) -> int:
+    """The daily prediction run (:func:`patron.analytics.predict_run.predict_task`)."""
+    return predict_run.predict_task(sessions, settings)
+
 
 # Each domain adds its tasks here (one line each).
 TASKS: list[tuple[str, Task]] = [
@@ -50,7 +64,7 @@ TASKS: list[tuple[str, Task]] = [
     ("messages", dispatch_messages),
     ("programs.schedule", programs_schedule),
     ("members.attention_expiry", expire_activities_task),
-    ("analytics.predict", predict_task),
+    ("analytics.predict", analytics_predict),
     ("imports.run", run_imports_task),
 ]
 

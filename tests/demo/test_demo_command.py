@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select, text
@@ -108,3 +113,37 @@ def test_demo_writes_the_generated_history_then_if_empty_changes_nothing(
         get_settings.cache_clear()
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(text("members"))) == 300
+
+
+def test_the_first_start_shows_the_total_and_the_time_left(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PATRON_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
+        "PATRON_ANALYTICS_PATH": str(tmp_path / "analytics.duckdb"),
+        "PATRON_LOG_JSON": "false",
+        "COLUMNS": "160",
+    }
+
+    def patron(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "patron.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        )
+
+    patron("migrate")
+    out = patron("demo", "--members", "30", "--months", "2").stdout
+    # Rich prints the bar's last state when the output is not a terminal.
+    bar = out.splitlines()[0].replace("━", "")
+    shown = re.fullmatch(
+        r"demo history +(\d+)/(\d+) members and orders · \d+:\d\d:\d\d elapsed · "
+        r"(\d+:\d\d:\d\d) left",
+        bar.strip(),
+    )
+    assert shown is not None, bar
+    done, total, left = shown.groups()
+    assert (int(done), left) == (int(total), "0:00:00")
+    assert "demo history through the programs: 30 members" in out

@@ -16,6 +16,8 @@ from patron.demo.generate import (
     OrderPlaced,
     OrderRefunded,
     events,
+    is_join_or_order,
+    joins_and_orders,
 )
 from patron.demo.model import Kind, Population, customers, timeline
 from patron.demo.seasonality import build_calendar, festival_dates
@@ -160,3 +162,12 @@ def test_calendar_intensity_peaks_before_spring_festival() -> None:
     assert cal.intensity.mean() == pytest.approx(1.0)
     eve = (datetime(2026, 2, 16).date() - cal.first_day).days
     assert int(np.argmax(cal.intensity)) in range(eve - 3, eve + 1)
+
+
+def test_the_progress_total_counts_every_join_and_order_up_front(
+    small: list[DemoEvent],
+) -> None:
+    joins = sum(isinstance(e, MemberJoined) for e in small)
+    orders = sum(isinstance(e, OrderPlaced) for e in small)
+    assert joins == SMALL.members
+    assert joins_and_orders(SMALL) == sum(map(is_join_or_order, small)) == joins + orders

@@ -12,8 +12,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from scipy import stats
+from patron.core.deferred import deferred_module
+
+if TYPE_CHECKING:
+    from scipy import special
+else:
+    # Campaign pages and the API import this module at start-up; SciPy (a second of CPU) loads
+    # only when a revenue interval is first computed (ADR 0010).
+    special = deferred_module("scipy.special")
 
 Z95 = 1.959963984540054
 
@@ -84,5 +92,6 @@ def _welch(n1: int, m1: float, v1: float, n2: int, m2: float, v2: float) -> Diff
     if se2 == 0:
         return Difference(m1, m2, d, d, d)
     dof = se2**2 / ((v1 / n1) ** 2 / (n1 - 1) + (v2 / n2) ** 2 / (n2 - 1))
-    half = float(stats.t.ppf(0.975, dof)) * math.sqrt(se2)
+    # stdtrit is the Student t quantile function (what scipy.stats.t.ppf calls).
+    half = float(special.stdtrit(dof, 0.975)) * math.sqrt(se2)
     return Difference(m1, m2, d, d - half, d + half)

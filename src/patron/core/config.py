@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # Run the background worker inside `patron serve` (the embedded default).
     worker_in_process: bool = True
     worker_poll_seconds: float = 1.0
+    # `patron serve --workers N`: seconds a server process may take to answer its supervisor's
+    # health check before it is killed and replaced (uvicorn's own default, 5, is too short
+    # for a busy two-core machine).
+    serve_healthcheck_seconds: int = Field(default=30, ge=1)
     portal_link_max_age_seconds: int = 900
     login_max_failures_before_delay: int = 5
     webhook_timeout_seconds: float = 10.0

@@ -26,10 +26,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from patron.core.clock import Clock
+from patron.core.config import get_settings
+from patron.core.errors import DatabaseUnavailable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -85,12 +88,23 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+# Seconds a PostgreSQL connection attempt may take before the database counts as unreachable.
+CONNECT_TIMEOUT = 10
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url`` with Patron's settings for each backend."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                reason = "a file is in the way" if folder.is_file() else exc.strerror or exc
+                raise DatabaseUnavailable(
+                    f"cannot create the database folder {folder}: {reason}"
+                ) from exc
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
@@ -107,6 +121,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        # libpq waits for the operating system's TCP timeout (minutes) on a host that does
+        # not answer; a server that is up answers in well under a second.
+        kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT)
     return create_engine(parsed, **kwargs)
 
 
@@ -140,3 +158,50 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def display_url(url: str) -> str:
+    """The database URL as it may be shown to a person (password hidden)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL is shown as given: it holds no password we know of
+        return url
+
+
+def database_unavailable(exc: BaseException, url: str) -> DatabaseUnavailable | None:
+    """``exc`` as a :class:`DatabaseUnavailable` when it means the database at ``url`` cannot
+    be reached, opened or used (no schema yet); ``None`` for any other error (a bug to show)."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc).__name__
+    where = display_url(url)
+    if isinstance(exc, ProgrammingError) and getattr(exc.orig, "sqlstate", None) == "42P01":
+        return DatabaseUnavailable(f"the database {where} has no schema yet: run `patron migrate`")
+    if not isinstance(exc, OperationalError):
+        return None
+    if "no such table" in reason:
+        return DatabaseUnavailable(f"the database {where} has no schema yet: run `patron migrate`")
+    if exc.statement is None or exc.connection_invalidated:
+        # Raised while connecting (SQLAlchemy has no statement yet) or the connection dropped.
+        return DatabaseUnavailable(f"cannot connect to the database {where}: {reason}")
+    if "readonly database" in reason or "unable to open database file" in reason:
+        return DatabaseUnavailable(f"cannot write to the database {where}: {reason}")
+    return None
+
+
+def explain_database_error(exc: BaseException) -> DatabaseUnavailable | None:
+    """:func:`database_unavailable` for the configured database (``PATRON_DATABASE_URL``)."""
+    return database_unavailable(exc, get_settings().database_url)
+
+
+def check_database(engine: Engine, url: str) -> None:
+    """Connect once to ``engine`` (made from ``url``) and run ``SELECT 1``;
+    :class:`DatabaseUnavailable` if that fails."""
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except DBAPIError as exc:
+        problem = database_unavailable(exc, url)
+        if problem is None:
+            raise
+        raise problem from exc

@@ -70,3 +70,10 @@ class BusinessRuleViolation(PatronError):
 
     status_code = 422
     code = "rule_violation"
+
+
+class DatabaseUnavailable(PatronError):
+    """The database cannot be reached, opened or used (no schema yet): nothing was done."""
+
+    status_code = 503
+    code = "database_unavailable"

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """What :func:`upgrade` did: the schema revisions before and after, and how many
+    migrations ran in between (0: the database was up to date)."""
+
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+    applied: int
+
+    @property
+    def created(self) -> bool:
+        """The database had no schema: every migration ran."""
+        return not self.before and self.applied > 0
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -20,14 +37,27 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "heads") -> None:
-    """Bring the database to the newest schema (every branch head)."""
+def upgrade(engine: Engine, revision: str = "heads") -> Upgrade:
+    """Bring the database to the newest schema (every branch head); say what was done."""
+    cfg = alembic_config()
     with engine.begin() as conn:
-        cfg = alembic_config()
+        before = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+        after = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+    script = ScriptDirectory.from_config(cfg)
+    # The revisions the new heads descend from that the old heads did not: the ones that ran.
+    applied = sum(1 for _ in script.iterate_revisions(after, before or "base")) if after else 0
+    return Upgrade(before, after, applied)
 
 
 def current_heads(engine: Engine) -> set[str]:
     with engine.connect() as conn:
         return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def pending_revisions(engine: Engine) -> int:
+    """How many migrations the database still lacks (all of them on a new database)."""
+    script = ScriptDirectory.from_config(alembic_config())
+    current = tuple(current_heads(engine))
+    return sum(1 for _ in script.iterate_revisions("heads", current or "base"))

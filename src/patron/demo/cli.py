@@ -6,7 +6,14 @@ import time
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.clock import FrozenClock
@@ -15,7 +22,7 @@ from patron.core.db import make_engine, make_session_factory
 from patron.core.errors import Conflict, PatronError
 from patron.demo import catalogue as cat
 from patron.demo.engage import switch_on_journeys
-from patron.demo.generate import DemoConfig, events
+from patron.demo.generate import DemoConfig, events, joins_and_orders
 from patron.demo.replay import replay_history
 from patron.demo.seasonality import build_calendar
 from patron.demo.setup import setup_programs
@@ -32,7 +39,6 @@ from patron.demo.write import (
 # about a minute per 5,000 members on a small machine; see docs/demo.md).
 FAST_ABOVE = 50_000
 console = Console()
-err = Console(stderr=True)
 
 
 def print_login(settings: Settings, login: DemoLogin) -> None:
@@ -78,11 +84,17 @@ def run_demo(
 
 
 def _bar(show_progress: bool) -> Progress:
+    """Members joined and orders placed out of the history's total (counted up front from the
+    generator's draws), time spent and time left."""
     return Progress(
         TextColumn("demo history"),
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn("members and orders ·"),
         TimeElapsedColumn(),
+        TextColumn("elapsed ·"),
+        TimeRemainingColumn(),
+        TextColumn("left"),
         console=console,
         disable=not show_progress,
     )
@@ -101,7 +113,7 @@ def _replay(
         programs = setup_programs(session, login.merchant_id, since)
         switch_on_journeys(session, login.merchant_id)
     with _bar(show) as bar:
-        task = bar.add_task("events", total=None)
+        task = bar.add_task("events", total=joins_and_orders(cfg))
         result = replay_history(
             travelling,
             clock,
@@ -126,7 +138,7 @@ def _write_fast(
     """Bulk mode: the history written through the import's bulk writer, no programs."""
     started = time.perf_counter()
     with _bar(show) as bar:
-        task = bar.add_task("events", total=None)
+        task = bar.add_task("events", total=joins_and_orders(cfg))
         members, orders = write_history(
             factory, login.merchant_id, cfg, lambda n: bar.advance(task, n)
         )
@@ -163,8 +175,4 @@ def demo(
             f"up to {FAST_ABOVE:,} members it runs through them"
         )
         fast = True
-    try:
-        run_demo(factory, settings, cfg, merchant_slug, if_empty, fast=fast)
-    except PatronError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
+    run_demo(factory, settings, cfg, merchant_slug, if_empty, fast=fast)

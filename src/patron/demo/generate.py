@@ -311,17 +311,37 @@ def _window_events(win: _Window, lo: int, hi: int, lo_ts: int, hi_ts: int) -> It
             yield _order_event(blk, i, win.now_ts)
 
 
-def events(cfg: DemoConfig) -> Iterator[DemoEvent]:
-    """The whole demo history, in time order, deterministic for ``cfg`` (seed, size, now)."""
+def _windows(cfg: DemoConfig) -> Iterator[tuple[_Window, int, int, int, int]]:
+    """Each calendar-month window with its day range and its time range."""
     cal = build_calendar(cfg.now, cfg.months, cfg.timezone)
     pop = Population.of(cfg.members)
     windows = month_windows(cal)
-    refunds: list[tuple[datetime, int, OrderRefunded]] = []
-    seq = 0
     for w, (lo, hi) in enumerate(windows):
-        win = _Window(cfg, cal, pop, w)
         lo_ts = day_start_ts(cal, lo) if w else -(2**62)
         hi_ts = day_start_ts(cal, hi) if w < len(windows) - 1 else 2**62
+        yield _Window(cfg, cal, pop, w), lo, hi, lo_ts, hi_ts
+
+
+def joins_and_orders(cfg: DemoConfig) -> int:
+    """How many :class:`MemberJoined` and :class:`OrderPlaced` events :func:`events` yields
+    (the demo's progress bar counts them), from the draws alone: no row is built."""
+    total = 0
+    for win, lo, hi, lo_ts, hi_ts in _windows(cfg):
+        for b in range(win.pop.blocks):
+            blk = win.block(b, lo, hi, lo_ts, hi_ts)
+            total += len(blk.joiners) + len(blk.orders)
+    return total
+
+
+def is_join_or_order(event: DemoEvent) -> bool:
+    return not isinstance(event, OrderRefunded)
+
+
+def events(cfg: DemoConfig) -> Iterator[DemoEvent]:
+    """The whole demo history, in time order, deterministic for ``cfg`` (seed, size, now)."""
+    refunds: list[tuple[datetime, int, OrderRefunded]] = []
+    seq = 0
+    for win, lo, hi, lo_ts, hi_ts in _windows(cfg):
         for event in _window_events(win, lo, hi, lo_ts, hi_ts):
             while refunds and refunds[0][0] < event.at:
                 yield heapq.heappop(refunds)[2]

@@ -31,6 +31,7 @@ from patron.demo.generate import (
     MemberJoined,
     OrderPlaced,
     OrderRefunded,
+    is_join_or_order,
 )
 from patron.demo.setup import DemoPrograms
 from patron.demo.shopper import Shopper
@@ -173,7 +174,7 @@ class Replay:
                     self._apply(session, event)
             last = day
             if progress:
-                progress(len(batch))
+                progress(sum(map(is_join_or_order, batch)))
         if last is not None:
             self._worker_days(last, self.cfg.now.astimezone(self.zone).date())
             self.clock.set(self.cfg.now)

@@ -25,6 +25,7 @@ from patron.demo.generate import (
     MemberJoined,
     OrderPlaced,
     events,
+    is_join_or_order,
 )
 from patron.imports.bulk import BulkWriter
 from patron.imports.rows import ImportResult
@@ -207,7 +208,7 @@ def write_history(
             orders = [e.order for e in batch if isinstance(e, OrderPlaced)]
             writer.write_orders(orders, order_result)
         if progress:
-            progress(len(batch))
+            progress(sum(map(is_join_or_order, batch)))
         batch.clear()
 
     for event in stream:

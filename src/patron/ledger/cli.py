@@ -1,4 +1,7 @@
-"""``patron verify`` and ``patron expire``: the ledger from the command line."""
+"""``patron verify`` and ``patron expire``: the ledger from the command line.
+
+Listed in :mod:`patron.cli`; an error leaves as one line through
+:class:`patron.core.commands.PatronGroup`."""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.config import get_settings
 from patron.core.db import make_engine, make_session_factory, transaction
-from patron.core.errors import PatronError
 from patron.ledger.schedule import DEFAULT_EXPIRING_SOON_DAYS
 from patron.ledger.tasks import expire_until_idle
 from patron.ledger.verify import ledger_counts, verify
@@ -30,14 +32,10 @@ def verify_command(
     merchant: str | None = typer.Option(None, help="only this merchant (slug)"),
 ) -> None:
     """Recompute every balance and lot from the postings; exit 1 on any drift."""
-    try:
-        with transaction(_sessions()) as session:
-            merchant_id = _merchant_id(session, merchant)
-            drifts = verify(session, merchant_id)
-            counts = ledger_counts(session, merchant_id)
-    except PatronError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
+    with transaction(_sessions()) as session:
+        merchant_id = _merchant_id(session, merchant)
+        drifts = verify(session, merchant_id)
+        counts = ledger_counts(session, merchant_id)
     if drifts:
         for drift in drifts:
             err.print(f"drift: {drift}", soft_wrap=True, highlight=False)
@@ -56,22 +54,12 @@ def expire_command(
 ) -> None:
     """Release pending points whose window has ended, expire due lots, announce expiring ones."""
     sessions = _sessions()
-    try:
-        with transaction(sessions) as session:
-            merchant_id = _merchant_id(session, merchant)
-        # in batches, one transaction each, until nothing is due
-        run = expire_until_idle(sessions, merchant_id, days)
-    except PatronError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
+    with transaction(sessions) as session:
+        merchant_id = _merchant_id(session, merchant)
+    # in batches, one transaction each, until nothing is due
+    run = expire_until_idle(sessions, merchant_id, days)
     console.print(
         f"points released: {run.released} lots, expired: {run.expired} lots, "
         f"expiring soon announced: {run.announced} lots",
         highlight=False,
     )
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ledger commands to the ``patron`` command."""
-    app.command("verify")(verify_command)
-    app.command("expire")(expire_command)

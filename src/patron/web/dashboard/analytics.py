@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
@@ -18,11 +18,9 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from patron.analytics.facts import Filters, Period
-from patron.analytics.insights import Insights, Labels, build_insights, csv_of
-from patron.analytics.store import open_copy
 from patron.core.clock import utcnow
 from patron.core.config import Settings
+from patron.core.deferred import deferred_module
 from patron.core.errors import NotFound
 from patron.core.http import SessionDep, SettingsDep
 from patron.tenancy.models import Role, Store
@@ -30,6 +28,18 @@ from patron.web.auth import ManagerPageDep, StaffContext
 from patron.web.i18n import N_, Formatter, translations_for
 from patron.web.nav import NavItem
 from patron.web.rendering import flash, render, resolve_locale, translate
+
+if TYPE_CHECKING:
+    from patron.analytics import facts, insights
+    from patron.analytics import store as analytics_store
+    from patron.analytics.facts import Filters, Period
+    from patron.analytics.insights import Insights, Labels
+else:
+    # The analytics engine (pandas, Ibis, DuckDB) loads with the first analytics request, not
+    # with every `patron serve` process (ADR 0010).
+    facts = deferred_module("patron.analytics.facts")
+    insights = deferred_module("patron.analytics.insights")
+    analytics_store = deferred_module("patron.analytics.store")
 
 router = APIRouter()
 NAV = [
@@ -64,7 +74,7 @@ class View:
         return "&".join(parts)
 
     def filters(self) -> Filters:
-        return Filters(
+        return facts.Filters(
             stores=[self.store] if self.store else [],
             channels=[self.channel] if self.channel else [],
         )
@@ -134,7 +144,7 @@ def labels_for(locale: str, currency: str) -> Labels:
         skeleton = "yMMM" if p == "month" else "MMMd"
         return str(format_skeleton(skeleton, d, locale=babel_locale))
 
-    return Labels(
+    return insights.Labels(
         gettext=translations_for(locale).gettext,
         money=lambda minor: fmt.money(round(minor)),
         period=period,
@@ -147,10 +157,10 @@ def _insights(
     labels = labels_for(resolve_locale(request), staff.merchant.currency)
     engine = request.app.state.engine
     force = bool(request.scope["session"].pop("analytics_sync", False))
-    with open_copy(
+    with analytics_store.open_copy(
         settings.analytics_path, engine, settings.analytics_max_age_minutes, force_sync=force
     ) as copy:
-        found = build_insights(
+        found = insights.build_insights(
             copy.con,
             staff.merchant_id,
             view.start,
@@ -214,7 +224,7 @@ def analytics_csv(
         raise NotFound("no such chart", code="figure_not_found")
     name = f"{figure}_{view.start}_{view.last}.csv"
     return Response(
-        csv_of(chosen),
+        insights.csv_of(chosen),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
