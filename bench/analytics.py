@@ -66,14 +66,15 @@ WITH r AS (SELECT member_id, sum(total_minor - refunded_minor) rev FROM orders
 k AS (SELECT rev, row_number() OVER (ORDER BY rev DESC, member_id) pos, count(*) OVER () n FROM r)
 SELECT sum(CASE WHEN pos <= (n + 4) // 5 THEN rev ELSE 0 END) / sum(rev) FROM k""",
     "second_purchase": """
-WITH p AS (SELECT member_id, placed_local, row_number() OVER (PARTITION BY member_id
-             ORDER BY placed_local, id) - 1 AS n FROM orders
-           WHERE merchant_id = 1 AND status NOT IN ('refunded', 'cancelled')
-             AND member_id IS NOT NULL)
-SELECT date_diff('day', a.placed_local::DATE, b.placed_local::DATE) d, count(*)
-FROM p b JOIN p a ON a.member_id = b.member_id AND a.n = 0
-WHERE b.n = 1 AND b.placed_local >= DATE '2024-01-01' AND b.placed_local < DATE '2026-01-01'
-GROUP BY 1 ORDER BY 1""",
+WITH p AS (SELECT member_id, epoch(placed_local)::BIGINT // 86400 AS day, placed_local,
+             row_number() OVER (PARTITION BY member_id ORDER BY placed_local, id) - 1 AS n
+           FROM orders WHERE merchant_id = 1 AND status NOT IN ('refunded', 'cancelled')
+             AND member_id IS NOT NULL AND placed_local < DATE '2026-01-01'),
+f AS (SELECT member_id, day FROM p WHERE n = 0 AND placed_local >= DATE '2024-01-01'),
+s AS (SELECT member_id, day FROM p WHERE n = 1)
+SELECT CASE WHEN s.day IS NULL THEN 20453 - f.day ELSE s.day - f.day END d,
+  sum((s.day IS NOT NULL)::INT), sum((s.day IS NULL)::INT)
+FROM f LEFT JOIN s USING (member_id) GROUP BY 1 ORDER BY 1""",
     "cohorts": """
 WITH p AS (SELECT member_id, total_minor - refunded_minor net,
              year(placed_local) * 12 + month(placed_local) - 1 m FROM orders
@@ -101,7 +102,7 @@ def ours(con: Any, scope: Scope) -> dict[str, Callable[[], Any]]:
     return {
         "kpis": lambda: con.execute(metrics.kpis_by_period(con, scope)),
         "pareto": lambda: con.execute(metrics.pareto(con, scope)),
-        "second_purchase": lambda: con.execute(metrics.second_purchase_gaps(con, scope)),
+        "second_purchase": lambda: con.execute(metrics.second_purchase_times(con, scope)),
         "cohorts": lambda: con.execute(cohorts.cohort_matrix(con, scope)),
         "rfm": lambda: con.execute(rfm.rfm_grid(scores)),
     }

@@ -3,8 +3,8 @@
 Customers differ: each has a gamma-distributed purchase propensity, an acquisition day and a
 home channel; about 5% of orders are anonymous, 3% fully refunded, 4% partly refunded,
 1% cancelled. Program tables (ledger accounts/entries/postings, coupon codes, tiers, mall,
-order payments, portal visits) are small, in the shape the sync copies them, so the
-equivalence test covers every metric.
+order payments, portal visits, message opens and clicks) are small, in the shape the sync copies
+them, so the equivalence test covers every metric.
 """
 
 from __future__ import annotations
@@ -184,6 +184,17 @@ def _programs(rng: np.random.Generator, ids: np.ndarray) -> dict[str, pd.DataFra
             "merchant_id": MERCHANT,
             "member_id": rng.choice(ids, 2 * n),
             "visited_local": START + rng.integers(0, DAYS * 24, 2 * n) * 3_600_000_000,
+        }
+    )
+    opened = START + rng.integers(0, DAYS * 24, n) * 3_600_000_000
+    frames["message_activity"] = pd.DataFrame(
+        {
+            "id": np.arange(1, n + 1, dtype=np.int64),
+            "merchant_id": MERCHANT,
+            "member_id": rng.choice(ids, n),
+            "type": np.where(rng.random(n) < 0.7, "opened", "clicked"),
+            "occurred_at": opened,
+            "occurred_local": opened,
         }
     )
     return frames

@@ -14,6 +14,19 @@ LEDGER = """(SELECT a.code account_code, a.member_id, p.asset, p.amount, e.occur
   FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
   JOIN journal_entries e ON e.id = p.entry_id WHERE p.merchant_id = 1)"""
 
+# Each member's chain of stages (docs/analytics.md, funnel): the stage it started in, then each
+# move's ``to_stage``; ``prev`` is the stage before.
+STAGE_CHAIN = """mv AS (SELECT * FROM funnel_transitions WHERE merchant_id = 1),
+fm AS (SELECT member_id, from_stage, moved_local FROM (SELECT *, row_number() OVER (
+         PARTITION BY member_id ORDER BY moved_local, id) n FROM mv) WHERE n = 1),
+ev AS (SELECT m.id member_id, CASE WHEN fm.moved_local < m.created_local THEN fm.moved_local
+         ELSE m.created_local END ts, 0 seq,
+         CASE WHEN fm.member_id IS NOT NULL THEN fm.from_stage ELSE m.funnel_stage END stage
+       FROM members m LEFT JOIN fm ON fm.member_id = m.id WHERE m.merchant_id = 1
+       UNION ALL SELECT member_id, moved_local, id, to_stage FROM mv),
+ch AS (SELECT *, lag(stage) OVER (PARTITION BY member_id ORDER BY ts, seq) prev FROM ev
+       WHERE stage IS NOT NULL AND ts < DATE '2026-01-01')"""
+
 MORE_SQL = {
     "window_summary": f"""
 WITH p AS (SELECT * FROM {P} WHERE {W}),
@@ -41,7 +54,10 @@ WHERE {W} GROUP BY 1 ORDER BY 1""",
 WITH a AS (SELECT member_id, placed_local ts FROM {P} WHERE {W} AND member_id IS NOT NULL
            UNION ALL SELECT member_id, visited_local FROM portal_visits
            WHERE merchant_id = 1 AND visited_local >= DATE '2024-01-01'
-             AND visited_local < DATE '2026-01-01')
+             AND visited_local < DATE '2026-01-01'
+           UNION ALL SELECT member_id, occurred_local FROM message_activity
+           WHERE merchant_id = 1 AND occurred_local >= DATE '2024-01-01'
+             AND occurred_local < DATE '2026-01-01')
 SELECT 'day', ts::DATE::VARCHAR, count(DISTINCT member_id) FROM a GROUP BY 2
 UNION ALL SELECT 'month', ({M.format(c="ts")})::VARCHAR, count(DISTINCT member_id) FROM a
 GROUP BY 2""",
@@ -53,24 +69,54 @@ b AS (SELECT v.m, v.member_id, bool_or(p.order_id IS NOT NULL) bought FROM v
       LEFT JOIN (SELECT *, {M.format(c="placed_local")} m FROM {P} WHERE {W}) p
         ON p.member_id = v.member_id AND p.m = v.m AND p.placed_local >= v.fv GROUP BY 1, 2)
 SELECT m, count(*), sum(bought::INT), sum(bought::INT) / count(*) FROM b GROUP BY 1 ORDER BY 1""",
-    "funnel": """
-WITH t AS (SELECT member_id, from_stage, to_stage, moved_local,
-             year(moved_local) * 12 + month(moved_local) - 1 m FROM funnel_transitions
-           WHERE merchant_id = 1),
-first_t AS (SELECT member_id, arg_min(from_stage, moved_local) s0 FROM t GROUP BY 1),
-d AS (SELECT year(mb.created_local) * 12 + month(mb.created_local) - 1 m,
-        coalesce(f.s0, mb.funnel_stage) stage, 1 n
-      FROM members mb LEFT JOIN first_t f ON f.member_id = mb.id
-      WHERE mb.merchant_id = 1 AND (f.member_id IS NULL OR f.s0 IS NOT NULL)
-      UNION ALL SELECT m, to_stage, 1 FROM t
-      UNION ALL SELECT m, from_stage, -1 FROM t WHERE from_stage IS NOT NULL),
-dm AS (SELECT greatest(m, 24287) m, stage, sum(n) n FROM d WHERE m <= 24311 GROUP BY 1, 2),
-counts AS (SELECT m, stage, sum(n) OVER (PARTITION BY stage ORDER BY m) n FROM dm),
-moves AS (SELECT m, coalesce(from_stage, '') fs, to_stage, count(*) n FROM t
-          WHERE m BETWEEN 24288 AND 24311 GROUP BY 1, 2, 3)
-SELECT mv.m, mv.fs, mv.to_stage, mv.n, coalesce(c.n, 0), mv.n / c.n
-FROM moves mv ASOF LEFT JOIN counts c ON c.stage = mv.fs AND mv.m - 1 >= c.m
-ORDER BY 1, 2, 3""",
+    "funnel_counts": f"""
+WITH {STAGE_CHAIN},
+d AS (SELECT greatest({M.format(c="ts")}, 24287) m, stage, 1 n FROM ch
+      UNION ALL SELECT greatest({M.format(c="ts")}, 24287), prev, -1 FROM ch
+      WHERE prev IS NOT NULL)
+SELECT m, stage, sum(sum(n)) OVER (PARTITION BY stage ORDER BY m) FROM d GROUP BY 1, 2
+ORDER BY 1, 2""",
+    "funnel_conversion": f"""
+WITH {STAGE_CHAIN},
+w AS (SELECT *, {M.format(c="ts")} m FROM ch WHERE ts >= DATE '2024-01-01'),
+r AS (SELECT *, row_number() OVER (PARTITION BY member_id, m ORDER BY ts, seq) a,
+        row_number() OVER (PARTITION BY member_id, m ORDER BY ts DESC, seq DESC) z FROM w),
+prog AS (SELECT f.m, f.prev s0, l.stage s1 FROM r f JOIN r l
+         ON f.member_id = l.member_id AND f.m = l.m AND f.a = 1 AND l.z = 1
+         WHERE f.prev IS NOT NULL),
+rank AS (SELECT * FROM (VALUES ('user', 0), ('customer', 1), ('member', 2), ('fan', 3)) v(s, k))
+SELECT m, s0, r1.s, count(*) FROM prog JOIN rank r0 ON r0.s = prog.s0
+JOIN rank r1 ON r1.k = r0.k + 1 JOIN rank re ON re.s = prog.s1 WHERE re.k >= r1.k
+GROUP BY 1, 2, 3 ORDER BY 1, 2""",
+    "comparison": f"""
+WITH p AS (SELECT * FROM {P}),
+f AS (SELECT member_id, arg_min(order_id, (placed_local, order_id)) fo, min(placed_local) fp
+      FROM p WHERE member_id IS NOT NULL GROUP BY 1),
+s(k, a, b, ba, bb) AS (VALUES (0, DATE '2025-12-01', DATE '2026-01-01', DATE '2025-11-01',
+                               DATE '2025-12-01'),
+                              (1, DATE '2025-11-01', DATE '2025-12-01', DATE '2025-10-01',
+                               DATE '2025-11-01')),
+x AS (SELECT s.k, p.*, f.fo, f.fp >= s.a is_new FROM s JOIN p ON p.placed_local >= s.a
+      AND p.placed_local < s.b LEFT JOIN f USING (member_id)),
+o AS (SELECT k, count(*) orders, sum(net) rev,
+        sum(CASE WHEN fo IS NOT NULL AND order_id <> fo THEN net ELSE 0 END) rep FROM x GROUP BY 1),
+c AS (SELECT k, count(*) customers, sum((n >= 2)::INT) rc,
+        sum(CASE WHEN is_new THEN 0 ELSE r END) / sum(r) ret FROM (
+        SELECT k, member_id, count(*) n, sum(net) r, bool_or(is_new) is_new FROM x
+        WHERE member_id IS NOT NULL GROUP BY 1, 2) GROUP BY 1),
+base AS (SELECT DISTINCT s.k, p.member_id FROM s JOIN p ON p.member_id IS NOT NULL
+         AND p.placed_local >= s.ba AND p.placed_local < s.bb),
+came AS (SELECT DISTINCT k, member_id FROM x WHERE member_id IS NOT NULL),
+rt AS (SELECT base.k, count(*) bc, count(came.member_id) rc FROM base
+       LEFT JOIN came USING (k, member_id) GROUP BY 1),
+act AS (SELECT s.k, count(DISTINCT a.member_id) active FROM s JOIN (
+          SELECT member_id, placed_local t FROM p WHERE member_id IS NOT NULL
+          UNION ALL SELECT member_id, visited_local FROM portal_visits WHERE merchant_id = 1
+          UNION ALL SELECT member_id, occurred_local FROM message_activity
+          WHERE merchant_id = 1) a ON a.t >= s.a AND a.t < s.b GROUP BY 1)
+SELECT k, orders, customers, rev, rev / orders, c.rc / customers, ret, rep, rep / rev, bc,
+  rt.rc, rt.rc / bc, active
+FROM o JOIN c USING (k) JOIN rt USING (k) JOIN act USING (k) ORDER BY k""",
     "rfm_segments": f"""
 WITH per AS (SELECT member_id, max(epoch(placed_local)::BIGINT // 86400) last_day, count(*) f,
     sum(net) m FROM {P} WHERE {W} AND member_id IS NOT NULL GROUP BY 1),

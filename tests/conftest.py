@@ -182,7 +182,7 @@ def other_tenant(sessions: sessionmaker[Session]) -> Tenant:
 
 
 @pytest.fixture
-def settings(engine: Engine) -> Settings:
+def settings(engine: Engine, tmp_path: Path) -> Settings:
     return Settings(
         env="test",
         database_url=str(engine.url.render_as_string(hide_password=False)),
@@ -191,6 +191,8 @@ def settings(engine: Engine) -> Settings:
         log_json=False,
         # Tests that drain the worker should not sync and fit models each time.
         analytics_predict_daily=False,
+        # Each test its own analytics copy (pages sync it in the background).
+        analytics_path=str(tmp_path / "analytics.duckdb"),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -74,6 +75,11 @@ def create_app(
         finally:
             if runner is not None:
                 runner.stop()
+            # A page may have started an analytics sync: let it finish with the engine (the
+            # analytics store is only loaded if a page used it, ADR 0010).
+            analytics_store = sys.modules.get("patron.analytics.store")
+            if analytics_store is not None:
+                analytics_store.wait_for_syncs()
 
     app = FastAPI(
         title="Patron",

@@ -1,4 +1,8 @@
-"""The full metric suite on DuckDB and on PySpark over the same generated shop: same figures."""
+"""The full metric suite on DuckDB and on PySpark over the same generated shop: same figures.
+
+The suite holds every figure the pages show (like-for-like comparison, Kaplan–Meier input,
+funnel conversion, active members by day and month, portal conversion…); the week-period
+part runs the metrics whose week and filter paths differ, the new ones included."""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ import pandas as pd
 import pytest
 from bench.analytics_data import generate
 
-from patron.analytics import metrics, rfm
+from patron.analytics import funnel, metrics, rfm
 from patron.analytics.engines import connect_duckdb, connect_spark, load_tables
 from patron.analytics.facts import Filters, Scope
+from patron.analytics.spans import like_for_like, span_figures
 from patron.analytics.suite import compute_suite
 
 
@@ -50,7 +55,16 @@ def test_suite_equal_on_duckdb_and_spark(spark: Any) -> None:
     # Week periods and filters take other code paths (ISO weeks, semi-joins).
     f = Filters(stores=[10, 11], channels=["store"], tiers=["gold", "silver"])
     scope = Scope(1, date(2025, 1, 6), date(2025, 3, 3), "week", f)
-    for metric in (metrics.kpis_by_period, metrics.window_summary, rfm.rfm_scores):
+    spans = like_for_like(scope.start, scope.end, scope.period)
+    for metric in (
+        metrics.kpis_by_period,
+        metrics.window_summary,
+        rfm.rfm_scores,
+        metrics.second_purchase_times,
+        lambda con, sc: span_figures(con, sc, spans),
+        funnel.stage_progress,
+        lambda con, sc: metrics.active_members(con, sc, "week"),
+    ):
         x = duck.execute(metric(duck, scope)).reset_index(drop=True)
         y = sp.execute(metric(sp, scope)).reset_index(drop=True)
         key = list(x.columns[:2])

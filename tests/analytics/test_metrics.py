@@ -17,9 +17,9 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from patron.analytics import cohorts, metrics, rfm
+from patron.analytics import cohorts, metrics, rfm, spans, survival
 from patron.analytics.facts import Filters, Scope
-from patron.analytics.suite import compute_suite, histogram_median
+from patron.analytics.suite import compute_suite
 from tests.analytics.builders import Shop
 from tests.analytics.conftest import duck_of
 
@@ -82,6 +82,19 @@ def test_window_summary_counts_a_customer_once(con) -> None:  # type: ignore[no-
     assert s.purchase_frequency == pytest.approx(5 / 3, rel=1e-12)
     assert s.repurchase_rate == pytest.approx(1 / 3, rel=1e-12)  # member 1 (3 purchases)
     assert s.returning_revenue_share == pytest.approx(500 / 4300, rel=1e-12)
+    # Repeat purchases: member 1's Jan 10 (500) and Feb 05 (300), member 4's Feb 10 (500 net,
+    # its first was in 2025) = 1300 of all 4400 (the anonymous 100 is not a repeat purchase).
+    assert s.repeat_revenue_minor == 1300
+    assert s.repeat_revenue_share == pytest.approx(1300 / 4400, rel=1e-12)
+
+
+def test_repeat_revenue_per_period(con) -> None:  # type: ignore[no-untyped-def]
+    k = con.execute(metrics.kpis_by_period(con, SCOPE)).set_index("pidx")
+    jan, feb = k.loc[2026 * 12], k.loc[2026 * 12 + 1]
+    assert (jan.repeat_revenue_minor, jan.repeat_revenue_share) == (500, 500 / 3500)
+    assert (feb.repeat_revenue_minor, feb.repeat_revenue_share) == (800, 800 / 900)
+    # "Acquired before the period": January's customers are all new in January.
+    assert (jan.returning_revenue_share, feb.returning_revenue_share) == (0.0, 1.0)
 
 
 def test_pareto_share_takes_ceil_of_a_fifth(con) -> None:  # type: ignore[no-untyped-def]
@@ -108,12 +121,21 @@ def test_pareto_ties_go_to_the_lower_member_id() -> None:
     assert (p.top_customers, p.top_revenue_minor) == (2, 200)  # ceil(6/5) = 2
 
 
-def test_second_purchase_gaps(con) -> None:  # type: ignore[no-untyped-def]
-    g = con.execute(metrics.second_purchase_gaps(con, SCOPE))
-    # Member 1: Jan 03 → Jan 10 = 7 days; member 4: 2025-12-15 → 2026-02-10 = 57 days.
-    assert g.to_dict("list") == {"days": [7, 57], "customers": [1, 1]}
-    assert histogram_median(g) == 32.0
+def test_second_purchase_times_are_censored_at_the_window_end(con) -> None:  # type: ignore[no-untyped-def]
+    g = con.execute(metrics.second_purchase_times(con, SCOPE))
+    # First purchases in the window: member 1 (Jan 03, again Jan 10 → 7 days) and member 2
+    # (Jan 20, not again by Feb 28 → watched 39 days). Member 4 first bought in 2025.
+    assert g.to_dict("list") == {"days": [7, 39], "second_purchases": [1, 0], "censored": [0, 1]}
     suite = compute_suite(con, 1, SCOPE.start, SCOPE.end)
+    km = suite["time_to_second_purchase"]
+    assert km.to_dict("list") == {
+        "days": [7, 39],
+        "at_risk": [2, 1],
+        "second_purchases": [1, 0],
+        "censored": [0, 1],
+        "bought_again": [0.5, 0.5],
+    }
+    assert suite["median_days_to_second"] == 7.0
     assert suite["second_within_16_days_share"] == 0.5
 
 
@@ -254,7 +276,7 @@ def test_suite_on_cached_facts_equals_each_metric_alone(scope: Scope) -> None:
     from bench.analytics_data import generate
 
     from patron.analytics.engines import connect_duckdb, load_tables
-    from patron.analytics.suite import _run
+    from patron.analytics.suite import _run, comparison_frame
 
     con = connect_duckdb()
     load_tables(con, generate(3000, seed=11))
@@ -264,7 +286,12 @@ def test_suite_on_cached_facts_equals_each_metric_alone(scope: Scope) -> None:
     alone = {
         "kpis": _run(con, metrics.kpis_by_period(con, scope), period=scope.period),
         "pareto_curve": _run(con, metrics.pareto_curve(con, scope), None),
-        "time_to_second_purchase": _run(con, metrics.second_purchase_gaps(con, scope), None),
+        "time_to_second_purchase": survival.kaplan_meier(
+            _run(con, metrics.second_purchase_times(con, scope), None)
+        ),
+        "comparison": comparison_frame(
+            con, scope, spans.like_for_like(scope.start, scope.end, scope.period)
+        ),
         "members_vs_non_members": _run(con, metrics.members_vs_non_members(con, scope), None),
         "mau": _run(con, metrics.active_members(con, scope, "month"), period="month"),
         "rfm_grid": _run(con, rfm.rfm_grid(rfm.rfm_scores(con, scope)), None),

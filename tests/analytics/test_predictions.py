@@ -66,10 +66,13 @@ def _history(sessions: sessionmaker[Session], tenant: Tenant) -> dict[int, int]:
     return ids
 
 
-def _expected(ids: dict[int, int], config: PredictConfig) -> pd.DataFrame:
+def _expected(
+    ids: dict[int, int], config: PredictConfig, as_of: str = "2026-06-10"
+) -> pd.DataFrame:
     tx = pd.DataFrame(HISTORY, columns=["n", "day", "amount"])
     tx["member_id"], tx["day"] = tx["n"].map(ids), pd.to_datetime(tx["day"])
-    summary = rfm_summary(tx, "member_id", "day", "amount", calibration_end="2026-06-10")
+    tx = tx[tx["day"] <= as_of]
+    summary = rfm_summary(tx, "member_id", "day", "amount", calibration_end=as_of)
     model, gg = fit_model(config.model, summary), fit_model("gg", summary)
     assert isinstance(gg, GammaGamma) and not isinstance(model, GammaGamma)
     x, t_x, big_t, zbar = summary.x, summary.t_x, summary["T"], summary.monetary
@@ -178,3 +181,44 @@ def test_predict_command(
     with transaction(sessions) as s:
         horizons = set(s.scalars(select(MemberPrediction.horizon_days)))
     assert horizons == {30}
+
+
+def test_predict_as_of_an_earlier_day(
+    sessions: sessionmaker[Session],
+    clock: FrozenClock,
+    tenant: Tenant,
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--as-of`` anchors the run to an earlier day: the models learn from the purchases up to
+    it and score the members who had bought by then, exactly as a fit on that history does."""
+    clock.set(TODAY)
+    ids = _history(sessions, tenant)
+    monkeypatch.setenv("PATRON_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("PATRON_ANALYTICS_PATH", str(tmp_path / "asof.duckdb"))
+    get_settings.cache_clear()
+    try:
+        ok = CliRunner().invoke(
+            cli_app, ["predict", "--merchant", "alpha", "--as-of", "2026-04-30"]
+        )
+        bad = CliRunner().invoke(cli_app, ["predict", "--merchant", "alpha", "--as-of", "30/04"])
+        later = CliRunner().invoke(
+            cli_app, ["predict", "--merchant", "alpha", "--as-of", "2999-01-01"]
+        )
+    finally:
+        get_settings.cache_clear()
+    assert ok.exit_code == 0, ok.output
+    bought = {ids[n] for n, day, _a in HISTORY if day <= "2026-04-30"}
+    assert f"{len(bought)} members scored (bgnbd" in ok.output
+    assert "history up to 2026-04-30" in ok.output
+    want = _expected(ids, PredictConfig(), "2026-04-30")
+    with transaction(sessions) as s:
+        rows = {p.member_id: p for p in s.scalars(select(MemberPrediction))}
+    assert set(rows) == bought
+    for mid, p in rows.items():
+        assert p.p_alive == pytest.approx(want.p_alive[mid], rel=1e-12)
+        assert p.expected_clv_minor == round(want.clv[mid])
+    assert bad.exit_code == 1 and "--as-of must be a date" in bad.output
+    assert later.exit_code == 1 and "after today" in later.output
+    assert len(later.output.strip().splitlines()) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 from patron.analytics.suite import compute_suite
@@ -38,17 +39,22 @@ def test_funnel_counts_and_conversion() -> None:
         (FEB, "member"): 1,
     }
     conv = suite["funnel_conversion"]
-    rows = {(p, f, t): (m, a) for p, f, t, m, a, _r in conv.itertuples(index=False)}
-    # Jan opens with member 1 as user (1 user): 1 move user→customer → 1/1.
-    # Feb opens with 1 user (member 2), 2 customers: user→customer 1/1, customer→member 1/2;
-    # the NULL→user creation move shows with from_stage "" and no opening count.
+    rows = {(p, f, t): (a, c) for p, f, t, a, c, _r in conv.itertuples(index=False)}
+    # Jan opens with member 1 as user (members 2 and 3 arrive during January): member 1 is a
+    # customer by the end → user→customer 1 of 1. Feb opens with 1 user (member 2) and 2
+    # customers (1, 3): member 2 ends a customer (1 of 1), member 1 a member (1 of 2); member
+    # 4, created by its move during February, was in no stage when February opened.
     assert rows == {
         (JAN, "user", "customer"): (1, 1),
-        (FEB, "", "user"): (1, 0),
-        (FEB, "customer", "member"): (1, 2),
+        (JAN, "customer", "member"): (0, 0),
+        (JAN, "member", "fan"): (0, 0),
         (FEB, "user", "customer"): (1, 1),
+        (FEB, "customer", "member"): (2, 1),
+        (FEB, "member", "fan"): (0, 0),
     }
-    assert conv.conversion_rate.tolist()[2:] == [0.5, 1.0]
+    rates = conv.conversion_rate.tolist()
+    assert rates[0] == 1.0 and rates[3:5] == [1.0, 0.5]
+    assert all(math.isnan(r) for r in (rates[1], rates[2], rates[5]))
 
 
 def _post(s: Shop, entry: int, at: str, member: int, asset: str, amount: int, account: str) -> None:

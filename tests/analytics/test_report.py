@@ -40,8 +40,12 @@ def test_report_is_self_contained_with_exact_figures(
     }.items():
         part = html.split(f'id="kpi-{key}"', 1)[1]
         assert part.split('class="value">', 1)[1].startswith(value), key
-    assert html.count('<svg class="chart') >= 6
-    assert "Cohort retention" in html and "<dd>22.5</dd>" in html
+    assert html.count('<svg class="chart') >= 9
+    # Median days to a second purchase (Kaplan–Meier: Ann 5, Bo 40, Cai not yet after 48).
+    assert "Cohort retention" in html and "<dd>40</dd>" in html
+    assert "Revenue from repeat purchases" in html and "1–31 Mar vs 1–28 Feb" in html.replace(
+        "\u2009", ""
+    )
 
 
 def test_report_in_chinese_and_cli_errors(

@@ -28,6 +28,7 @@ from patron.members import service as members
 from patron.members.schemas import MemberCreate
 from patron.orders import service as orders
 from patron.orders.schemas import OrderCreate, OrderLineIn
+from tests.analytics.conftest import cdnow_file
 from tests.conftest import Tenant
 
 ORDERS = [
@@ -108,3 +109,36 @@ def seed_crowd(sessions: sessionmaker[Session], tenant: Tenant, customers: int =
                     ),
                 )
                 n += 1
+
+
+def seed_cdnow(
+    sessions: sessionmaker[Session], tenant: Tenant, customers: int, before: str
+) -> None:
+    """The first ``customers`` customers of CDNOW's 1/10 sample, their purchases before
+    ``before`` (YYYYMMDD), as members and orders (at noon in Shanghai)."""
+    rows = []
+    for line in cdnow_file("CDNOW_sample.txt").read_text().splitlines():
+        _orig, cid, day, _cds, amount = line.split()
+        if int(cid) <= customers and day < before:
+            rows.append((int(cid), day, round(float(amount) * 100)))
+    with transaction(sessions) as s:
+        ids: dict[int, int] = {}
+        for n, (cid, day, amount) in enumerate(rows):
+            if cid not in ids:
+                ids[cid] = members.create_member(
+                    s,
+                    tenant.merchant_id,
+                    MemberCreate(first_name=f"D{cid}", phone=f"+86137{cid:08d}", registered=True),
+                ).id
+            at = datetime.strptime(day, "%Y%m%d").replace(hour=4, tzinfo=UTC)
+            orders.create_order(
+                s,
+                tenant.merchant_id,
+                OrderCreate(
+                    external_id=f"CD-{n}",
+                    member_id=ids[cid],
+                    store_id=tenant.store_id,
+                    placed_at=at,
+                    lines=[OrderLineIn(name="CD", quantity=1, unit_price_minor=max(amount, 1))],
+                ),
+            )

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from patron.analytics import page_cache
 from patron.analytics.lifetime import clear_cache
 from patron.app import create_app
 from patron.core.clock import FrozenClock
@@ -109,6 +110,7 @@ def test_analytics_charts_in_a_real_browser(
 ) -> None:
     seed_crowd(sessions, tenant)
     clear_cache()
+    page_cache.clear()
     mine = settings.model_copy(update={"analytics_path": str(tmp_path / "a.duckdb")})
     app = create_app(mine, engine=engine, clock=clock, run_worker=False)
     with live_server(app) as base:
@@ -122,6 +124,9 @@ def test_analytics_charts_in_a_real_browser(
         page.wait_for_url(f"{base}/dashboard")
         page.click("nav.nav a[href='/analytics']")
         page.wait_for_url(f"{base}/analytics")
+        # The overview started the first sync in the background; until it is done the page says
+        # the figures are being prepared and reloads itself.
+        page.wait_for_selector("#fig-cohorts svg.chart", timeout=90_000)
         shot(page, "analytics")
         charts = page.locator("svg.chart")
         assert charts.count() >= 8

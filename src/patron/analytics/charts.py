@@ -9,6 +9,7 @@ and ``role="img"`` so screen readers announce it; the CSV link beside it gives t
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,9 @@ from markupsafe import Markup, escape
 PALETTE = ("#4338ca", "#0f9d77", "#e08a00", "#d0366b", "#3b8bd9", "#7a5af8", "#6b7385")
 INK, MUTED, GRID, SOFT = "#14171f", "#6b7385", "#e5e7ee", "#eef0ff"
 Fmt = Callable[[float], str]
-W, H = 640, 260  # default canvas; the SVG scales to its container (viewBox)
+# Default canvas. The SVG scales to its card (viewBox), text with it: a canvas about as wide as
+# a half-width card keeps 12-unit text near 11 px at 1280 px and larger when the card is wider.
+W, H = 520, 240
 PAD_L, PAD_R, PAD_T, PAD_B = 56, 16, 16, 40
 
 
@@ -50,9 +53,26 @@ def nice_max(v: float) -> float:
     return 10 * base
 
 
-def _svg(title: str, body: list[str], width: int = W, height: int = H, cls: str = "") -> Markup:
+def text_width(s: str, size: float = 12) -> float:
+    """About how wide ``s`` is drawn at ``size`` px: CJK characters are square (one em), the
+    rest about 0.6 em. No font metrics on the server; a slight overestimate keeps labels apart."""
+    wide = sum(1 for ch in s if ord(ch) >= 0x2E80)
+    return size * (wide + 0.6 * (len(s) - wide))
+
+
+def _svg(
+    title: str,
+    body: list[str],
+    width: float = W,
+    height: float = H,
+    cls: str = "",
+    natural: bool = False,
+) -> Markup:
+    """The chart's SVG. ``natural``: drawn at its own size (one unit a pixel), shrunk only when
+    its card is narrower (the stylesheet); otherwise stretched to the card's width."""
+    size = f'width="{width:.0f}" height="{height:.0f}" ' if natural else ""
     head = (
-        f'<svg class="chart {cls}" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="chart {cls}" viewBox="0 0 {width:.0f} {height:.0f}" {size}role="img" '
         f'preserveAspectRatio="xMidYMid meet" '
         f'font-size="12" font-family="inherit"><title>{escape(title)}</title>'
     )
@@ -67,37 +87,69 @@ def _text(x: float, y: float, s: str, anchor: str = "middle", fill: str = MUTED,
     )
 
 
-def _axes(top: float, fmt: Fmt, width: int, height: int) -> list[str]:
-    """Horizontal grid lines at quarters of ``top`` with their labels."""
+def left_margin(top: float, fmt: Fmt) -> float:
+    """Room for the y axis: the widest of its five labels, plus the tick gap."""
+    widest = max(text_width(fmt(top * i / 4)) for i in range(5))
+    return max(float(PAD_L) - 16, widest + 14)
+
+
+def _axes(top: float, fmt: Fmt, width: int, height: int, left: float = PAD_L) -> list[str]:
+    """Horizontal grid lines at quarters of ``top`` with their labels, right-aligned in the
+    ``left`` margin (sized to the widest label: nothing is cut off)."""
     out = []
     for i in range(5):
         y = height - PAD_B - (height - PAD_T - PAD_B) * i / 4
         out.append(
-            f'<line x1="{PAD_L}" x2="{width - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'<line x1="{left:.1f}" x2="{width - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="{GRID}" stroke-width="1"/>'
         )
-        out.append(_text(PAD_L - 8, y + 4, fmt(top * i / 4), "end"))
+        out.append(_text(left - 8, y + 4, fmt(top * i / 4), "end"))
     return out
 
 
-def _x_labels(labels: Sequence[str], xs: Sequence[float], height: int) -> list[str]:
-    step = max(1, math.ceil(len(labels) / 7))  # at most ~7 labels, never overlapping
-    return [
-        _text(x, height - PAD_B + 18, label)
-        for i, (label, x) in enumerate(zip(labels, xs, strict=True))
-        if i % step == 0 or i == len(labels) - 1
-    ]
+def shown_ticks(labels: Sequence[str], xs: Sequence[float], gap: float = 10) -> list[int]:
+    """Which x labels to draw so that none overlaps the next: every k-th one (k as small as
+    the widest label allows), and the last one in place of its neighbour when they would
+    touch. Empty labels are never drawn (callers blank the positions they want no tick at)."""
+    candidates = [i for i, label in enumerate(labels) if label]
+    if not candidates:
+        return []
+    widest = max(text_width(labels[i]) for i in candidates)
+    spacing = min(
+        (xs[b] - xs[a] for a, b in itertools.pairwise(candidates)),
+        default=widest + gap,
+    )
+    step = max(1, math.ceil((widest + gap) / max(spacing, 1e-9)))
+    chosen = candidates[::step]
+    last = candidates[-1]
+    if chosen[-1] != last:
+        if xs[last] - xs[chosen[-1]] < widest + gap:
+            chosen.pop()
+        chosen.append(last)
+    return chosen
 
 
-def _legend(series: Sequence[Series], width: int) -> list[str]:
+def _x_labels(
+    labels: Sequence[str], xs: Sequence[float], height: int, width: float = W
+) -> list[str]:
+    """The thinned x labels, each kept inside the canvas (the last one may shift left)."""
+    out = []
+    for i in shown_ticks(labels, xs):
+        half = text_width(labels[i]) / 2
+        out.append(_text(min(max(xs[i], half), width - half), height - PAD_B + 18, labels[i]))
+    return out
+
+
+def _legend(series: Sequence[Series], width: int, left: float = PAD_L) -> list[str]:
+    """Colour keys on one line above the plot (widths measured, CJK included)."""
     if len(series) < 2:
         return []
-    out, x = [], PAD_L
+    out, x = [], left
     for i, s in enumerate(series):
         colour = PALETTE[i % len(PALETTE)]
-        out.append(f'<rect x="{x}" y="2" width="10" height="10" rx="2" fill="{colour}"/>')
+        out.append(f'<rect x="{x:.1f}" y="2" width="10" height="10" rx="2" fill="{colour}"/>')
         out.append(_text(x + 14, 11, s.name, "start", INK))
-        x += 24 + 7 * len(s.name)
+        x += 28 + text_width(s.name)
     return out
 
 
@@ -109,14 +161,17 @@ def line_chart(
     top: float | None = None,
     width: int = W,
     height: int = H,
+    dots: bool | None = None,
 ) -> Markup:
-    """Lines over periods (retention and repurchase over time, liability…)."""
+    """Lines over periods (retention and repurchase over time, liability…). Blank labels
+    get no tick; the others are thinned until they do not overlap."""
     values = [v for s in series for v in s.values if v is not None]
     top = top if top is not None else nice_max(max(values, default=0.0))
     n = len(labels)
-    inner_w, inner_h = width - PAD_L - PAD_R, height - PAD_T - PAD_B
-    xs = [PAD_L + (inner_w * (i + 0.5) / n) for i in range(n)]
-    body = _axes(top, fmt, width, height) + _x_labels(labels, xs, height)
+    left = left_margin(top, fmt)
+    inner_w, inner_h = width - left - PAD_R, height - PAD_T - PAD_B
+    xs = [left + (inner_w * (i + 0.5) / n) for i in range(n)]
+    body = _axes(top, fmt, width, height, left) + _x_labels(labels, xs, height, width)
     for k, s in enumerate(series):
         colour = PALETTE[k % len(PALETTE)]
         points: list[tuple[float, float, float]] = []
@@ -137,13 +192,14 @@ def line_chart(
                 f'<path d="{" ".join(path)}" fill="none" stroke="{colour}" stroke-width="2.5" '
                 'stroke-linejoin="round" stroke-linecap="round"/>'
             )
-        for x, y, v in points:
+        # A dot (with its value on hover) per point, unless they would run into each other.
+        for x, y, v in points if (dots if dots is not None else n <= 40) else []:
             if not math.isnan(v):
                 body.append(
                     f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="#fff" stroke="{colour}" '
                     f'stroke-width="2"><title>{escape(s.name)}: {escape(fmt(v))}</title></circle>'
                 )
-    return _svg(title, body + _legend(series, width), width, height, "line")
+    return _svg(title, body + _legend(series, width, left), width, height, "line")
 
 
 def bar_chart(
@@ -159,11 +215,12 @@ def bar_chart(
     values = [v or 0.0 for s in series for v in s.values]
     top = nice_max(max(values, default=0.0))
     n, k = len(labels), max(1, len(series))
-    inner_w, inner_h = width - PAD_L - PAD_R, height - PAD_T - PAD_B
+    left = left_margin(top, fmt)
+    inner_w, inner_h = width - left - PAD_R, height - PAD_T - PAD_B
     slot = inner_w / max(n, 1)
     bar = max(2.0, min(48.0, slot * 0.72 / k))
-    xs = [PAD_L + slot * (i + 0.5) for i in range(n)]
-    body = _axes(top, fmt, width, height) + _x_labels(labels, xs, height)
+    xs = [left + slot * (i + 0.5) for i in range(n)]
+    body = _axes(top, fmt, width, height, left) + _x_labels(labels, xs, height, width)
     for j, s in enumerate(series):
         for i, v in enumerate(s.values):
             v = v or 0.0
@@ -177,7 +234,7 @@ def bar_chart(
                 f'height="{h:.1f}" rx="3" fill="{colour}"><title>{escape(labels[i])} · '
                 f"{escape(s.name)}: {escape(fmt(v))}</title></rect>"
             )
-    return _svg(title, body + _legend(series, width), width, height, "bars")
+    return _svg(title, body + _legend(series, width, left), width, height, "bars")
 
 
 def hbar_chart(
@@ -189,25 +246,28 @@ def hbar_chart(
     width: int = W,
 ) -> Markup:
     """Horizontal bars with a label column: one row per category (RFM segments, funnel)."""
-    row, label_w = 30, 170
+    row = 30
     height = PAD_T + row * len(labels) + 8
     top = max(values, default=0.0) or 1.0
-    room = width - label_w - 120
+    texts = [f"{fmt(v)}" + (f" · {notes[i]}" if notes else "") for i, v in enumerate(values)]
+    # Both text columns sized to what they hold, so no label or note runs off the canvas.
+    label_w = 10 + max([text_width(label) for label in labels] + [40.0]) + 10
+    note_w = max([text_width(t) for t in texts] + [30.0]) + 8
+    room = max(60.0, width - label_w - note_w - 8)
     body = []
     for i, (label, v) in enumerate(zip(labels, values, strict=True)):
         y = PAD_T + i * row
         w = room * v / top
         body.append(_text(label_w - 10, y + 17, label, "end", INK))
         body.append(
-            f'<rect x="{label_w}" y="{y + 4}" width="{room}" height="{row - 10}" rx="4" '
+            f'<rect x="{label_w:.1f}" y="{y + 4}" width="{room:.1f}" height="{row - 10}" rx="4" '
             f'fill="{SOFT}"/>'
         )
         body.append(
-            f'<rect x="{label_w}" y="{y + 4}" width="{max(w, 0):.1f}" height="{row - 10}" rx="4" '
-            f'fill="{PALETTE[0]}"><title>{escape(label)}: {escape(fmt(v))}</title></rect>'
+            f'<rect x="{label_w:.1f}" y="{y + 4}" width="{max(w, 0):.1f}" height="{row - 10}" '
+            f'rx="4" fill="{PALETTE[0]}"><title>{escape(label)}: {escape(fmt(v))}</title></rect>'
         )
-        note = f"{fmt(v)}" + (f" · {notes[i]}" if notes else "")
-        body.append(_text(label_w + room + 8, y + 17, note, "start", INK))
+        body.append(_text(label_w + room + 8, y + 17, texts[i], "start", INK))
     return _svg(title, body, width, height, "hbars")
 
 
@@ -218,11 +278,16 @@ def heatmap(
     cells: dict[tuple[int, int], float],
     fmt: Fmt = percent,
     notes: Sequence[str] = (),
-    width: int = W,
+    width: int | None = None,
 ) -> Markup:
-    """A cohort grid: one row per cohort, one column per month since; colour = share."""
-    label_w, note_w, cell_h = 90, 70, 26
+    """A cohort grid: one row per cohort, one column per month since; colour = share. Without
+    a ``width`` the canvas fits cells wide enough for their value."""
+    cell_h = 26
+    label_w = max([text_width(r) for r in rows] + [60.0]) + 16
+    note_w = max([text_width(n) for n in notes] + [40.0]) + 16
     cols = max(1, len(columns))
+    if width is None:
+        width = max(W, round(label_w + note_w + PAD_R + cols * (text_width("100%") + 20)))
     cell_w = (width - label_w - note_w - PAD_R) / cols
     height = 30 + cell_h * len(rows) + 6
     body = [_text(label_w + cell_w * (j + 0.5), 18, c) for j, c in enumerate(columns)]
@@ -245,7 +310,7 @@ def heatmap(
             )
             if cell_w >= 34:
                 body.append(_text(x + cell_w / 2, y + 17, fmt(v), "middle", ink))
-    return _svg(title, body, width, height, "heatmap")
+    return _svg(title, body, width, height, "heatmap", natural=True)
 
 
 def _blend(share: float) -> str:
@@ -261,17 +326,18 @@ def pareto_chart(
 ) -> Markup:
     """Cumulative revenue share (y) by share of customers, best first (x), against the line of
     perfect equality. ``points`` are ``(customer share, revenue share)`` pairs, ascending."""
-    inner_w, inner_h = width - PAD_L - PAD_R, height - PAD_T - PAD_B
-    x0, y0 = PAD_L, height - PAD_B
-    body = _axes(1.0, percent, width, height)
+    left = left_margin(1.0, percent)
+    inner_w, inner_h = width - left - PAD_R, height - PAD_T - PAD_B
+    x0, y0 = left, height - PAD_B
+    body = _axes(1.0, percent, width, height, left)
     ticks = [i / 10 for i in range(1, 11)]
-    body += _x_labels([percent(t) for t in ticks], [x0 + inner_w * t for t in ticks], height)
+    body += _x_labels([percent(t) for t in ticks], [x0 + inner_w * t for t in ticks], height, width)
     body.append(
-        f'<line x1="{x0}" y1="{y0}" x2="{width - PAD_R}" y2="{PAD_T}" stroke="{MUTED}" '
+        f'<line x1="{x0:.1f}" y1="{y0}" x2="{width - PAD_R}" y2="{PAD_T}" stroke="{MUTED}" '
         'stroke-dasharray="4 4"/>'
     )
     xy = [(x0 + inner_w * c, y0 - inner_h * s) for c, s in points]
-    d = f"M{x0},{y0} " + " ".join(f"L{x:.1f},{y:.1f}" for x, y in xy)
+    d = f"M{x0:.1f},{y0} " + " ".join(f"L{x:.1f},{y:.1f}" for x, y in xy)
     if xy:
         body.append(f'<path d="{d} L{xy[-1][0]:.1f},{y0} Z" fill="{SOFT}"/>')
     body.append(f'<path d="{d}" fill="none" stroke="{PALETTE[0]}" stroke-width="2.5"/>')
@@ -291,10 +357,12 @@ def forest_chart(
     width: int = W,
 ) -> Markup:
     """Differences with 95% intervals (campaign uplift), a zero line for "no effect"."""
-    row, label_w = 34, 190
+    row = 34
     height = PAD_T + row * len(rows) + 24
     span = max([abs(v) for r in rows for v in r] + [1e-9]) * 1.1
-    room = width - label_w - 100
+    texts = [f"{fmt(d)} [{fmt(lo)}, {fmt(hi)}]" for d, lo, hi in rows]
+    label_w = max([text_width(label) for label in labels] + [60.0]) + 20
+    room = max(80.0, width - label_w - max([text_width(t) for t in texts] + [40.0]) - 24)
 
     def sx(v: float) -> float:
         return label_w + room * (v + span) / (2 * span)
@@ -313,7 +381,7 @@ def forest_chart(
             f'stroke="{colour}" stroke-width="3" stroke-linecap="round"/>'
         )
         body.append(f'<circle cx="{sx(d):.1f}" cy="{y:.1f}" r="6" fill="{colour}"/>')
-        body.append(_text(width - PAD_R, y + 4, f"{fmt(d)} [{fmt(lo)}, {fmt(hi)}]", "end", INK))
+        body.append(_text(width - PAD_R, y + 4, texts[i], "end", INK))
     return _svg(title, body, width, height, "forest")
 
 

@@ -71,6 +71,9 @@ def predict_command(
     horizon_days: int = typer.Option(90, help="expected purchases over the next N days"),
     clv_months: int = typer.Option(12, help="lifetime value horizon, months"),
     discount_rate: float = typer.Option(0.01, help="monthly discount rate of the CLV"),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="last day of history to learn from, YYYY-MM-DD (default today)"
+    ),
     path: str | None = typer.Option(None, help="DuckDB file (default PATRON_ANALYTICS_PATH)"),
 ) -> None:
     """Sync, fit the models on the merchant's orders and store every member's predictions."""
@@ -84,6 +87,11 @@ def predict_command(
     if model not in ("bgnbd", "pnbd"):
         err.print("[red]error:[/red] model must be bgnbd or pnbd")
         raise typer.Exit(1)
+    try:
+        day = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        err.print(f"[red]error:[/red] --as-of must be a date YYYY-MM-DD, not {as_of!r}")
+        raise typer.Exit(1) from None
     settings = get_settings()
     sessions = make_session_factory(make_engine(settings.database_url))
     with sessions() as s:
@@ -93,12 +101,15 @@ def predict_command(
         raise typer.Exit(1)
     config = PredictConfig(model, horizon_days, clv_months, discount_rate)  # type: ignore[arg-type]
     try:
-        out = predict_merchant(sessions, path or settings.analytics_path, merchant_id, config)
+        out = predict_merchant(
+            sessions, path or settings.analytics_path, merchant_id, config, as_of=day
+        )
     except PatronError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    history = f", history up to {day}" if day else ""
     console.print(
-        f"{out.members} members scored ({model}, fitted at {out.fitted_at:%Y-%m-%d %H:%M})"
+        f"{out.members} members scored ({model}, fitted at {out.fitted_at:%Y-%m-%d %H:%M}{history})"
     )
 
 
@@ -215,9 +226,12 @@ def _fit_file(
 
 
 def _print_fit(result: dict[str, Any]) -> None:
+    reason = f" ({result['reason']})" if result.get("reason") else ""
     console.print(
         f"{result['model']}: {result['n_customers']} customers, "
-        f"log-likelihood {result['log_likelihood']:.4f}, converged {result['converged']}"
+        f"log-likelihood {result['log_likelihood']:.4f}, converged {result['converged']}{reason}",
+        highlight=False,
+        soft_wrap=True,
     )
     for name, value in result["params"].items():
         console.print(f"  {name} = {value:.6g}")

@@ -16,6 +16,8 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
+from patron.analytics.facts import forget_tables
+
 
 def connect_duckdb(path: str | None = None, *, read_only: bool = False) -> Any:
     """An Ibis DuckDB connection on the analytics copy (in memory when ``path`` is None)."""
@@ -60,3 +62,4 @@ def load_tables(con: Any, tables: Mapping[str, pa.Table | pd.DataFrame]) -> None
     for name, data in tables.items():
         frame = data.to_pandas() if isinstance(data, pa.Table) else data
         con.create_table(name, frame, overwrite=True)
+    forget_tables(con)

@@ -8,6 +8,7 @@ merchant's day (ARCHITECTURE §3.5).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -108,20 +109,44 @@ def day_number(ts: ir.TimestampValue) -> ir.IntegerValue:
     return ts.epoch_seconds().cast("int64") // 86400
 
 
+# Tables already looked up on a connection: each lookup asks the engine for the schema (a
+# query); a page's ~30 metrics ask for the same dozen tables. Kept as long as the connection,
+# by identity (Ibis backends compare equal when they point at the same database).
+_looked_up: dict[int, dict[str, ir.Table | None]] = {}
+
+
+def copy_table(con: Any, name: str) -> ir.Table | None:
+    """The copy's table ``name`` on this connection (None when the copy does not hold it)."""
+    key = id(con)
+    if key not in _looked_up:
+        _looked_up[key] = {}
+        weakref.finalize(con, _looked_up.pop, key, None)
+    known = _looked_up[key]
+    if name not in known:
+        try:
+            known[name] = con.table(name)
+        except TableNotFound:
+            known[name] = None
+    return known[name]
+
+
 def merchant_table(con: Any, name: str, merchant_id: int) -> ir.Table:
     """One table of the analytics copy, restricted to one merchant (tenancy, §3.6)."""
-    t: ir.Table = con.table(name)
+    t = copy_table(con, name)
+    if t is None:
+        raise TableNotFound(name)
     return t.filter(t.merchant_id == merchant_id)
 
 
 def has_table(con: Any, name: str) -> bool:
     """Whether the analytics copy holds ``name`` (Ibis 12's DuckDB ``list_tables`` fails on
     DuckDB 2, so ask for the table itself)."""
-    try:
-        con.table(name)
-    except TableNotFound:
-        return False
-    return True
+    return copy_table(con, name) is not None
+
+
+def forget_tables(con: Any) -> None:
+    """Drop what :func:`copy_table` knows of ``con`` (after its tables were replaced)."""
+    _looked_up.pop(id(con), None)
 
 
 def all_purchases(con: Any, merchant_id: int) -> ir.Table:
@@ -171,13 +196,18 @@ def in_window(p: ir.Table, scope: Scope, column: str = "placed_local") -> ir.Tab
 
 
 def first_purchases(con: Any, merchant_id: int) -> ir.Table:
-    """``member_id, first_local``: each customer's first purchase with the merchant (any store)."""
+    """``member_id, first_local, first_order_id``: each customer's first purchase with the
+    merchant (any store; of two at the same instant, the lower order id)."""
     return _firsts(all_purchases(con, merchant_id))
 
 
 def _firsts(p: ir.Table) -> ir.Table:
     p = p.filter(p.member_id.notnull())
-    return p.group_by("member_id").aggregate(first_local=p.placed_local.min())
+    w = ibis.window(group_by=p.member_id, order_by=[p.placed_local, p.order_id])
+    r = p.mutate(n=ibis.row_number().over(w))
+    return r.filter(r.n == 0).select(
+        "member_id", first_local="placed_local", first_order_id="order_id"
+    )
 
 
 class Facts:

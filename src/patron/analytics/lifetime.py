@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -46,14 +46,27 @@ class LifetimeFigures:
     notes: list[str] = field(default_factory=list)
 
 
-_cache: OrderedDict[Hashable, LifetimeFigures | None] = OrderedDict()
+@dataclass(frozen=True)
+class LifetimeStatus:
+    """The fit's outcome for the pages: the figures, or why there are none.
+
+    ``problem``: "" (fitted), ``too_little_history`` (fewer than :data:`MIN_CUSTOMERS`
+    customers or :data:`MIN_REPEATERS` repeat buyers) or ``not_reliable`` (the fit did not
+    converge, or ran to the edge of its parameters: ``reason`` says how, ADR 0508).
+    """
+
+    figures: LifetimeFigures | None
+    problem: str = ""
+    reason: str = ""
+
+
+_cache: OrderedDict[Hashable, LifetimeStatus] = OrderedDict()
 _lock = threading.Lock()
 
 
-def lifetime_figures(con: Any, scope: Scope) -> LifetimeFigures | None:
-    """Fit (or reuse the cached fit) for the scope's purchases up to the window's end; None when
-    there is too little history for a stable fit."""
-    tx = _transactions(con, scope)
+def lifetime_figures(con: Any, scope: Scope) -> LifetimeStatus:
+    """Fit (or reuse the cached fit) for the scope's purchases up to the window's end."""
+    tx = purchases_for_fit(con, scope)
     key = (
         scope.merchant_id,
         scope.end,
@@ -74,31 +87,33 @@ def lifetime_figures(con: Any, scope: Scope) -> LifetimeFigures | None:
     return result
 
 
-def _transactions(con: Any, scope: Scope) -> pd.DataFrame:
+def purchases_for_fit(con: Any, scope: Scope) -> pd.DataFrame:
+    """``order_id, member_id, placed_local, net_minor``: the scope's member purchases up to the
+    window's end, what the fit learns from."""
     p = filtered_purchases(con, scope)
     p = p.filter(p.member_id.notnull() & (p.placed_local < ibis.literal(scope.end_ts)))
     df: pd.DataFrame = con.execute(p.select("order_id", "member_id", "placed_local", "net_minor"))
     return df
 
 
-def fit_lifetime(tx: pd.DataFrame, scope: Scope) -> LifetimeFigures | None:
+def fit_lifetime(tx: pd.DataFrame, scope: Scope) -> LifetimeStatus:
     """BG/NBD on weekly (x, t_x, T) up to the window's last day, then Gamma-Gamma on spend."""
     if tx["member_id"].nunique() < MIN_CUSTOMERS:
-        return None
+        return LifetimeStatus(None, "too_little_history")
     last_day = pd.Timestamp(scope.end - timedelta(days=1))
     s = rfm_summary(tx, "member_id", "placed_local", "net_minor", last_day, None, "W")
     repeaters = int((s["x"] > 0).sum())
     if repeaters < MIN_REPEATERS:
-        return None
+        return LifetimeStatus(None, "too_little_history")
     rows = collapse_rfm(s["x"], s["t_x"], s["T"])
     bg = BGNBD()
     try:
         with np.errstate(all="ignore"):
             result = bg.fit(rows.x, rows.t_x, rows.T, rows.weights)
-    except (ValueError, FloatingPointError, ArithmeticError):
-        return None
+    except (ValueError, FloatingPointError, ArithmeticError) as exc:
+        return LifetimeStatus(None, "not_reliable", str(exc))
     if not result.converged:
-        return None
+        return LifetimeStatus(None, "not_reliable", result.reason)
     alive = np.asarray(bg.probability_alive(s["x"], s["t_x"], s["T"]), dtype="float64")
     counts, _ = np.histogram(np.clip(alive, 0, 1), bins=P_ALIVE_EDGES)
     p_frame = pd.DataFrame(
@@ -112,7 +127,7 @@ def fit_lifetime(tx: pd.DataFrame, scope: Scope) -> LifetimeFigures | None:
         clv=None,
         mean_p_alive=float(alive.mean()),
     )
-    return _with_value(figures, bg, s)
+    return LifetimeStatus(_with_value(figures, bg, s))
 
 
 def _with_value(figures: LifetimeFigures, bg: BGNBD, s: pd.DataFrame) -> LifetimeFigures:
@@ -125,9 +140,9 @@ def _with_value(figures: LifetimeFigures, bg: BGNBD, s: pd.DataFrame) -> Lifetim
         with np.errstate(all="ignore"):
             fit = gg.fit(spenders["x"], spenders["monetary"])
     except (ValueError, FloatingPointError, ArithmeticError):
-        return figures
+        return replace(figures, notes=[*figures.notes, "spend_not_reliable"])
     if not fit.converged:
-        return figures
+        return replace(figures, notes=[*figures.notes, "spend_not_reliable"])
     value = np.asarray(
         gg.customer_lifetime_value(
             bg, s["x"], s["t_x"], s["T"], s["monetary"], HORIZON_MONTHS, MONTHLY_DISCOUNT, "W"

@@ -7,16 +7,20 @@ the denominator is zero.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
 from patron.analytics.facts import (
+    EPOCH,
     Facts,
+    Period,
     Scope,
     has_table,
     in_window,
+    member_filtered,
     merchant_table,
     period_index,
     ratio,
@@ -46,13 +50,19 @@ def kpis_by_period(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Tab
         returning_revenue_minor=ibis.ifelse(cp.is_new, 0, cp.revenue).sum(),
         identified_revenue_minor=cp.revenue.sum(),
     )
-    per_order = p.group_by("pidx").aggregate(orders=p.count(), net_revenue_minor=p.net_minor.sum())
+    p = with_repeat(p, f.firsts)
+    per_order = p.group_by("pidx").aggregate(
+        orders=p.count(),
+        net_revenue_minor=p.net_minor.sum(),
+        repeat_revenue_minor=ibis.ifelse(p.repeat, p.net_minor, 0).sum(),
+    )
     prev = per_customer.select(pidx=per_customer.pidx + 1, prev_customers=per_customer.customers)
     s = per_order.left_join(per_customer, "pidx").select(
         per_order.pidx,
         *[c for c in per_customer.columns if c != "pidx"],
         "orders",
         "net_revenue_minor",
+        "repeat_revenue_minor",
     )
     s = s.left_join(prev, "pidx").select(s, prev_customers=prev.prev_customers)
     s = s.mutate(
@@ -74,17 +84,46 @@ def kpis_by_period(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Tab
         retention_rate=ratio(s.retained_customers, s.prev_customers),
         churn_rate=1.0 - ratio(s.retained_customers, s.prev_customers),
         returning_revenue_share=ratio(s.returning_revenue_minor, s.identified_revenue_minor),
+        repeat_revenue_share=ratio(s.repeat_revenue_minor, s.net_revenue_minor),
     ).order_by("pidx")
 
 
 def window_summary(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Table:
     """One row: the same figures over the whole window (a customer counts once)."""
     f = facts or Facts(con, scope)
-    p = in_window(f.purchases, scope)
-    per = f.window_customers
-    firsts = f.firsts
-    per = per.join(firsts, "member_id").select(
-        "orders", "revenue", is_new=firsts.first_local >= ibis.literal(scope.start_ts)
+    return span_summary(f, scope.start_ts, scope.end_ts)
+
+
+def with_repeat(p: ir.Table, firsts: ir.Table) -> ir.Table:
+    """Purchases with ``repeat``: a known customer's purchase that is not their first ever,
+    and ``first_local``: when that customer first bought (NULL for anonymous orders)."""
+    fo = firsts.select(
+        first_member=firsts.member_id,
+        first_local=firsts.first_local,
+        first_order_id=firsts.first_order_id,
+    )
+    j = p.left_join(fo, p.member_id == fo.first_member)
+    return j.mutate(repeat=j.first_member.notnull() & (j.order_id != j.first_order_id))
+
+
+def span_summary(f: Facts, start: datetime, end: datetime) -> ir.Table:
+    """One row of window figures for the local times [start, end) (the window, or a span of it
+    compared like for like, :mod:`patron.analytics.spans`). "New": first purchase at or after
+    ``start``; "repeat revenue": purchases that are not the customer's first ever."""
+    p = f.purchases
+    p = with_repeat(
+        p.filter((p.placed_local >= ibis.literal(start)) & (p.placed_local < ibis.literal(end))),
+        f.firsts,
+    )
+    o = p.aggregate(
+        orders=p.count(),
+        net_revenue_minor=p.net_minor.sum(),
+        repeat_revenue_minor=ibis.ifelse(p.repeat, p.net_minor, 0).sum(),
+    )
+    known = p.filter(p.member_id.notnull())
+    known = known.mutate(is_new=known.first_local >= ibis.literal(start))
+    per = known.group_by("member_id").aggregate(
+        orders=known.count(), revenue=known.net_minor.sum(), is_new=known.is_new.any()
     )
     c = per.aggregate(
         customers=per.count(),
@@ -94,18 +133,21 @@ def window_summary(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Tab
         returning_revenue_minor=ibis.ifelse(per.is_new, 0, per.revenue).sum(),
         identified_revenue_minor=per.revenue.sum(),
     )
-    o = p.aggregate(orders=p.count(), net_revenue_minor=p.net_minor.sum())
     s = o.cross_join(c)
+    revenue = s.net_revenue_minor.fill_null(0)
+    repeat = s.repeat_revenue_minor.fill_null(0)
     return s.select(
         "orders",
         "customers",
         "new_customers",
         returning_customers=s.customers - s.new_customers,
-        net_revenue_minor=s.net_revenue_minor.fill_null(0),
+        net_revenue_minor=revenue,
         aov=ratio(s.net_revenue_minor, s.orders),
         purchase_frequency=ratio(s.identified_orders, s.customers),
         repurchase_rate=ratio(s.repeat_customers, s.customers),
         returning_revenue_share=ratio(s.returning_revenue_minor, s.identified_revenue_minor),
+        repeat_revenue_minor=repeat,
+        repeat_revenue_share=ratio(repeat, revenue),
     )
 
 
@@ -145,20 +187,32 @@ def pareto_curve(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Table
     return d.mutate(cumulative_share=ratio(cum, total)).order_by("decile")
 
 
-def second_purchase_gaps(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Table:
-    """Histogram ``days, customers``: days from first to second purchase, for customers whose
-    second purchase (with the merchant, any store) fell in the window."""
+def second_purchase_times(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Table:
+    """``days, second_purchases, censored`` for the customers whose first purchase fell in the
+    window: days from it to their second purchase when that came before the window's end, else
+    to the window's last day (``censored``: not bought again *yet*). The input of the
+    Kaplan–Meier estimate in :mod:`patron.analytics.survival` (ADR 0507)."""
     p = (facts or Facts(con, scope)).purchases
-    p = p.filter(p.member_id.notnull())
+    p = p.filter(p.member_id.notnull() & (p.placed_local < ibis.literal(scope.end_ts)))
     w = ibis.window(group_by=p.member_id, order_by=[p.placed_local, p.order_id])
     ranked = p.mutate(n=ibis.row_number().over(w))
-    first = ranked.filter(ranked.n == 0).select("member_id", first_day="day")
-    second = in_window(ranked.filter(ranked.n == 1), scope)
-    second = second.select("member_id", second_day="day")
-    gaps = second.join(first, "member_id").select(
-        days=(second.second_day - first.first_day).cast("int64")
+    first = in_window(ranked.filter(ranked.n == 0), scope).select("member_id", first_day="day")
+    second = ranked.filter(ranked.n == 1).select(second_member="member_id", second_day="day")
+    j = first.left_join(second, first.member_id == second.second_member)
+    last_day = ibis.literal((scope.end - EPOCH).days - 1, "int64")
+    bought = j.second_day.notnull()
+    j = j.select(
+        bought=bought,
+        days=ibis.ifelse(bought, j.second_day - j.first_day, last_day - j.first_day).cast("int64"),
     )
-    return gaps.group_by("days").aggregate(customers=gaps.count()).order_by("days")
+    return (
+        j.group_by("days")
+        .aggregate(
+            second_purchases=j.bought.cast("int64").sum(),
+            censored=(~j.bought).cast("int64").sum(),
+        )
+        .order_by("days")
+    )
 
 
 def members_vs_non_members(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Table:
@@ -190,23 +244,28 @@ def members_vs_non_members(con: Any, scope: Scope, facts: Facts | None = None) -
     ).order_by("group")
 
 
-def _activity(con: Any, scope: Scope, facts: Facts | None) -> ir.Table:
-    """``member_id, at``: a member was active at a local time (a purchase or a portal visit)."""
+ACTIVITY_TABLES = (("portal_visits", "visited_local"), ("message_activity", "occurred_local"))
+
+
+def member_activity(con: Any, scope: Scope, facts: Facts | None = None) -> ir.Table:
+    """``member_id, at``: a member was active at a local time in the window — a purchase, a
+    portal visit, a message opened or clicked (each table that is in the copy; ADR 0509)."""
     p = in_window((facts or Facts(con, scope)).purchases, scope)
     p = p.filter(p.member_id.notnull())
     acts = p.select("member_id", at=p.placed_local)
-    if has_table(con, "portal_visits"):
-        v = in_window(
-            merchant_table(con, "portal_visits", scope.merchant_id), scope, "visited_local"
-        )
-        acts = acts.union(v.select("member_id", at=v.visited_local))
-    return acts.select("member_id", "at")
+    for table, column in ACTIVITY_TABLES:
+        if has_table(con, table):
+            t = member_filtered(
+                con, scope, in_window(merchant_table(con, table, scope.merchant_id), scope, column)
+            )
+            acts = acts.union(t.select("member_id", at=t[column]))
+    return acts
 
 
-def active_members(con: Any, scope: Scope, period: str, facts: Facts | None = None) -> ir.Table:
-    """``pidx, active_members``: distinct active members per day (DAU) or month (MAU)."""
-    a = _activity(con, scope, facts)
-    a = a.mutate(pidx=period_index(a.at, "day" if period == "day" else "month"))
+def active_members(con: Any, scope: Scope, period: Period, facts: Facts | None = None) -> ir.Table:
+    """``pidx, active_members``: distinct active members per day (DAU), week or month (MAU)."""
+    a = member_activity(con, scope, facts)
+    a = a.mutate(pidx=period_index(a.at, period))
     return a.group_by("pidx").aggregate(active_members=a.member_id.nunique()).order_by("pidx")
 
 

@@ -1,10 +1,11 @@
 """Predictions stored on members: P(alive), expected purchases, CLV and RFM (ADR 0571).
 
 One run for a merchant: bring the analytics copy up to date, fit a transaction model (BG/NBD
-or Pareto/NBD) and Gamma-Gamma on every member's purchases up to today (calibration = all
-history, days), score every member who has bought, and upsert ``member_predictions`` in
-set-based batches. Members no longer scored (their purchases were refunded, they were merged
-away) lose their row. Segment rules read the table (:mod:`patron.analytics.segment_fields`).
+or Pareto/NBD) and Gamma-Gamma on every member's purchases up to today — or up to an earlier
+day given with ``--as-of`` (calibration = all history up to that day, days), score every member
+who has bought, and upsert ``member_predictions`` in set-based batches. Members no longer
+scored (their purchases were refunded, they were merged away) lose their row. Segment rules
+read the table (:mod:`patron.analytics.segment_fields`).
 """
 
 from __future__ import annotations
@@ -71,11 +72,15 @@ def score_members(
     model = fit_model(config.model, summary)
     spend = fit_model("gg", summary)
     assert isinstance(spend, GammaGamma) and not isinstance(model, GammaGamma)
-    if not (model.result and model.result.converged and spend.result and spend.result.converged):
-        # Small or degenerate histories drive the estimates to a boundary (e.g. r, α → ∞).
-        raise BusinessRuleViolation(
-            "the models did not converge on this history", code="fit_not_converged"
-        )
+    for fitted in (model, spend):
+        if fitted.result is None or not fitted.result.converged:
+            # Small or degenerate histories drive the estimates to a boundary (e.g. a → 0).
+            why = fitted.result.reason if fitted.result is not None else "not fitted"
+            raise BusinessRuleViolation(
+                f"the {fitted.result.model if fitted.result else 'model'} fit cannot be "
+                f"trusted on this history: {why}",
+                code="fit_not_converged",
+            )
     # Plain arrays: the models' functions keep a Series' index, which would not align below.
     x, t_x, big_t = (summary[c].to_numpy() for c in ("x", "t_x", "T"))
     zbar = summary["monetary"].to_numpy()

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.analytics.engines import connect_duckdb
 from patron.analytics.predict import PredictConfig, score_members, store_predictions
-from patron.analytics.sync import sync
+from patron.analytics.store import sync_now
 from patron.core.clock import utcnow
 from patron.core.config import Settings
 from patron.core.db import transaction
-from patron.core.errors import NotFound, PatronError
+from patron.core.errors import BusinessRuleViolation, NotFound, PatronError
 from patron.tenancy.models import Merchant
 
 log = logging.getLogger("patron.analytics.predict")
@@ -47,8 +47,12 @@ def predict_merchant(
     config: PredictConfig = PredictConfig(),
     *,
     synced: bool = False,
+    as_of: date | None = None,
 ) -> PredictOutcome:
-    """Sync the analytics copy at ``path`` (unless ``synced``), fit, score, upsert."""
+    """Sync the analytics copy at ``path`` (unless ``synced``), fit, score, upsert.
+
+    ``as_of``: the last day of history the models learn from and score at (the merchant's
+    local date; default today). A day after today is refused."""
     if not synced:
         sync_copy(sessions, path)
     with transaction(sessions) as s:
@@ -57,7 +61,14 @@ def predict_merchant(
     if zone is None:
         raise NotFound(f"no merchant {merchant_id}", code="merchant_not_found")
     today = now.astimezone(ZoneInfo(zone)).date()
-    con = connect_duckdb(path, read_only=True)
+    if as_of is not None:
+        if as_of > today:
+            raise BusinessRuleViolation(
+                f"--as-of {as_of} is after today ({today})", code="as_of_in_future"
+            )
+        today = as_of
+    # Not read-only: the pages may hold the file open in this process (one configuration).
+    con = connect_duckdb(path)
     try:
         scored = score_members(con, merchant_id, today, config)
     finally:
@@ -68,9 +79,8 @@ def predict_merchant(
 
 
 def sync_copy(sessions: sessionmaker[Session], path: str) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(path) as duck:
-        sync(sessions.kw["bind"], duck)
+    """Bring the copy up to date (one sync at a time in this process, as the pages' are)."""
+    sync_now(sessions.kw["bind"], path)
 
 
 def due_merchants(sessions: sessionmaker[Session], path: str) -> list[tuple[int, date]]:

@@ -26,7 +26,9 @@ from sqlalchemy import BigInteger, CompoundSelect, cast, func, select
 from patron.analytics.sources import SPECS, AnySelect, TableSpec, max_refund_id, refunded_orders
 from patron.coupons.models import CouponCode, CouponTemplate, MallOrder
 from patron.engagement.campaigns.models import Campaign, CampaignRecipient
+from patron.engagement.models import Message, MessageEvent
 from patron.ledger.models import JournalEntry, LedgerAccount, PointsAllocation, PointsLot, Posting
+from patron.portal.models import PortalVisit
 from patron.programs.models import MemberTier, OrderPayment, TierChange
 
 
@@ -224,5 +226,35 @@ CAMPAIGN_SPECS: tuple[TableSpec, ...] = (
     TableSpec("campaign_recipients", _recipients, local_times=("launched_at",)),
 )
 
-# What ``sync`` copies by default: the customer tables, then the program tables.
-ALL_SPECS: tuple[TableSpec, ...] = SPECS + PROGRAM_SPECS + CAMPAIGN_SPECS
+
+def _message_activity() -> AnySelect:
+    """Opens and clicks of messages, with the member they were sent to (rows are written once:
+    ``append``)."""
+    return (
+        select(
+            MessageEvent.id,
+            MessageEvent.merchant_id,
+            Message.member_id,
+            MessageEvent.type,
+            MessageEvent.occurred_at,
+        )
+        .join(Message, Message.id == MessageEvent.message_id)
+        .where(MessageEvent.type.in_(("opened", "clicked")))
+    )
+
+
+# What makes a member active besides a purchase (ADR 0509); a new kind of activity (reviews,
+# posts…) is one more spec here and one more entry in ``metrics.ACTIVITY_TABLES``.
+ACTIVITY_SPECS: tuple[TableSpec, ...] = (
+    TableSpec(
+        "portal_visits",
+        lambda: select(
+            PortalVisit.id, PortalVisit.merchant_id, PortalVisit.member_id, PortalVisit.visited_at
+        ),
+        local_times=("visited_at",),
+    ),
+    TableSpec("message_activity", _message_activity, local_times=("occurred_at",)),
+)
+
+# What ``sync`` copies by default: the customer tables, the program tables, the activity.
+ALL_SPECS: tuple[TableSpec, ...] = SPECS + PROGRAM_SPECS + CAMPAIGN_SPECS + ACTIVITY_SPECS

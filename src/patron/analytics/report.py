@@ -30,7 +30,10 @@ err = Console(stderr=True)
 
 def render_report(insights: Insights, merchant: Merchant, locale: str, generated: datetime) -> str:
     """The report's HTML (pure: no I/O besides reading the stylesheet)."""
-    css = (STATIC_DIR / "css" / "patron.css").read_text(encoding="utf-8")
+    css = "\n".join(
+        (STATIC_DIR / "css" / name).read_text(encoding="utf-8")
+        for name in ("patron.css", "analytics.css")
+    )
     template = environment(locale).get_template("report.html")
     return template.render(
         insights=insights,

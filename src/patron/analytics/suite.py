@@ -7,12 +7,13 @@ definitions on whatever backend ``con`` is; the only work done in pandas is pres
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, TypeAlias
 
 import pandas as pd
 
-from patron.analytics import cohorts, funnel, metrics, programs, rfm
+from patron.analytics import cohorts, funnel, metrics, programs, rfm, spans, survival
 from patron.analytics.facts import (
     PERIODS,
     Facts,
@@ -74,17 +75,22 @@ def _customer_metrics(con: Any, scope: Scope, facts: Facts) -> dict[str, SuiteVa
     par = _run(con, metrics.pareto(con, scope, facts), None)
     out["pareto_share"] = _scalar(par["pareto_share"].iloc[0])
     out["pareto_curve"] = _run(con, metrics.pareto_curve(con, scope, facts), None)
-    gaps = _run(con, metrics.second_purchase_gaps(con, scope, facts), None)
-    out["time_to_second_purchase"] = gaps
-    out["median_days_to_second"] = histogram_median(gaps)
-    within = gaps.loc[gaps["days"] <= metrics.SECOND_PURCHASE_DAYS, "customers"].sum()
-    total = gaps["customers"].sum()
-    out["second_within_16_days_share"] = float(within) / float(total) if total else None
+    times = _run(con, metrics.second_purchase_times(con, scope, facts), None)
+    km = survival.kaplan_meier(times)
+    out["time_to_second_purchase"] = km
+    out["median_days_to_second"] = survival.median_days(km)
+    out["second_within_16_days_share"] = survival.share_within(km, metrics.SECOND_PURCHASE_DAYS)
     out["members_vs_non_members"] = _run(
         con, metrics.members_vs_non_members(con, scope, facts), None
     )
     out["dau"] = _run(con, metrics.active_members(con, scope, "day", facts), period="day")
     out["mau"] = _run(con, metrics.active_members(con, scope, "month", facts), period="month")
+    if scope.period not in ("day", "month"):
+        out["active_members"] = _run(
+            con, metrics.active_members(con, scope, scope.period, facts), period=scope.period
+        )
+    current, previous = spans.like_for_like(scope.start, scope.end, scope.period)
+    out["comparison"] = comparison_frame(con, scope, (current, previous), facts)
     if has_table(con, "portal_visits"):
         out["portal_conversion"] = _run(
             con, metrics.portal_conversion(con, scope, facts), period=scope.period
@@ -92,10 +98,21 @@ def _customer_metrics(con: Any, scope: Scope, facts: Facts) -> dict[str, SuiteVa
     return out
 
 
+def comparison_frame(
+    con: Any, scope: Scope, compared: Sequence[spans.Span], facts: Facts | None = None
+) -> pd.DataFrame:
+    """:func:`patron.analytics.spans.span_figures` with each span's first and last day."""
+    frame = _run(con, spans.span_figures(con, scope, compared, facts), None)
+    frame = frame[["span", *[c for c in frame.columns if c != "span"]]]
+    frame.insert(1, "start", [s.start for s in compared])
+    frame.insert(2, "last", [s.last for s in compared])
+    return frame
+
+
 def _funnel_metrics(con: Any, scope: Scope) -> dict[str, SuiteValue]:
     changes = _run(con, funnel.stage_changes(con, scope), None)
-    moves = _run(con, funnel.transitions(con, scope), None)
-    counts, conversion = funnel.funnel_frames(changes, moves, scope)
+    progress = _run(con, funnel.stage_progress(con, scope), None)
+    counts, conversion = funnel.funnel_frames(changes, progress, scope)
     return {"funnel_counts": counts, "funnel_conversion": conversion}
 
 
@@ -141,23 +158,6 @@ def running_balances(changes: pd.DataFrame, scope: Scope) -> pd.DataFrame:
     bal = bal[bal["pidx"] >= scope.first_index]
     bal.insert(0, "period", [period_start(int(i), scope.period) for i in bal["pidx"]])
     return bal.drop(columns="pidx").reset_index(drop=True).astype({"balance": "int64"})
-
-
-def histogram_median(
-    hist: pd.DataFrame, value: str = "days", weight: str = "customers"
-) -> float | None:
-    """The median of a histogram: the middle value, or the mean of the two middle values."""
-    n = int(hist[weight].sum())
-    if n == 0:
-        return None
-    h = hist.sort_values(value)
-    cum = h[weight].cumsum().to_numpy()
-    values = h[value].to_numpy()
-
-    def nth(k: int) -> float:  # k-th smallest, 1-based
-        return float(values[int((cum >= k).argmax())])
-
-    return (nth((n + 1) // 2) + nth(n // 2 + 1)) / 2
 
 
 def _scalar(v: Any) -> float | int | None:

@@ -33,6 +33,8 @@ from patron.core.db import UTCDateTime
 from patron.tenancy.models import Merchant
 
 STATE_TABLE = "_sync_state"
+# The ``_sync_state`` row that marks a complete sync (no table has this name).
+COMPLETE = "*"
 CHUNK_ROWS = 50_000
 # PostgreSQL hands out ids when rows are inserted, not when they commit: a row can become
 # visible after a higher id was synced. Each sync re-checks this many ids below the watermark
@@ -94,6 +96,11 @@ def sync(
             duck.execute("ROLLBACK")
             raise
         report.rows_read[spec.name] = copier.rows_read
+    # The copy's version: when its last complete sync ended (what cached figures are keyed by).
+    duck.execute(
+        f"INSERT OR REPLACE INTO {STATE_TABLE} VALUES (?, NULL, NULL, NULL, ?)",
+        [COMPLETE, datetime.now(UTC).replace(tzinfo=None)],
+    )
     return report
 
 

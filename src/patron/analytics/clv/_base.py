@@ -30,7 +30,9 @@ class FitResult:
     ``log_likelihood`` is the weighted *total* log-likelihood (the number papers report),
     ``n_obs`` the total weight (number of customers), ``iterations`` the L-BFGS-B iterations,
     ``gradient_norm`` the largest component of the (projected) gradient of the mean negative
-    log-likelihood over log-parameters at the returned point.
+    log-likelihood over log-parameters at the returned point. ``reason`` says why a fit is not
+    ``converged`` (empty when it is): the gradient did not vanish, a parameter ran to the edge
+    of its range, or the likelihood is flat in some direction (ADR 0508).
     """
 
     model: str
@@ -42,6 +44,7 @@ class FitResult:
     n_obs: float
     function_evaluations: int = 0
     gradient_norm: float = 0.0
+    reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dictionary of the result."""
@@ -55,6 +58,7 @@ class FitResult:
             "message": self.message,
             "n_obs": float(self.n_obs),
             "gradient_norm": float(self.gradient_norm),
+            "reason": self.reason,
         }
 
 
@@ -120,6 +124,15 @@ _HESSIAN_STEP = 1e-4
 # step with an old Hessian only triggers a new one while the gradient is above _REFRESH_ABOVE.
 _POLISH_TARGET = 1e-14
 _REFRESH_ABOVE = 1e-10
+#: Every parameter of these models is positive; an estimate below this sits on the edge of the
+#: range: the likelihood still rises towards 0 (BG/NBD's ``a`` → 0: nobody ever drops out), so
+#: the "estimate" is a limit the optimiser stopped on, not a maximum (ADR 0508).
+PARAMETER_EDGE = 1e-6
+#: Smallest over largest curvature (Hessian eigenvalues, log-parameters, per customer) below
+#: which the likelihood counts as flat in some direction: the data cannot tell the parameters
+#: apart (e.g. BG/NBD's ``a`` and ``b`` both drifting off while a/(a+b) stays put). Well-posed
+#: fits on CDNOW and the grocery panel sit at 1e-5 and above; ridges at 1e-6 and below.
+FLATNESS = 1e-6
 
 
 def _projected(theta: FloatArray, grad: FloatArray) -> FloatArray:
@@ -226,8 +239,9 @@ def maximise(
     )
     theta, f, g, polished = newton_polish(objective, np.asarray(res.x, dtype=np.float64))
     gnorm = float(np.max(np.abs(_projected(theta, g)))) if np.isfinite(f) else float("inf")
-    converged = bool(np.isfinite(f) and gnorm <= GRADIENT_TOLERANCE)
     params = np.exp(theta)
+    reason = fit_problem(names, params, gnorm, lambda t: objective(t)[1], theta)
+    converged = not reason
     return FitResult(
         model=model,
         params={n: float(v) for n, v in zip(names, params, strict=True)},
@@ -238,7 +252,34 @@ def maximise(
         n_obs=total_weight,
         function_evaluations=int(res.nfev),
         gradient_norm=gnorm,
+        reason=reason,
     )
+
+
+def fit_problem(
+    names: Sequence[str],
+    params: FloatArray,
+    gradient_norm: float,
+    grad_of: Callable[[FloatArray], FloatArray],
+    theta: FloatArray,
+) -> str:
+    """Why the point the optimiser stopped at is not a maximum to report, or "" when it is."""
+    for name, value, log_value in zip(names, params, theta, strict=True):
+        if value < PARAMETER_EDGE or log_value >= _BOUND - 1e-9:
+            return f"{name} ran to the edge of its range ({value:.3g})"
+    if not np.isfinite(gradient_norm) or gradient_norm > GRADIENT_TOLERANCE:
+        return f"the gradient did not vanish (max |gradient| {gradient_norm:.1e})"
+    try:
+        curvature = np.linalg.eigvalsh(_hessian(grad_of, theta))
+    except np.linalg.LinAlgError:
+        return "the curvature of the likelihood could not be computed"
+    top = float(np.max(np.abs(curvature)))
+    if not np.all(np.isfinite(curvature)) or float(np.min(curvature)) <= FLATNESS * top:
+        return (
+            "the likelihood is flat in some direction: the parameters are not identified "
+            f"(curvature ratio {float(np.min(curvature)) / max(top, 1e-300):.1e})"
+        )
+    return ""
 
 
 def params_array(

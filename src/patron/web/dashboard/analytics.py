@@ -1,8 +1,9 @@
 """Analytics in the dashboard: KPI cards, charts (inline SVG) and a CSV per chart.
 
-The numbers come from :func:`patron.analytics.insights.build_insights` over the DuckDB analytics
-copy, synced first when it is older than ``PATRON_ANALYTICS_MAX_AGE_MINUTES`` (or on the
-"Refresh now" button).
+The numbers come from :mod:`patron.analytics.insights` over the DuckDB analytics copy, computed
+once per view and version of the copy (:mod:`patron.analytics.page_cache`). A copy older than
+``PATRON_ANALYTICS_MAX_AGE_MINUTES`` (or the "Refresh now" button) starts a sync in the
+background; the page answers at once from the copy it has and says how fresh it is (ADR 0506).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton
+from babel.dates import format_interval, format_skeleton, format_timedelta
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.config import Settings
 from patron.core.deferred import deferred_module
-from patron.core.errors import NotFound
+from patron.core.errors import Conflict, NotFound
 from patron.core.http import SessionDep, SettingsDep
 from patron.tenancy.models import Role, Store
 from patron.web.auth import ManagerPageDep, StaffContext
@@ -30,15 +31,22 @@ from patron.web.nav import NavItem
 from patron.web.rendering import flash, render, resolve_locale, translate
 
 if TYPE_CHECKING:
-    from patron.analytics import facts, insights
+    import duckdb
+    from ibis.common import exceptions as ibis_errors
+
+    from patron.analytics import facts, insights, page_cache
     from patron.analytics import store as analytics_store
     from patron.analytics.facts import Filters, Period
-    from patron.analytics.insights import Insights, Labels
+    from patron.analytics.insights import Labels, PageData
+    from patron.analytics.store import CopyState
 else:
     # The analytics engine (pandas, Ibis, DuckDB) loads with the first analytics request, not
     # with every `patron serve` process (ADR 0010).
+    duckdb = deferred_module("duckdb")
+    ibis_errors = deferred_module("ibis.common.exceptions")
     facts = deferred_module("patron.analytics.facts")
     insights = deferred_module("patron.analytics.insights")
+    page_cache = deferred_module("patron.analytics.page_cache")
     analytics_store = deferred_module("patron.analytics.store")
 
 router = APIRouter()
@@ -144,34 +152,78 @@ def labels_for(locale: str, currency: str) -> Labels:
         skeleton = "yMMM" if p == "month" else "MMMd"
         return str(format_skeleton(skeleton, d, locale=babel_locale))
 
+    def span(first: date, last: date) -> str:
+        return str(format_interval(first, last, "MMMd", locale=babel_locale))
+
     return insights.Labels(
         gettext=translations_for(locale).gettext,
         money=lambda minor: fmt.money(round(minor)),
         period=period,
+        span=span,
     )
 
 
-def _insights(
-    request: Request, session: Session, staff: StaffContext, view: View, settings: Settings
-) -> tuple[Insights, datetime | None]:
-    labels = labels_for(resolve_locale(request), staff.merchant.currency)
+def freshness(state: CopyState, locale: str) -> str:
+    """ "3 minutes ago", in the reader's language ("" when never synced)."""
+    if state.synced_at is None:
+        return ""
+    ago = state.synced_at - datetime.now(UTC).replace(tzinfo=None)
+    language = Formatter(locale).locale
+    return str(format_timedelta(ago, add_direction=True, locale=language, threshold=1.1))
+
+
+def copy_for_page(request: Request, settings: Settings) -> CopyState:
+    """The copy's state; a stale copy starts a sync in the background (the page does not wait).
+
+    Raises :class:`Conflict` when another process holds the file (``patron analytics sync``)."""
+    path = settings.analytics_path
+    try:
+        state = analytics_store.copy_state(path)
+    except duckdb.Error:
+        raise Conflict(
+            "the figures are being updated by another program; try again in a moment",
+            code="analytics_busy",
+        ) from None
+    if not state.syncing and state.stale(settings.analytics_max_age_minutes):
+        state = sync_behind(request, settings, state)
+    return state
+
+
+def sync_behind(request: Request, settings: Settings, state: CopyState) -> CopyState:
+    """Start a background sync of the copy (unless one runs); the state the page shows."""
     engine = request.app.state.engine
-    force = bool(request.scope["session"].pop("analytics_sync", False))
-    with analytics_store.open_copy(
-        settings.analytics_path, engine, settings.analytics_max_age_minutes, force_sync=force
-    ) as copy:
-        found = insights.build_insights(
-            copy.con,
-            staff.merchant_id,
-            view.start,
-            view.end,
-            view.period,
-            view.filters(),
-            labels,
-            session,
-        )
-        synced = copy.synced_at.replace(tzinfo=UTC) if copy.synced_at else None
-        return found, synced
+    path = settings.analytics_path
+    analytics_store.start_sync(engine, path, page_cache.after_sync(engine, path))
+    return analytics_store.CopyState(state.synced_at, True)
+
+
+def view_data(
+    session: Session, staff: StaffContext, view: View, settings: Settings, state: CopyState
+) -> PageData | None:
+    """The view's figures (cached per version of the copy); None before the first sync."""
+    if state.synced_at is None:
+        return None
+    key = page_cache.PageView(
+        settings.analytics_path,
+        staff.merchant_id,
+        view.start,
+        view.end,
+        view.period,
+        (view.store,) if view.store else (),
+        (view.channel,) if view.channel else (),
+    )
+    try:
+        data: PageData = page_cache.remember(key, state.synced_at, session)
+    except duckdb.IOException:
+        raise Conflict(
+            "the figures are being updated by another program; try again in a moment",
+            code="analytics_busy",
+        ) from None
+    except ibis_errors.TableNotFound:
+        # A copy from an older Patron lacks a table this one reads: the running (or next)
+        # sync adds it; until then the page says the figures are being prepared.
+        return None
+    return data
 
 
 Q = Annotated[str, Query(max_length=40)]
@@ -191,11 +243,18 @@ def analytics_page(
 ) -> Response:
     """KPI cards and every chart for the chosen window, store and channel."""
     view = parse_view(session, staff, period, start, to, store, channel)
-    found, synced_at = _insights(request, session, staff, view, settings)
+    state = copy_for_page(request, settings)
+    data = view_data(session, staff, view, settings, state)
+    if data is None and state.synced_at is not None and not state.syncing:
+        state = sync_behind(request, settings, state)  # a table is missing: bring it in
+    locale = resolve_locale(request)
+    labels = labels_for(locale, staff.merchant.currency)
     context = {
         "view": view,
-        "insights": found,
-        "synced_at": synced_at,
+        "insights": insights.present(data, labels) if data is not None else None,
+        "synced_at": state.synced_at.replace(tzinfo=UTC) if state.synced_at else None,
+        "synced_ago": freshness(state, locale),
+        "syncing": state.syncing,
         "stores": _stores(session, staff.merchant_id),
         "channels": _channels(session, staff.merchant_id),
         "periods": PERIODS,
@@ -216,10 +275,14 @@ def analytics_csv(
     store: Q = "",
     channel: Q = "",
 ) -> Response:
-    """The rows behind one chart, for a spreadsheet."""
+    """The rows behind one chart, for a spreadsheet: the same cached figures as the page."""
     view = parse_view(session, staff, period, start, to, store, channel)
-    found, _synced = _insights(request, session, staff, view, settings)
-    chosen = found.figure(figure)
+    state = copy_for_page(request, settings)
+    data = view_data(session, staff, view, settings, state)
+    if data is None:
+        raise Conflict("the figures are being prepared; try again in a moment", code="preparing")
+    labels = labels_for(resolve_locale(request), staff.merchant.currency)
+    chosen = insights.present(data, labels).figure(figure)
     if chosen is None:
         raise NotFound("no such chart", code="figure_not_found")
     name = f"{figure}_{view.start}_{view.last}.csv"
@@ -233,14 +296,16 @@ def analytics_csv(
 @router.post("/analytics/sync")
 def analytics_sync(
     request: Request,
+    settings: SettingsDep,
     staff: ManagerPageDep,
     next: Annotated[str, Form(max_length=500)] = "/analytics",
 ) -> Response:
-    """Bring the analytics copy up to date: the next page view syncs first.
-
-    Not here: this POST holds the database's write lock (SQLite), which the sync's own reads
-    would wait for."""
-    request.scope["session"]["analytics_sync"] = True
-    flash(request, translate(request, "Figures brought up to date."))
+    """Bring the analytics copy up to date, in the background (the sync only reads the
+    database, so it does not wait for this request's transaction)."""
+    del staff
+    engine = request.app.state.engine
+    path = settings.analytics_path
+    analytics_store.start_sync(engine, path, page_cache.after_sync(engine, path))
+    flash(request, translate(request, "Bringing the figures up to date in the background."))
     target = next if next.startswith("/analytics") else "/analytics"
     return RedirectResponse(target, status_code=303)

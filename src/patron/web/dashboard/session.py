@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 
@@ -13,6 +13,7 @@ from patron.core.http import SessionDep, SettingsDep
 from patron.members.models import FunnelStage, Member
 from patron.tenancy import service as tenancy
 from patron.web.auth import StaffDep, safe_next, sign_in_staff
+from patron.web.dashboard.overview_sales import SALES_DAYS, chosen_days, sales_for
 from patron.web.i18n import N_
 from patron.web.nav import NavItem
 from patron.web.rendering import remember_language, render, session_data
@@ -85,8 +86,15 @@ def language(
 
 
 @router.get("/dashboard")
-def overview(request: Request, session: SessionDep, staff: StaffDep) -> Response:
-    """Where the merchant lands: members per funnel stage and the newest members."""
+def overview(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    staff: StaffDep,
+    days: Annotated[str, Query(max_length=3)] = "",
+) -> Response:
+    """Where the merchant lands: sales for the last days against the days before (managers and
+    owners), members per funnel stage and the newest members."""
     merchant_id = staff.merchant_id
     live = (Member.merchant_id == merchant_id, Member.merged_into_id.is_(None))
     counts = dict(
@@ -96,5 +104,11 @@ def overview(request: Request, session: SessionDep, staff: StaffDep) -> Response
     )
     newest = list(session.scalars(select(Member).where(*live).order_by(Member.id.desc()).limit(8)))
     stages = [(stage.value, int(counts.get(stage.value, 0))) for stage in FunnelStage]
-    context = {"stages": stages, "total": sum(n for _s, n in stages), "newest": newest}
+    context = {
+        "stages": stages,
+        "total": sum(n for _s, n in stages),
+        "newest": newest,
+        "sales": sales_for(request, session, staff, settings, chosen_days(days)),
+        "sales_days": SALES_DAYS,
+    }
     return render(request, "dashboard/overview.html", context)
