@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 
 from patron.checkout import service as checkout
 from patron.checkout.schemas import CommitRequest
@@ -193,3 +193,24 @@ def test_restore_refuses_a_file_that_is_no_backup(tmp_path: Path) -> None:
     assert refused.returncode == 1
     assert "is not a Patron backup" in refused.stderr
     assert not target.exists()
+
+
+def test_restore_refuses_a_backup_of_the_other_kind(
+    tmp_path: Path, new_pg_database: Callable[[], str]
+) -> None:
+    sqlite_url = f"sqlite:///{tmp_path / 'small.db'}"
+    engine = make_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE kept (note VARCHAR(40))"))
+    engine.dispose()
+    backup_file = tmp_path / "small.backup"
+    assert patron(sqlite_url, "backup", str(backup_file)).returncode == 0
+    target = new_pg_database()
+    refused = patron(target, "restore", str(backup_file))
+    assert refused.returncode == 1
+    assert "is a sqlite backup; the database" in refused.stderr
+    assert "is postgresql" in refused.stderr
+    engine = make_engine(target)
+    with engine.connect() as conn:  # still empty
+        assert inspect(conn).get_table_names() == []
+    engine.dispose()
