@@ -11,9 +11,13 @@ WORKDIR /src
 COPY constraints.txt pyproject.toml README.md LICENSE ./
 COPY src ./src
 # Versions come from constraints.txt (every dependency pinned there), not from this line.
+# The dependencies' own test suites (about 180 MB, mostly pandas, SciPy, NumPy and pyarrow) and
+# pip itself are not needed to run Patron: removed.
 # hadolint ignore=DL3013
 RUN python -m venv /opt/patron \
  && /opt/patron/bin/pip install -c constraints.txt . \
+ && find /opt/patron/lib -type d -name tests -prune -exec rm -rf {} + \
+ && /opt/patron/bin/python -m pip uninstall -q -y pip \
  && /opt/patron/bin/patron --version
 
 FROM ${PYTHON_IMAGE} AS runtime
