@@ -40,6 +40,14 @@ class CheckFailed(AssertionError):
     """The wheel is missing a file, or a page or the API did not answer as expected."""
 
 
+class BuildImpossible(CheckFailed):
+    """pip could not fetch the build backend (no package index reachable): the wheel was not
+    built, so nothing about it is known."""
+
+
+NO_INDEX = ("No matching distribution found", "Could not find a version", "NewConnectionError")
+
+
 def run(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
     done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -63,7 +71,12 @@ def build_wheel(out: Path) -> Path:
     """``pip wheel --no-deps`` of the sources (the build backend comes from the registry or
     pip's cache, as ``pip install .`` would take it)."""
     source = source_copy(out.parent / "source")
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)])
+    try:
+        run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)])
+    except CheckFailed as exc:
+        if any(sign in str(exc) for sign in NO_INDEX):
+            raise BuildImpossible(f"cannot fetch the build backend: {exc}") from exc
+        raise
     wheels = sorted(out.glob("patron-*.whl"))
     if len(wheels) != 1:
         raise CheckFailed(f"expected one wheel in {out}, found {wheels}")
