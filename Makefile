@@ -2,20 +2,29 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Extras installed with the project: `make test EXTRAS=dev,spark` adds PySpark (a large download)
+# so the PySpark engine tests run too (.ci/run does); without it they are skipped with the reason.
+EXTRAS ?= dev
+comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+# Every install is held to the versions in constraints.txt (repeatable installs; see
+# docs/operations.md for how to refresh it).
+CONSTRAINTS := constraints.txt
 PYTEST_WORKERS ?= 2
 BENCH_SIZE ?=
 # make run's first start replays the demo history through the programs: keep it a few minutes.
 DEMO_MEMBERS ?= 300
 DEMO_MONTHS ?= 12
 
-.PHONY: run test lint typecheck pytest bench demo migrate clean messages screenshots
+.PHONY: install run test lint typecheck pytest bench demo migrate clean messages screenshots
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[$(EXTRAS)]'
 	touch $(STAMP)
+
+install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/patron migrate

@@ -20,6 +20,12 @@ COMMANDS = (
     ),
     LazyCommand("apikey", "patron.tenancy.cli:apikey_app", "API keys."),
     LazyCommand(
+        "backup",
+        "patron.backup_cli:backup",
+        "Back up the database to a file while Patron keeps running (SQLite: a copy; "
+        "PostgreSQL: pg_dump's custom format).",
+    ),
+    LazyCommand(
         "demo",
         "patron.demo.cli:demo",
         "Create the demo merchant with stores, catalogue, members and 18 months of orders, "
@@ -39,6 +45,11 @@ COMMANDS = (
         "report",
         "patron.analytics.report:report",
         "Write a self-contained HTML report of the analytics figures.",
+    ),
+    LazyCommand(
+        "restore",
+        "patron.backup_cli:restore",
+        "Restore a backup into the database of PATRON_DATABASE_URL, which must be empty.",
     ),
     LazyCommand(
         "serve",

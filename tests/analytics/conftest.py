@@ -3,6 +3,7 @@ session for the whole run (it takes seconds to start)."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,6 +63,11 @@ def cdnow_sample_raw() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
+    need_service(
+        None
+        if importlib.util.find_spec("pyspark")
+        else "PySpark is not installed (the [spark] extra: make test EXTRAS=dev,spark)"
+    )
     need_service(None if shutil.which("java") else "Java is not installed (PySpark needs it)")
     session = spark_session("patron-tests")
     session.sparkContext.setLogLevel("ERROR")

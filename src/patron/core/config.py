@@ -17,10 +17,19 @@ def default_database_url() -> str:
     return f"sqlite:///{Path('var').resolve() / 'patron.db'}"
 
 
-class Settings(BaseSettings):
-    """Every setting Patron reads; see docs/configuration.md."""
+class PatronSettings(BaseSettings):
+    """The one way settings are read: an environment variable, else a line in ``./.env``, else
+    the default. Every group of settings derives from this class and only names its prefix
+    (``PATRON_``, ``PATRON_MESSAGES_``…), so a group cannot forget the ``.env`` file (a test
+    refuses a settings class built on ``BaseSettings`` directly)."""
 
-    model_config = SettingsConfigDict(env_prefix="PATRON_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="PATRON_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+
+class Settings(PatronSettings):
+    """Every core setting Patron reads; see docs/configuration.md."""
 
     env: Literal["development", "test", "production"] = "development"
     database_url: str = Field(default_factory=default_database_url)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from patron.core.config import PatronSettings
 
 
-class MessageSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PATRON_MESSAGES_", extra="ignore")
+class MessageSettings(PatronSettings):
+    """Read like every setting: environment first, then ``./.env`` (``PatronSettings``)."""
+
+    model_config = SettingsConfigDict(env_prefix="PATRON_MESSAGES_")
 
     # Messages claimed per round by one worker.
     batch_size: int = 200
