@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from patron.checkout.schemas import BenefitOut, MemberOut, QuoteLineOut, QuoteOut
 from patron.ledger.queries import MemberBalances
+from patron.members.names import display_name
 from patron.programs.config import Tier
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ def money(amount: int, currency: str) -> str:
 def _member(q: Quote, tier: Tier | None, balances: MemberBalances | None) -> MemberOut | None:
     if q.member is None or balances is None:
         return None
-    name = " ".join(p for p in (q.member.first_name, q.member.last_name) if p) or f"#{q.member.id}"
+    name = display_name(q.member.first_name, q.member.last_name) or f"#{q.member.id}"
     b = balances.balances
     return MemberOut(
         id=q.member.id,
