@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, get_timezone_location
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -131,6 +131,16 @@ class Formatter:
         except (ValueError, TypeError, UnknownLocaleError):
             return code
         return str(name) if name else code
+
+    def zone_name(self, zone: str | None) -> str:
+        """A time zone as its place in the reader's language: ``Asia/Shanghai`` →
+        "中国（上海）时间", "China (Shanghai) Time"; UTC and unknown zones as their id."""
+        if not zone or zone.upper() in ("UTC", "ETC/UTC"):
+            return zone or ""
+        try:
+            return str(get_timezone_location(ZoneInfo(zone), locale=self.locale))
+        except (KeyError, ValueError, LookupError):
+            return zone
 
     def number(self, value: int | float | Decimal | None) -> str:
         return "" if value is None else str(format_decimal(value, locale=self.locale))
