@@ -29,7 +29,7 @@ from tests.web.untranslated import data_words, english_words
 from tests.web.visible import visible_text
 
 # Left to the `consent` branch (issue 10, defects 1 and 2): consent topics as codes
-# (`promotions`, `aftercare`…), message statuses and skip reasons on the messages list.
+# (`promotions`, `aftercare`…) and why a message was skipped (`consent`), on the messages list.
 CONSENT_BRANCH = frozenset(
     [
         "promotions",
@@ -43,16 +43,6 @@ CONSENT_BRANCH = frozenset(
         "marketing",
         "transactional",
         "consent",
-        "queued",
-        "sending",
-        "sent",
-        "delivered",
-        "read",
-        "failed",
-        "bounced",
-        "skipped",
-        "unknown",
-        "dead",
         "capped",
         "quiet_hours",
         "no_address",
