@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.app import create_app
@@ -22,6 +23,7 @@ from patron.demo.generate import DemoConfig
 from patron.devtools.pages import Page
 from patron.devtools.stage import Stage, prepare_stage
 from patron.engagement.journeys.library import LIBRARY
+from patron.engagement.models import MessageTemplate
 from patron.portal.service import create_portal_link
 from tests.conftest import START
 from tests.web.helpers import csrf_of, sign_in_as
@@ -142,6 +144,20 @@ def test_built_in_message_templates_have_chinese_text() -> None:
             words = english_words("\n".join(str(v) for v in content.values()))
             if words:
                 left[f"{key}/{step['id']}"] = words
+    assert left == {}
+
+
+def test_the_demo_shop_message_templates_read_in_chinese(shop: Shop) -> None:
+    """The Chinese variant of every template the demo shop sends, as a member reads it."""
+    left = {}
+    with shop.sessions() as s:
+        for template in s.scalars(select(MessageTemplate)):
+            variant = template.variants.get("zh_Hans")
+            assert variant is not None, template.name
+            text = "\n".join(visible_text(str(v)) for v in variant.values())
+            words = english_words(text)
+            if words:
+                left[template.name] = words
     assert left == {}
 
 
