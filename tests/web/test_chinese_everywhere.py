@@ -4,6 +4,7 @@ a small demo shop, every page ``make screenshots`` visits (``patron.devtools.pag
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from patron.devtools.pages import Page
 from patron.devtools.stage import Stage, prepare_stage
 from patron.engagement.journeys.library import LIBRARY
 from patron.engagement.models import MessageTemplate
+from patron.orders.models import OrderLine, Product
 from patron.portal.service import create_portal_link
 from tests.conftest import START
 from tests.web.helpers import csrf_of, sign_in_as
@@ -159,6 +161,14 @@ def test_the_demo_shop_message_templates_read_in_chinese(shop: Shop) -> None:
             if words:
                 left[template.name] = words
     assert left == {}
+
+
+def test_the_demo_shop_names_its_categories_in_chinese(shop: Shop) -> None:
+    with shop.sessions() as s:
+        categories = set(s.scalars(select(Product.category)))
+        bought = set(s.scalars(select(OrderLine.category)))
+    assert "绿茶 Green tea" in categories and bought <= categories
+    assert all(re.match(r"^[\u4e00-\u9fff]+ ", c or "") for c in categories | bought)
 
 
 def test_the_detector_finds_english() -> None:
