@@ -107,15 +107,15 @@ def test_quote_breakdown_of_a_realistic_cart(
         ("stored_value", 12000),
     ]
     assert q.receipt == [
-        "Subtotal CNY 301.00",
-        "Gold discount 5% on line 1: -CNY 12.80",
-        "Member day 5% off on line 1: -CNY 12.16",
-        "Gold discount 5% on line 2: -CNY 2.25",
-        "Member day 5% off on line 2: -CNY 2.13",
-        "Total for the goods CNY 271.66",
-        "1000 points pay CNY 10.00",
-        "Stored value pays CNY 120.00 (top-up CNY 100.00, bonus CNY 20.00)",
-        "To pay CNY 141.66",
+        "Subtotal CN¥301.00",
+        "Gold discount 5% on line 1: -CN¥12.80",
+        "Member day 5% off on line 1: -CN¥12.16",
+        "Gold discount 5% on line 2: -CN¥2.25",
+        "Member day 5% off on line 2: -CN¥2.13",
+        "Total for the goods CN¥271.66",
+        "1000 points pay CN¥10.00",
+        "Stored value pays CN¥120.00 (top-up CN¥100.00, bonus CN¥20.00)",
+        "To pay CN¥141.66",
         "Points earned 814 (usable after 7 days); growth 271",
     ]
 

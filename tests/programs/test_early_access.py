@@ -75,7 +75,7 @@ def test_member_buys_before_release_on_member_day(
     # Member day 5% still applies: 20000 - 1000 and 9000 - 450.
     assert [ln.total_minor for ln in q.lines] == [19000, 8550]
     assert q.total_minor == 27550
-    assert q.receipt[:2] == ["Subtotal CNY 290.00", EARLY_LINE["label"]]
+    assert q.receipt[:2] == ["Subtotal CN¥290.00", EARLY_LINE["label"]]
     with transaction(sessions) as s:
         out = checkout.commit(s, tenant.merchant_id, req, "ea-1", "clerk", secret="x")
     assert out.replayed is False and out.quote.total_minor == 27550

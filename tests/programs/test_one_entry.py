@@ -113,7 +113,7 @@ def test_purchase_posts_one_entry(
         # redemptions count as paid) and 400 growth
         ext = s.scalar(select(Order.external_id).where(Order.id == order))
         assert entry.description == (
-            f"Order {ext}: 200 points paid 200, 3000 stored value used, 400 growth earned, "
+            f"Order {ext}: 200 points paid CN¥2.00, CN¥30.00 stored value used, 400 growth earned, "
             "400 points earned (pending)"
         )
         assert _postings(s, entry_id) == {
@@ -190,7 +190,7 @@ def test_refund_posts_one_entry_and_points_go_back_to_their_lot(
         assert (entry.reason_code, entry.reverses_entry_id) == ("purchase_refunded", purchase)
         assert entry.description == (
             f"Refund of order {ext}: 200 points given back, 400 points taken back, "
-            "3000 stored value back, 400 growth taken back"
+            "CN¥30.00 stored value back, 400 growth taken back"
         )
         assert _postings(s, refund) == {
             ("member", "points"): 200,
@@ -243,7 +243,7 @@ def test_points_given_back_to_an_expired_lot_come_back_expired(
         assert entry is not None
         assert entry.description == (
             f"Refund of order {ext}: 200 points given back (200 of them already expired), "
-            "400 points taken back, 3000 stored value back, 400 growth taken back"
+            "400 points taken back, CN¥30.00 stored value back, 400 growth taken back"
         )
         assert _postings(s, refund) == {
             ("member", "points"): 200 - 200 - 400,

@@ -109,7 +109,7 @@ def test_top_up_quote_commit_and_qr(
     )
     statement = client.get(f"/api/v1/members/{member}/stored-value", headers=h).json()
     assert (statement["principal_minor"], statement["bonus_minor"]) == (10000, 2000)
-    assert statement["lines"][0]["description"] == "Top-up of 10000 with a bonus of 2000"
+    assert statement["lines"][0]["description"] == "Top-up of CN¥100.00 with a bonus of CN¥20.00"
     svg = client.get(f"/api/v1/members/{member}/membership-qr.svg", headers=h)
     assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
     assert "<svg" in svg.text

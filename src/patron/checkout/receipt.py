@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from patron.checkout.schemas import BenefitOut, MemberOut, QuoteLineOut, QuoteOut
+from patron.core.money import format_money
 from patron.ledger.queries import MemberBalances
+from patron.members.names import display_name
 from patron.programs.config import Tier
 
 if TYPE_CHECKING:
@@ -13,13 +15,14 @@ if TYPE_CHECKING:
 
 
 def money(amount: int, currency: str) -> str:
-    return f"{currency} {amount / 100:,.2f}"
+    """English receipt money in the currency's own decimals (JPY 1234 → ``JP¥1,234``)."""
+    return format_money(amount, currency)
 
 
 def _member(q: Quote, tier: Tier | None, balances: MemberBalances | None) -> MemberOut | None:
     if q.member is None or balances is None:
         return None
-    name = " ".join(p for p in (q.member.first_name, q.member.last_name) if p) or f"#{q.member.id}"
+    name = display_name(q.member.first_name, q.member.last_name) or f"#{q.member.id}"
     b = balances.balances
     return MemberOut(
         id=q.member.id,

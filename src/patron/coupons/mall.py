@@ -30,6 +30,7 @@ from patron.coupons.models import (
 )
 from patron.coupons.schemas import MallItemIn, MallItemPatch
 from patron.ledger.service import EntryInfo, idempotent, reverse_entry, spend_points
+from patron.ledger.words import Words
 from patron.members.models import Member
 
 register_event_types("mall.redeemed", "mall.order_updated")
@@ -210,10 +211,10 @@ def _redeem(
         merchant_id,
         member_id,
         points,
-        EntryInfo(
-            reason_code="mall_redeemed",
-            description=f"Redeemed {points} points for {label}",
-            actor=actor,
+        EntryInfo.worded(
+            "mall_redeemed",
+            Words("mall_redeemed", {"points": points, "item": label}),
+            actor,
             object_type="mall_order",
             object_id=str(order.id),
         ),
@@ -333,10 +334,10 @@ def _cancel(session: Session, order: MallOrder, item: MallItem, actor: str) -> N
             session,
             order.merchant_id,
             order.spend_entry_id,
-            EntryInfo(
-                reason_code="mall_cancelled",
-                description=f"Refunded {order.points} points for cancelled {item.name}",
-                actor=actor,
+            EntryInfo.worded(
+                "mall_cancelled",
+                Words("mall_refunded", {"points": order.points, "item": item.name}),
+                actor,
                 object_type="mall_order",
                 object_id=str(order.id),
             ),

@@ -63,6 +63,20 @@ CATEGORIES: tuple[str, ...] = (
     "Seasonal boxes",
 )
 SEASONAL_CATEGORY = "Seasonal boxes"
+# What the shop calls its categories: in Chinese and English, as it names its stores and teas
+# (the generator keys on the English).
+CATEGORY_NAMES: dict[str, str] = {
+    "Green tea": "绿茶 Green tea",
+    "Oolong": "乌龙茶 Oolong",
+    "Black tea": "红茶 Black tea",
+    "Pu'er": "普洱茶 Pu'er",
+    "White tea": "白茶 White tea",
+    "Flower & herbal": "花草茶 Flower & herbal",
+    "Teaware": "茶具 Teaware",
+    "Gift sets": "礼盒 Gift sets",
+    "Snacks": "茶点 Snacks",
+    "Seasonal boxes": "时令礼盒 Seasonal boxes",
+}
 
 # (code, name, category, price of the base pack in yuan, tags, pack sizes as (label, factor))
 _TEA_SIZES = (("50g", 1.0), ("100g", 1.85), ("250g", 4.2))

@@ -22,7 +22,14 @@ import numpy as np
 import numpy.typing as npt
 
 from patron.demo.basket import PRICE, REFUND_REASONS, Baskets, baskets
-from patron.demo.catalogue import CATALOGUE, CURRENCY, ONLINE_STORE, PHYSICAL_STORES, TIMEZONE
+from patron.demo.catalogue import (
+    CATALOGUE,
+    CATEGORY_NAMES,
+    CURRENCY,
+    ONLINE_STORE,
+    PHYSICAL_STORES,
+    TIMEZONE,
+)
 from patron.demo.model import (
     STREAM_BASKET,
     Customers,
@@ -247,7 +254,7 @@ def _order_event(blk: _Block, j: int, now_ts: int) -> OrderPlaced:
             OrderLineRow(
                 sku=product.sku,
                 name=product.name,
-                category=product.category,
+                category=CATEGORY_NAMES[product.category],
                 quantity=int(b.quantity[k]),
                 unit_price_minor=int(PRICE[int(b.product[k])]),
                 discount_minor=int(b.line_discount[k]),

@@ -58,6 +58,7 @@ def member_variables(member: Member, merchant_locale: str | None) -> dict[str, A
         "first_name": member.first_name,
         "last_name": member.last_name,
         "display_name": member.display_name,
+        "greeting_name": member.greeting_name,
         "email": member.email,
         "phone": member.phone,
         "birthday": member.birthday,

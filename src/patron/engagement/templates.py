@@ -26,6 +26,7 @@ SCHEMA: dict[str, frozenset[str]] = {
             "first_name",
             "last_name",
             "display_name",
+            "greeting_name",
             "email",
             "phone",
             "birthday",

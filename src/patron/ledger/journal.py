@@ -18,7 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
-from patron.core.db import UTCDateTime
+from patron.core.db import JsonDoc, UTCDateTime
 from patron.core.errors import BusinessRuleViolation, InvalidInput
 from patron.ledger.models import (
     ACCOUNTS,
@@ -28,6 +28,7 @@ from patron.ledger.models import (
     LedgerAccount,
     Posting,
 )
+from patron.ledger.words import Words
 from patron.members.models import Member
 
 AccountKey = tuple[int | None, str]  # (member_id or None for the merchant side, code)
@@ -52,10 +53,10 @@ _SELECT_ACCOUNTS = text(
 _INSERT_ENTRY = text(
     "INSERT INTO journal_entries (merchant_id, reason_code, description, note, actor, "
     "object_type, object_id, rule_version, idempotency_key, reverses_entry_id, "
-    "corrects_entry_id, occurred_at) VALUES (:merchant_id, :reason_code, :description, :note, "
-    ":actor, :object_type, :object_id, :rule_version, :idempotency_key, :reverses_entry_id, "
-    ":corrects_entry_id, :occurred_at) RETURNING id"
-).bindparams(bindparam("occurred_at", type_=UTCDateTime()))
+    "corrects_entry_id, occurred_at, words) VALUES (:merchant_id, :reason_code, :description, "
+    ":note, :actor, :object_type, :object_id, :rule_version, :idempotency_key, "
+    ":reverses_entry_id, :corrects_entry_id, :occurred_at, :words) RETURNING id"
+).bindparams(bindparam("occurred_at", type_=UTCDateTime()), bindparam("words", type_=JsonDoc))
 _MERCHANT_UPDATE = text(
     "UPDATE ledger_accounts SET balance = balance + :d WHERE id = :id RETURNING balance"
 )
@@ -91,7 +92,11 @@ class Leg:
 
 @dataclass(frozen=True)
 class EntryInfo:
-    """What every entry says about itself (reason, words for the member, who, why, link)."""
+    """What every entry says about itself (reason, words for the member, who, why, link).
+
+    ``words``: the member's words as a phrase code and figures, rendered in the reader's
+    language when the statement is read (ADR 0621); ``description`` is then its English
+    rendering (give ``""``). Text typed by staff (an adjustment) has a description only."""
 
     reason_code: str
     description: str
@@ -102,6 +107,12 @@ class EntryInfo:
     rule_version: str | None = None
     reverses_entry_id: int | None = None
     corrects_entry_id: int | None = None
+    words: Words | None = None
+
+    @classmethod
+    def worded(cls, reason_code: str, words: Words, actor: str, **more: Any) -> EntryInfo:
+        """An entry whose member's words are ``words`` (description: their English)."""
+        return cls(reason_code, words.english(), actor, words=words, **more)
 
 
 @dataclass(frozen=True)
@@ -332,6 +343,7 @@ def insert_entry(
             "reverses_entry_id": info.reverses_entry_id,
             "corrects_entry_id": info.corrects_entry_id,
             "occurred_at": now,
+            "words": info.words.to_json() if info.words else None,
         },
     ).scalar_one()
     return entry_id

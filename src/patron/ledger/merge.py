@@ -16,6 +16,7 @@ from patron.core.clock import utcnow
 from patron.ledger.journal import EntryInfo, Leg, PostedEntry, post_legs
 from patron.ledger.models import ACCOUNTS, LOTS, AllocationKind, Asset
 from patron.ledger.points import SYSTEM_ACTOR, expire_member_due, take_from_lots
+from patron.ledger.words import Words
 from patron.members.merge import STAGE_LEDGER, register_merge_hook
 
 MERGE_REASON = "member_merge"
@@ -23,14 +24,6 @@ MERGE_REASON = "member_merge"
 _MOVE_LOTS = text(
     "UPDATE points_lots SET member_id = :keep WHERE merchant_id = :m AND member_id = :gone"
 )
-_WORDS = {
-    Asset.POINTS: "points",
-    Asset.POINTS_PENDING: "pending points",
-    Asset.GROWTH: "growth",
-    Asset.STORED_PRINCIPAL: "stored value",
-    Asset.STORED_BONUS: "bonus stored value",
-    Asset.COMMISSION: "commission",
-}
 
 
 def _balances(session: Session, merchant_id: int, member_id: int) -> dict[Asset, int]:
@@ -46,11 +39,10 @@ def _balances(session: Session, merchant_id: int, member_id: int) -> dict[Asset,
 def _transfer(
     session: Session, merchant_id: int, keep_id: int, gone_id: int, asset: Asset, amount: int
 ) -> PostedEntry:
-    info = EntryInfo(
-        reason_code=MERGE_REASON,
-        description=f"{_WORDS.get(asset, asset.value).capitalize()} moved from merged member "
-        f"record {gone_id} to member {keep_id}",
-        actor=SYSTEM_ACTOR,
+    info = EntryInfo.worded(
+        MERGE_REASON,
+        Words("merged", {"asset": asset.value, "from_id": gone_id, "to_id": keep_id}),
+        SYSTEM_ACTOR,
         object_type="member",
         object_id=str(gone_id),
     )

@@ -103,7 +103,10 @@ class JournalEntry(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     reason_code: Mapped[str] = mapped_column(String(64))
-    description: Mapped[str] = mapped_column(String(500))  # the member reads this
+    description: Mapped[str] = mapped_column(String(500))  # the member reads this (English)
+    # The member's words as {"code", "params", "parts"}, worded when read (ADR 0621); null for
+    # entries written before them and for staff-typed text: the description is shown.
+    words: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)  # staff only
     actor: Mapped[str] = mapped_column(String(120))
     object_type: Mapped[str | None] = mapped_column(String(64), nullable=True)

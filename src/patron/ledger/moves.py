@@ -60,6 +60,7 @@ from patron.ledger.points import (
     take_for_debt,
     take_lots,
 )
+from patron.ledger.words import Words
 
 # Member accounts: refuse if the balance would dip below zero at any point of the entry's legs
 # taken in order (``need``: the lowest running sum), unless the account may hold a debt.
@@ -275,7 +276,7 @@ def post_moves(
     earn: Earn | None = None,
     give_back: GiveBack | None = None,
     take_back: TakeBack | None = None,
-    describe: Callable[[int, int, int], str] | None = None,
+    describe: Callable[[int, int, int], Words] | None = None,
 ) -> Moved:
     """Post everything one purchase or one refund moves for ``member_id`` as one entry.
 
@@ -322,7 +323,7 @@ def _post_moves(
     earn: Earn | None,
     give_back: GiveBack | None,
     take_back: TakeBack | None,
-    describe: Callable[[int, int, int], str] | None,
+    describe: Callable[[int, int, int], Words] | None,
 ) -> Moved:
     now = utcnow(session)
     pending = False
@@ -400,7 +401,8 @@ def _post_moves(
     if not all_legs:
         return Moved(None, taken_back=take, given_back=given, given_back_expired=gone)
     if describe is not None:
-        info = replace(info, description=describe(given, gone, take))
+        said = describe(given, gone, take)
+        info = replace(info, description=said.english(), words=said)
     check_legs(all_legs)
     check_info(info)
 

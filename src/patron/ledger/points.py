@@ -23,6 +23,7 @@ from patron.core.errors import Conflict, InvalidInput
 from patron.core.events import emit, register_event_types
 from patron.ledger.journal import EntryInfo, Leg, PostedEntry, post_legs
 from patron.ledger.models import ALLOCATIONS, LOTS, AllocationKind, Asset
+from patron.ledger.words import Words
 
 POINTS_ISSUED = "points_issued"
 POINTS_PENDING_ISSUED = "points_pending_issued"
@@ -321,10 +322,10 @@ def _due_lots(
 
 def _expire_lot(session: Session, lot: Any, now: datetime) -> None:
     earned = lot.earned_at.date().isoformat()
-    info = EntryInfo(
-        reason_code="points_expired",
-        description=f"{lot.remaining} points earned on {earned} expired",
-        actor=SYSTEM_ACTOR,
+    info = EntryInfo.worded(
+        "points_expired",
+        Words("points_expired", {"points": lot.remaining, "earned_on": earned}),
+        SYSTEM_ACTOR,
         object_type="points_lot",
         object_id=str(lot.id),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
@@ -37,6 +38,7 @@ class StatementLine:
     balances_after: dict[str, int] = field(default_factory=dict)
     reverses_entry_id: int | None = None
     corrects_entry_id: int | None = None
+    words: dict[str, Any] | None = None  # worded when read (ADR 0621); None: show description
 
 
 # Built once (checkout reads balances twice per purchase): building costs more than running.
@@ -112,6 +114,7 @@ def statement(
             e.description,
             reverses_entry_id=e.reverses_entry_id,
             corrects_entry_id=e.corrects_entry_id,
+            words=e.words,
         )
         for e in entries
     }

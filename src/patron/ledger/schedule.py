@@ -21,6 +21,7 @@ from patron.ledger.points import (
     LedgerBusy,
     repay_debt,
 )
+from patron.ledger.words import Words
 
 DEFAULT_EXPIRING_SOON_DAYS = 7
 _LOTS: Table = PointsLot.__table__  # type: ignore[assignment]
@@ -35,10 +36,10 @@ def _release_lot(session: Session, lot: Any, now: datetime) -> None:
             Leg.member(lot.member_id, Asset.POINTS, n),
             Leg.merchant(POINTS_ISSUED, Asset.POINTS, -n),
         ]
-        info = EntryInfo(
-            reason_code="points_released",
-            description=f"{n} pending points are now available",
-            actor=SYSTEM_ACTOR,
+        info = EntryInfo.worded(
+            "points_released",
+            Words("points_released", {"points": n}),
+            SYSTEM_ACTOR,
             object_type="points_lot",
             object_id=str(lot.id),
         )

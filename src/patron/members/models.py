@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, BigId, JsonDoc, UTCDateTime
+from patron.members.names import display_name, greeting_name
 
 
 class FunnelStage(StrEnum):
@@ -92,8 +93,14 @@ class Member(Base):
 
     @property
     def display_name(self) -> str:
-        name = " ".join(p for p in (self.first_name, self.last_name) if p)
+        """The name in the order of its script (周悦, Carol Smith); else email, phone or id."""
+        name = display_name(self.first_name, self.last_name)
         return name or self.email or self.phone or f"#{self.id}"
+
+    @property
+    def greeting_name(self) -> str:
+        """The name a greeting uses: "Carol" for Carol Smith, "周悦" for 周悦 (ADR 0620)."""
+        return greeting_name(self.first_name, self.last_name) or self.display_name
 
 
 class MemberIdentity(Base):

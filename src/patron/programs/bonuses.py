@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.ledger.models import IdempotencyKey
 from patron.ledger.service import EntryInfo, earn_points
+from patron.ledger.words import Words
 from patron.members.models import Member
 from patron.programs.calendar import expiry_at, merchant_zone
 from patron.programs.models import ProgramRule
@@ -31,8 +32,8 @@ def _grant(
     points = rule.config.welcome_bonus if kind == "welcome" else rule.config.birthday_bonus
     if points <= 0:
         return False
-    words = "Welcome points" if kind == "welcome" else f"Birthday points {year}"
-    info = EntryInfo(
+    words = Words("welcome_bonus") if kind == "welcome" else Words("birthday_bonus", {"year": year})
+    info = EntryInfo.worded(
         f"{kind}_bonus",
         words,
         "system",

@@ -31,6 +31,14 @@ def merchant_zone(session: Session, merchant_id: int) -> ZoneInfo:
     return zones[merchant_id]
 
 
+def merchant_currency(session: Session, merchant_id: int) -> str:
+    """The merchant's currency (ISO 4217), from the session's identity map when loaded."""
+    loaded = session.identity_map.get(identity_key(Merchant, merchant_id))
+    if loaded is not None and "currency" in loaded.__dict__:
+        return str(loaded.currency)
+    return str(session.scalar(select(Merchant.currency).where(Merchant.id == merchant_id)))
+
+
 def add_months(day: date, months: int) -> date:
     """The same day ``months`` later (the month's last day if it is shorter)."""
     index = day.year * 12 + day.month - 1 + months

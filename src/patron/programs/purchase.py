@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.ledger.moves import Earn, post_moves
 from patron.ledger.service import Asset, EntryInfo, Leg
+from patron.ledger.words import Words
 from patron.programs import stored_value, tiers
 from patron.programs.calendar import expiry_at
 from patron.programs.context import Programs, current_tier, earn_context, load_programs
@@ -77,8 +78,8 @@ def _earn_lines(lines: Sequence[Any]) -> list[EarnLine]:
     ]
 
 
-def _info(order: Any, reason: str, words: str, actor: str, rule: str | None) -> EntryInfo:
-    return EntryInfo(
+def _info(order: Any, reason: str, words: Words, actor: str, rule: str | None) -> EntryInfo:
+    return EntryInfo.worded(
         reason, words, actor, object_type="order", object_id=str(order.id), rule_version=rule
     )
 
@@ -93,19 +94,28 @@ def _earn_of(session: Session, programs: Programs, earning: Earning) -> Earn | N
 
 
 def describe_purchase(
-    external_id: str, payments: Payments, growth: int, earn: Earn | None, pending: bool
-) -> str:
+    external_id: str,
+    currency: str,
+    payments: Payments,
+    growth: int,
+    earn: Earn | None,
+    pending: bool,
+) -> Words:
     """The member's words for a whole purchase: one statement line, its parts named."""
     stored = payments.stored_principal_minor + payments.stored_bonus_minor
-    parts = [
-        f"{payments.points_redeemed} points paid {payments.points_value_minor}"
-        if payments.points_redeemed
-        else "",
-        f"{stored} stored value used" if stored else "",
-        f"{growth} growth earned" if growth else "",
-        f"{earn.points} points earned" + (" (pending)" if pending else "") if earn else "",
-    ]
-    return f"Order {external_id}: " + ", ".join(p for p in parts if p)
+    money = {"currency": currency}
+    parts = []
+    if payments.points_redeemed:
+        paid = {"points": payments.points_redeemed, "value_minor": payments.points_value_minor}
+        parts.append(Words("points_paid", paid | money))
+    if stored:
+        parts.append(Words("stored_used", {"amount_minor": stored} | money))
+    if growth:
+        parts.append(Words("growth_earned", {"growth": growth}))
+    if earn:
+        code = "points_earned_pending" if pending else "points_earned"
+        parts.append(Words(code, {"points": earn.points}))
+    return Words("purchase", {"order": external_id}, tuple(parts))
 
 
 def settle_order(
@@ -152,7 +162,9 @@ def settle_order(
         rules = (programs.points, programs.stored_value, programs.tiers)
         tags = [r.tag for r in rules if r and r.version]
         pending = earn is not None and earn.available_at is not None
-        words = describe_purchase(order.external_id, payments, earning.growth, earn, pending)
+        words = describe_purchase(
+            order.external_id, order.currency, payments, earning.growth, earn, pending
+        )
         moved = post_moves(
             session,
             merchant_id,

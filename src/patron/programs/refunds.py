@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from patron.core.events import emit
 from patron.ledger.moves import GiveBack, TakeBack, post_moves
 from patron.ledger.service import Asset, EntryInfo, Leg
+from patron.ledger.words import Words
 from patron.programs import tiers
 from patron.programs.context import load_programs
 from patron.programs.models import OrderPayment
@@ -99,19 +100,27 @@ def _value_legs(row: OrderPayment, principal: int, bonus: int, growth: int) -> l
 
 
 def describe_refund(
-    external_id: str, returned: int, expired: int, taken: int, stored: int, growth: int
-) -> str:
+    external_id: str,
+    currency: str,
+    returned: int,
+    expired: int,
+    taken: int,
+    stored: int,
+    growth: int,
+) -> Words:
     """The member's words for a whole refund: one statement line, its parts named."""
-    parts = [
-        f"{returned} points given back"
-        + (f" ({expired} of them already expired)" if expired else "")
-        if returned
-        else "",
-        f"{taken} points taken back" if taken else "",
-        f"{stored} stored value back" if stored else "",
-        f"{growth} growth taken back" if growth else "",
-    ]
-    return f"Refund of order {external_id}: " + (", ".join(p for p in parts if p) or "nothing")
+    parts = []
+    if returned and expired:
+        parts.append(Words("points_given_back_expired", {"points": returned, "expired": expired}))
+    elif returned:
+        parts.append(Words("points_given_back", {"points": returned}))
+    if taken:
+        parts.append(Words("points_taken_back", {"points": taken}))
+    if stored:
+        parts.append(Words("stored_back", {"amount_minor": stored, "currency": currency}))
+    if growth:
+        parts.append(Words("growth_taken_back", {"growth": growth}))
+    return Words("refund", {"order": external_id}, tuple(parts))
 
 
 def on_refund(
@@ -162,7 +171,7 @@ def on_refund(
             give_back=give,
             take_back=take,
             describe=lambda given, expired, taken: describe_refund(
-                order.external_id, given, expired, taken, principal + bonus, growth
+                order.external_id, order.currency, given, expired, taken, principal + bonus, growth
             ),
         )
     taken = moved.taken_back if moved else 0

@@ -13,6 +13,8 @@ from patron.core.errors import BusinessRuleViolation, InvalidInput, NotFound
 from patron.core.events import emit, register_event_types
 from patron.ledger import queries
 from patron.ledger.service import Asset, EntryInfo, Leg, idempotent, post_entry
+from patron.ledger.words import Words
+from patron.programs.calendar import merchant_currency
 from patron.programs.config import StoredValueConfig
 from patron.programs.models import TopUp
 from patron.programs.rules import stored_value_rule
@@ -109,8 +111,16 @@ def top_up(
                 Leg.member(member_id, Asset.STORED_BONUS, bonus),
                 Leg.merchant(BONUS_ISSUED, Asset.STORED_BONUS, -bonus),
             ]
-        words = f"Top-up of {amount_minor}" + (f" with a bonus of {bonus}" if bonus else "")
-        info = EntryInfo(
+        currency = merchant_currency(session, merchant_id)
+        words = (
+            Words(
+                "top_up_bonus",
+                {"amount_minor": amount_minor, "bonus_minor": bonus, "currency": currency},
+            )
+            if bonus
+            else Words("top_up", {"amount_minor": amount_minor, "currency": currency})
+        )
+        info = EntryInfo.worded(
             "top_up",
             words,
             actor,
@@ -190,8 +200,15 @@ def refund_top_up(session: Session, merchant_id: int, top_up_id: int, actor: str
         raise BusinessRuleViolation(
             "nothing left of this top-up to refund", code="nothing_to_refund"
         )
-    words = f"Refund of the top-up of {row.principal_minor}: {cash} paid back"
-    info = EntryInfo(
+    words = Words(
+        "top_up_refund",
+        {
+            "amount_minor": row.principal_minor,
+            "cash_minor": cash,
+            "currency": merchant_currency(session, merchant_id),
+        },
+    )
+    info = EntryInfo.worded(
         "top_up_refund",
         words,
         actor,

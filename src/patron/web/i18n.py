@@ -14,16 +14,19 @@ from decimal import Decimal
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, get_timezone_location
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal, get_currency_precision
+from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 from patron.core.languages import normalise_locale as normalise_locale  # re-exported
+from patron.core.money import format_money
+from patron.ledger import words as ledger_words
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 DEFAULT_LOCALE = "en"
@@ -99,13 +102,24 @@ class Formatter:
         self.zone = ZoneInfo(timezone)
 
     def money(self, minor: int | None, currency: str | None = None) -> str:
-        """Minor units (cents, fen) as money, e.g. 12345 CNY → ``¥123.45``."""
+        """Minor units as money with the currency's own decimals (``patron.core.money``):
+        12345 CNY → ``¥123.45``, 1234 JPY → ``JP¥1,234``, 1234 KWD → ``KWD 1.234``."""
         if minor is None:
             return ""
-        code = currency or self.currency
-        digits = get_currency_precision(code)
-        amount = Decimal(minor).scaleb(-digits)
-        return str(format_currency(amount, code, locale=self.locale))
+        return format_money(minor, currency or self.currency, self.language.babel_locale)
+
+    def words(self, words: dict[str, Any] | None, fallback: str = "") -> str:
+        """A statement line's words (a phrase code and figures) in the reader's language;
+        ``fallback`` (the stored description) for entries written before words (ADR 0621)."""
+        if not words:
+            return fallback
+        return ledger_words.render(
+            words,
+            translations_for(self.language.code).gettext,
+            lambda n: self.number(n),
+            lambda d: self.date(d),
+            lambda minor, currency: self.money(minor, currency),
+        )
 
     def language_name(self, code: str | None) -> str:
         """A locale code (``zh_Hans_CN``, ``en``) as its language's name in the reader's
@@ -117,6 +131,16 @@ class Formatter:
         except (ValueError, TypeError, UnknownLocaleError):
             return code
         return str(name) if name else code
+
+    def zone_name(self, zone: str | None) -> str:
+        """A time zone as its place in the reader's language: ``Asia/Shanghai`` →
+        "中国（上海）时间", "China (Shanghai) Time"; UTC and unknown zones as their id."""
+        if not zone or zone.upper() in ("UTC", "ETC/UTC"):
+            return zone or ""
+        try:
+            return str(get_timezone_location(ZoneInfo(zone), locale=self.locale))
+        except (KeyError, ValueError, LookupError):
+            return zone
 
     def number(self, value: int | float | Decimal | None) -> str:
         return "" if value is None else str(format_decimal(value, locale=self.locale))

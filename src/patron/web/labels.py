@@ -4,6 +4,9 @@ signup``), never raw. Labels are English msgids; the caller translates them."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from patron.web.i18n import N_
 
 MEMBER_SOURCES = {
@@ -20,6 +23,76 @@ MEMBER_SOURCES = {
     "demo-signup": N_("Signed up (sample data)"),
     "demo-pos": N_("In store (sample data)"),
 }
+
+
+# Where a consent was recorded (``consents.source``): the codes Patron writes, and the words
+# the demo shop records.
+CONSENT_SOURCES = {
+    "portal": N_("Member portal"),
+    "import": N_("Imported"),
+    "shopify": N_("Imported from Shopify"),
+    "api": N_("Added through the API"),
+    "checkout": N_("In store (till)"),
+    "pos": N_("In store (till)"),
+    "order": N_("With an order"),
+    "dashboard": N_("Added in the dashboard"),
+    "unsubscribe": N_("Unsubscribe link"),
+    "email": N_("Email link"),
+    "sms": N_("Text message reply"),
+    "whatsapp": N_("WhatsApp reply"),
+    "wechat": N_("WeChat"),
+    "in-store sign-up": N_("Signed up in store"),
+    "online checkout": N_("Online checkout"),
+    "WeChat mini-program": N_("WeChat mini-program"),
+    "portal settings": N_("Member portal settings"),
+}
+
+
+def consent_source_label(code: str | None) -> str:
+    """The label msgid of where a consent was recorded; "—" for none."""
+    if not code:
+        return "—"
+    return CONSENT_SOURCES.get(code) or CONSENT_SOURCES.get(code.split(":")[0]) or humanise(code)
+
+
+# Why a member moved along the funnel (``funnel_transitions.reason``, written in English by the
+# members, orders and attention services): a pattern and its msgid, worded when read.
+FUNNEL_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), msgid)
+    for pattern, msgid in (
+        (r"^created$", N_("Profile created")),
+        (r"^order (?P<ref>.+)$", N_("Order %(ref)s")),
+        (r"^refund (?P<ref>.+)$", N_("Refund %(ref)s")),
+        (r"^registration changed$", N_("Registration changed")),
+        (r"^merged with member (?P<ref>\d+)$", N_("Merged with member #%(ref)s")),
+        (r"^purchases older than a year$", N_("Last purchase over a year ago")),
+        (r"^monthly review$", N_("Monthly review")),
+        (r"^portal visit$", N_("Visited the member portal")),
+        (r"^message opened$", N_("Opened a message")),
+        (r"^message clicked$", N_("Clicked a message")),
+        (r"^review written$", N_("Wrote a review")),
+        (r"^community post$", N_("Posted in the community")),
+        (r"^attention older than (?P<days>\d+) days$", N_("Attention older than %(days)s days")),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Said:
+    """A msgid and its values, translated by the template: ``_(said.msgid, **said.values)``."""
+
+    msgid: str
+    values: dict[str, str]
+
+
+def funnel_reason(reason: str | None) -> Said:
+    """Why a member moved along the funnel, as a msgid and its values; an unknown reason
+    humanised."""
+    for pattern, msgid in FUNNEL_REASONS:
+        found = pattern.match(reason or "")
+        if found:
+            return Said(msgid, found.groupdict())
+    return Said(humanise(reason) if reason else "—", {})
 
 
 def humanise(code: str) -> str:

@@ -21,7 +21,7 @@ from patron.web.i18n import (
     normalise_locale,
     translations_for,
 )
-from patron.web.labels import content_field, source_label
+from patron.web.labels import consent_source_label, content_field, funnel_reason, source_label
 from patron.web.nav import NavItem, Shell
 from patron.web.security import ensure_csrf_token
 
@@ -54,6 +54,8 @@ def environment(code: str) -> Environment:
         LANGUAGES=LANGUAGES,
         content_field=content_field,
         source_label=source_label,
+        consent_source_label=consent_source_label,
+        funnel_reason=funnel_reason,
     )
     return env
 

@@ -60,8 +60,8 @@ def _welcome(p: Params) -> dict[str, Any]:
         "steps": [
             _send(
                 "hello",
-                ("Welcome, {{ member.first_name }}", "Glad to have you."),
-                ("欢迎，{{ member.first_name }}", "很高兴您加入。"),
+                ("Welcome, {{ member.greeting_name }}", "Glad to have you."),
+                ("欢迎，{{ member.greeting_name }}", "很高兴您加入。"),
                 kind="care",
                 topic="welcome",
             ),
@@ -124,8 +124,8 @@ def _birthday(p: Params) -> dict[str, Any]:
             *_coupon(p),
             _send(
                 "greet",
-                ("Happy birthday, {{ member.first_name }}!", "A gift is waiting."),
-                ("生日快乐，{{ member.first_name }}！", "礼物已为您准备好。"),
+                ("Happy birthday, {{ member.greeting_name }}!", "A gift is waiting."),
+                ("生日快乐，{{ member.greeting_name }}！", "礼物已为您准备好。"),
                 topic="birthday",
             ),
         ],

@@ -1,0 +1,28 @@
+"""Money as people read it: minor units shown with the currency's own number of decimals.
+
+Amounts are stored as integers in the currency's minor unit (ADR on money in concepts.md); how
+many decimals that unit has is the currency's, from CLDR through Babel: CNY and USD 2, JPY and
+KRW 0, KWD and BHD 3. Every amount shown to a person goes through :func:`format_money`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from babel.numbers import format_currency, get_currency_precision
+
+
+def minor_digits(currency: str) -> int:
+    """How many decimals the currency's minor unit has (JPY 0, CNY 2, KWD 3)."""
+    return int(get_currency_precision(currency))
+
+
+def to_major(minor: int, currency: str) -> Decimal:
+    """``1234`` JPY → ``Decimal("1234")``; ``1234`` CNY → ``Decimal("12.34")``."""
+    return Decimal(minor).scaleb(-minor_digits(currency))
+
+
+def format_money(minor: int, currency: str, locale: str = "en_GB") -> str:
+    """Minor units as money in ``locale`` (a CLDR locale): 1234 JPY → ``JP¥1,234``,
+    1234 KWD → ``KWD 1.234``, 12345 CNY in ``zh_Hans_CN`` → ``¥123.45``."""
+    return str(format_currency(to_major(minor, currency), currency, locale=locale))
