@@ -70,7 +70,7 @@ def test_journey_page_shows_steps_and_exact_statistics(
     for expected in (
         "Welcome series",
         "When a member registers",
-        "Send “Welcome, [First name]” (In-app)",
+        "Send “Welcome, [Greeting name]” (In-app)",
         "Wait 2 days",
         "Wait 4 days",
         "Members go through every step.",

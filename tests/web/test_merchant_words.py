@@ -367,7 +367,7 @@ def test_journey_pages_show_steps_in_words(
     sign_in(client, tenant)
     page = visible_text(client.get(f"/journeys/{welcome.id}").text)
     for said in (
-        "Send “Welcome, [First name]” (In-app)",
+        "Send “Welcome, [Greeting name]” (In-app)",
         "Wait 2 days",
         "Send “How points work” (In-app)",
         "Wait 4 days",
@@ -385,7 +385,7 @@ def test_journey_pages_show_steps_in_words(
     token = csrf_of(client.get("/journeys"))
     client.post("/language", data={"locale": "zh_Hans", "csrf_token": token, "next": "/journeys"})
     chinese = visible_text(client.get(f"/journeys/{welcome.id}").text)
-    assert "发送“欢迎，【名】”（应用内）" in chinese and "{{" not in chinese
+    assert "发送“欢迎，【称呼】”（应用内）" in chinese and "{{" not in chinese
     assert "第 3 步 · 发送" in chinese
     panel = visible_text(client.get(f"/members/{mei.id}").text)
     assert "第 1 步" in panel and code_words(panel, STEP_CODES) == []

@@ -9,6 +9,7 @@ schedule. After the first materialisation every change is announced as a ``segme
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,16 @@ from patron.tenancy.models import Merchant
 register_event_types("segment.entered", "segment.left")
 # The calendar-day fields register themselves on import, as other domains' fields do.
 assert calendar_fields.CALENDAR_FIELDS
+# Other domains' fields, found by name so that engagement imports none of them (each module is
+# light: the analytics one reads the stored predictions, not the analytics engine). Without this
+# a process that never loaded the analytics engine refused "probability still a customer".
+FIELD_PROVIDERS = (
+    "patron.programs.segment_fields",
+    "patron.coupons.segment_fields",
+    "patron.analytics.segment_fields",
+)
+for _provider in FIELD_PROVIDERS:
+    importlib.import_module(_provider)
 
 REFRESH_EVERY = timedelta(hours=1)
 CURSOR = "segments"

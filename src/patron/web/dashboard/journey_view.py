@@ -188,7 +188,7 @@ VARIABLE_NAMES = {
     ("member", "first_name"): N_("First name"),
     ("member", "last_name"): N_("Last name"),
     ("member", "display_name"): N_("Member's name"),
-    ("member", "greeting_name"): N_("Name to greet the member by"),
+    ("member", "greeting_name"): N_("Greeting name"),
     ("merchant", "name"): N_("Shop name"),
     ("tier", "name"): N_("Tier"),
     ("balance", "points"): N_("Points balance"),
