@@ -93,6 +93,22 @@ def test_export_and_erase_through_the_api(
     with transaction(sessions) as s:
         assert verify(s, m) == []
         assert traces(s) == []
+    # Nothing personal can be attached to the tombstone again.
+    for method, path, payload in (
+        ("PATCH", url, {"first_name": FIRST}),
+        ("POST", f"{url}/notes", {"body": "back again"}),
+        ("POST", f"{url}/tags", {"tags": ["vip"]}),
+        ("PUT", f"{url}/consents", {"channel": "email", "granted": True}),
+    ):
+        r = client.request(method, path, headers=tenant.headers, json=payload)
+        assert (r.status_code, r.json()["error"]["code"]) == (409, "member_erased"), path
+    merged = client.post(
+        f"/api/v1/members/{history.other_id}/merge",
+        headers=tenant.headers,
+        json={"other_member_id": member},
+    )
+    assert (merged.status_code, merged.json()["error"]["code"]) == (422, "member_erased")
+    assert _state(sessions, member)[:4] == (None, None, _state(sessions, member)[2], 0)
     # The phone finds nobody now; it can be given to a new member.
     assert (
         client.get(f"/api/v1/members?q={PHONE[-8:]}", headers=tenant.headers).json()["items"] == []
