@@ -4,6 +4,9 @@ totals exactly as they were."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
@@ -183,3 +186,30 @@ def test_journal_entries_change_only_their_words_on_postgresql(
             -100,
             100,
         ]
+
+
+def test_two_erasures_at_once_make_one_record_on_postgresql(
+    pg_only_engine: Engine, clock: FrozenClock
+) -> None:
+    sessions = make_session_factory(pg_only_engine, clock)
+    tenant = make_tenant(sessions, "alpha")
+    with transaction(sessions) as s:
+        member = create_member(
+            s, tenant.merchant_id, MemberCreate(first_name="Ada", phone="+8613800000005")
+        ).id
+    start = threading.Barrier(2)
+
+    def erase(actor: str) -> bool:
+        start.wait()
+        with transaction(sessions) as s:
+            return erase_member(s, tenant.merchant_id, member, actor=actor, reason="asked")[1]
+
+    with ThreadPoolExecutor(2) as pool:
+        results = sorted(pool.map(erase, ["staff:1", "staff:2"]))
+    assert results == [False, True]
+    with transaction(sessions) as s:
+        assert len(s.scalars(select(MemberErasure)).all()) == 1
+        assert (
+            len(s.scalars(select(OutboxEvent).where(OutboxEvent.type == "member.erased")).all())
+            == 1
+        )

@@ -210,6 +210,8 @@ def erase_member(
     ``reason`` says why (e.g. "member's request of 2026-12-01"), never who.
     Another merchant's member is :class:`NotFound`."""
     member = get_member(session, merchant_id, member_id)
+    # Two requests at once: the second waits here, then finds the first one's record.
+    session.execute(select(Member.id).where(Member.id == member_id).with_for_update())
     done = session.scalar(
         select(MemberErasure).where(
             MemberErasure.merchant_id == merchant_id, MemberErasure.member_id == member_id

@@ -15,10 +15,12 @@ from patron.privacy.tables import collect, plain
 from patron.tenancy.models import Merchant
 
 FORMAT = "patron.member-export/1"
+# Secrets that are the shop's, not the member's data: a sign-in link's nonce is left out.
+WITHHELD = frozenset({"nonce"})
 
 
 def _row(row: Any) -> dict[str, Any]:
-    return {key: plain(value) for key, value in row._mapping.items()}
+    return {key: plain(value) for key, value in row._mapping.items() if key not in WITHHELD}
 
 
 def export_member(session: Session, merchant_id: int, member_id: int) -> dict[str, Any]:
