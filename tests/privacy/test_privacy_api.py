@@ -93,6 +93,12 @@ def test_export_and_erase_through_the_api(
     with transaction(sessions) as s:
         assert verify(s, m) == []
         assert traces(s) == []
+    shown = client.get(url, headers=tenant.headers).json()
+    assert (shown["erased_at"], shown["first_name"], shown["display_name"]) == (
+        "2026-03-18T02:00:00Z",
+        None,
+        f"#{member}",
+    )
     # Nothing personal can be attached to the tombstone again.
     for method, path, payload in (
         ("PATCH", url, {"first_name": FIRST}),
