@@ -17,6 +17,7 @@ import patron.models
 from patron.core.clock import FrozenClock
 from patron.core.db import make_session_factory, transaction
 from patron.core.events import OutboxEvent
+from patron.engagement.messages import enqueue_message
 from patron.engagement.models import Message
 from patron.ledger import service as ledger
 from patron.ledger.models import JournalEntry, Posting
@@ -31,6 +32,7 @@ from patron.privacy.tables import member_tables
 from tests.conftest import Tenant, make_tenant
 from tests.ledger.helpers import info
 from tests.privacy.helpers import EMAIL, FIRST, LAST, PHONE, build_history, totals, traces
+from tests.programs.helpers import typical_program
 
 
 def test_every_table_naming_a_member_is_in_the_export(
@@ -213,3 +215,52 @@ def test_two_erasures_at_once_make_one_record_on_postgresql(
             len(s.scalars(select(OutboxEvent).where(OutboxEvent.type == "member.erased")).all())
             == 1
         )
+
+
+def test_a_chinese_name_leaves_no_trace_either(
+    client: TestClient, sessions: sessionmaker[Session], clock: FrozenClock, tenant: Tenant
+) -> None:
+    """One-character names, stored JSON-escaped on SQLite (\\u738b): found and replaced too."""
+    m = tenant.merchant_id
+    typical_program(sessions, m)
+    made = client.post(
+        "/api/v1/members",
+        headers=tenant.headers,
+        json={"first_name": "芳", "last_name": "王", "phone": "+8613700001111"},
+    )
+    assert made.status_code == 201, made.text
+    member = made.json()["id"]
+    committed = client.post(
+        "/api/v1/checkout/commit",
+        headers={**tenant.clerk_headers, "Idempotency-Key": "c-zh"},
+        json={
+            "phone": "13700001111",
+            "lines": [{"name": "龙井", "quantity": 1, "unit_price_minor": 9900}],
+        },
+    )
+    assert committed.status_code == 201, committed.text
+    with transaction(sessions) as s:
+        enqueue_message(
+            s,
+            m,
+            member,
+            "in_app",
+            topic="service",
+            kind="transactional",
+            dedupe_key="zh",
+            content={"zh_Hans": {"title": "王芳，您好", "body": "感谢王芳的光临"}},
+        )
+    strings = ("王", "芳", "13700001111")
+    with transaction(sessions) as s:
+        before = traces(s, strings)
+        assert ("idempotency_keys", "result", "王") in before
+        assert ("outbox_events", "payload", "芳") in before
+    revenue = totals(sessions, m)
+    with transaction(sessions) as s:
+        erase_member(s, m, member, actor="staff:1", reason="本人申请")
+    with transaction(sessions) as s:
+        assert traces(s, strings) == []
+        assert verify(s, m) == []
+        kept = s.scalars(select(Message.content).where(Message.dedupe_key == "zh")).one()
+        assert kept == {"zh_Hans": {"title": "[erased]，您好", "body": "感谢[erased]的光临"}}
+    assert totals(sessions, m) == revenue
