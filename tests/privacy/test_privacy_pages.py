@@ -88,3 +88,26 @@ def test_clerk_sees_no_card_and_cannot_erase(
     assert _erasures(sessions) == 0
     with sessions() as s:
         assert s.get(Member, theirs).first_name == "Mei"  # type: ignore[union-attr]
+
+
+def test_erasure_ends_the_portal_session_and_unused_links(
+    client: TestClient, tenant: Tenant, sessions: sessionmaker[Session]
+) -> None:
+    member_id = seed_member(sessions, tenant, first="Mei", last="Chen")
+    issued = [
+        client.post(f"/api/v1/members/{member_id}/portal-link", headers=tenant.clerk_headers)
+        for _ in range(2)
+    ]
+    used, unused = (r.json()["url"].removeprefix("http://127.0.0.1:8000") for r in issued)
+    page = client.get(used)
+    client.post(used, data={"csrf_token": csrf_of(page)})
+    assert "Hello, Mei" in client.get("/portal").text
+    erased = client.post(
+        f"/api/v1/members/{member_id}/erase", headers=tenant.headers, json={"reason": "asked"}
+    )
+    assert erased.status_code == 200
+    assert erased.json()["counts"]["portal_links"] == 2
+    assert client.get("/portal").status_code == 401  # the copied cookie signs in nobody
+    assert client.get(unused).status_code in (400, 404)  # the unused link is gone
+    again = client.post(f"/api/v1/members/{member_id}/portal-link", headers=tenant.clerk_headers)
+    assert (again.status_code, again.json()["error"]["code"]) == (404, "member_not_found")
