@@ -19,6 +19,7 @@ from patron.core.db import make_session_factory, transaction
 from patron.core.events import OutboxEvent
 from patron.engagement.messages import enqueue_message
 from patron.engagement.models import Message
+from patron.imports.models import ImportJob, ImportReject
 from patron.ledger import service as ledger
 from patron.ledger.models import JournalEntry, Posting
 from patron.ledger.verify import verify
@@ -264,3 +265,47 @@ def test_a_chinese_name_leaves_no_trace_either(
         kept = s.scalars(select(Message.content).where(Message.dedupe_key == "zh")).one()
         assert kept == {"zh_Hans": {"title": "[erased]，您好", "body": "感谢[erased]的光临"}}
     assert totals(sessions, m) == revenue
+
+
+def test_import_reject_rows_naming_the_member_are_anonymised(
+    sessions: sessionmaker[Session], clock: FrozenClock, tenant: Tenant
+) -> None:
+    m = tenant.merchant_id
+    with transaction(sessions) as s:
+        member = create_member(
+            s, m, MemberCreate(first_name="Ada", phone="+8613800000005", email="ada@example.com")
+        ).id
+        job = ImportJob(
+            merchant_id=m,
+            kind="customers",
+            format="generic",
+            encoding="utf-8",
+            filename="customers.csv",
+            size_bytes=100,
+            status="done",
+            created_at=clock.now(),
+        )
+        s.add(job)
+        s.flush()
+        for line, cells in (
+            (3, ["c-9", "Ada", "ada@example.com", "13800000005"]),
+            (4, ["c-10", "Bob", "bob@example.com", "13800000006"]),
+        ):
+            s.add(
+                ImportReject(
+                    merchant_id=m,
+                    job_id=job.id,
+                    line=line,
+                    reason={"code": "identity_taken"},
+                    rows=[[line, cells]],
+                )
+            )
+    with transaction(sessions) as s:
+        erase_member(s, m, member, actor="staff:1", reason="asked")
+    with transaction(sessions) as s:
+        rows = s.scalars(select(ImportReject.rows).order_by(ImportReject.line)).all()
+        assert rows == [
+            [[3, ["c-9", "[erased]", "[erased]", "[erased]"]]],
+            [[4, ["c-10", "Bob", "bob@example.com", "13800000006"]]],
+        ]
+        assert s.scalars(select(MemberErasure.counts)).one()["import_rejects"] == 1
