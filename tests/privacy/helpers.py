@@ -4,8 +4,9 @@ what the tests compare before and after an erasure: the merchant's totals and ev
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -201,6 +202,40 @@ def totals(sessions: sessionmaker[Session], merchant_id: int) -> dict[str, Any]:
             "stages": stages,
             "merchant_accounts": merchant_side,
         }
+
+
+def analytics_figures(
+    sessions: sessionmaker[Session], merchant_id: int, path: str
+) -> dict[str, Any]:
+    """Every figure of the analytics suite for March 2026, from a fresh sync of the copy."""
+    import duckdb
+
+    from patron.analytics.engines import connect_duckdb
+    from patron.analytics.suite import compute_suite
+    from patron.analytics.sync import sync
+
+    with duckdb.connect(path) as duck:
+        sync(sessions.kw["bind"], duck)
+    con = connect_duckdb(path)
+    try:
+        suite = compute_suite(con, merchant_id, date(2026, 3, 1), date(2026, 4, 1))
+    finally:
+        con.disconnect()
+    return {
+        name: _comparable(value.to_dict("records") if hasattr(value, "to_dict") else value)
+        for name, value in suite.items()
+    }
+
+
+def _comparable(value: Any) -> Any:
+    """NaN (an undefined rate) as None, so two equal figures compare equal."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _comparable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_comparable(v) for v in value]
+    return value
 
 
 def traces(session: Session, strings: tuple[str, ...] = TRACES) -> list[tuple[str, str, str]]:

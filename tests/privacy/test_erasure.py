@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -32,7 +33,16 @@ from patron.privacy.models import MemberErasure
 from patron.privacy.tables import member_tables
 from tests.conftest import Tenant, make_tenant
 from tests.ledger.helpers import info
-from tests.privacy.helpers import EMAIL, FIRST, LAST, PHONE, build_history, totals, traces
+from tests.privacy.helpers import (
+    EMAIL,
+    FIRST,
+    LAST,
+    PHONE,
+    analytics_figures,
+    build_history,
+    totals,
+    traces,
+)
 from tests.programs.helpers import typical_program
 
 
@@ -107,11 +117,18 @@ def test_export_holds_orders_points_messages_with_exact_values(
 
 
 def test_erasure_leaves_no_trace_and_every_total(
-    client: TestClient, sessions: sessionmaker[Session], clock: FrozenClock, tenant: Tenant
+    client: TestClient,
+    sessions: sessionmaker[Session],
+    clock: FrozenClock,
+    tenant: Tenant,
+    tmp_path: Path,
 ) -> None:
     m = tenant.merchant_id
     history = build_history(client, sessions, clock, tenant)
     before = totals(sessions, m)
+    copy = str(tmp_path / "analytics.duckdb")
+    figures = analytics_figures(sessions, m, copy)
+    assert figures["net_revenue_minor"] == 30000 + 120000 + 4750 + 2 * 5000 - 10000
     with transaction(sessions) as s:
         assert verify(s, m) == []
         assert traces(s) != []  # the scan does see them before
@@ -144,6 +161,7 @@ def test_erasure_leaves_no_trace_and_every_total(
         other = s.get(Member, history.other_id)
         assert other is not None and (other.first_name, other.last_name) == ("Li", "Wei")
     assert totals(sessions, m) == before
+    assert analytics_figures(sessions, m, copy) == figures  # the copy synced after the erasure
     # Again: nothing changes, the first record answers.
     with transaction(sessions) as s:
         again, erased = erase_member(s, m, history.member_id, actor="staff:2", reason="twice")
