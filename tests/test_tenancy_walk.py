@@ -35,6 +35,7 @@ SAMPLE_BODIES: dict[str, Any] = {
     "add_member_note": {"body": "hello"},
     "set_member_consent": {"channel": "email", "granted": False},
     "merge_members": {"other_member_id": 0},
+    "erase_member": {"reason": "member's request"},
     "update_product": {"name": "renamed"},
     "refund_order": {"external_id": "R-B"},
     "update_webhook_endpoint": {"description": "hijacked"},

@@ -26,6 +26,7 @@ from patron.ledger.api import router as ledger_router
 from patron.members.api import router as members_router
 from patron.orders.api import router as orders_router
 from patron.portal.api import router as portal_router
+from patron.privacy.api import router as privacy_router
 from patron.programs.api import router as programs_router
 from patron.tenancy.api import router as tenancy_router
 from patron.web.install import install_web
@@ -36,6 +37,7 @@ from patron.worker import InProcessWorker
 ROUTERS = [
     tenancy_router,
     members_router,
+    privacy_router,
     orders_router,
     portal_router,
     segments_router,

@@ -38,6 +38,11 @@ COMMANDS = (
     ),
     LazyCommand("export", "patron.imports.cli:export_app", "Export members or orders as CSV."),
     LazyCommand("import", "patron.imports.cli:import_app", "Import customers or orders from CSV."),
+    LazyCommand(
+        "member",
+        "patron.privacy.cli:member_app",
+        "A member's personal data: export or erase.",
+    ),
     LazyCommand("merchant", "patron.tenancy.cli:merchant_app", "Merchants."),
     LazyCommand("migrate", "patron.server_cli:migrate", "Create or upgrade the database schema."),
     LazyCommand("programs", "patron.programs.cli:app", "Loyalty programs."),

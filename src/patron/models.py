@@ -15,6 +15,7 @@ import patron.ledger.models
 import patron.members.models
 import patron.orders.models
 import patron.portal.models
+import patron.privacy.models
 import patron.programs.models
 import patron.tenancy.models
 import patron.webhooks.models  # noqa: F401

@@ -191,7 +191,7 @@ def _guard(batch: Batch, message: Message, member: Member, merchant: Merchant) -
 def _prepare_one(batch: Batch, message: Message, settings: Settings) -> Prepared | None:
     member = batch.members.get(message.member_id)
     merchant = batch.merchants[message.merchant_id]
-    if member is None or member.merged_into_id is not None:
+    if member is None or member.merged_into_id is not None or member.erased_at is not None:
         _finish(batch, message, MessageStatus.SKIPPED, "member_gone")
         return None
     reason = _guard(batch, message, member, merchant)

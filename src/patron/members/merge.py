@@ -131,6 +131,8 @@ def merge_members(session: Session, merchant_id: int, keep_id: int, gone_id: int
     gone = get_member(session, merchant_id, gone_id)
     if keep.merged_into_id is not None or gone.merged_into_id is not None:
         raise InvalidInput("one of these members was already merged", code="already_merged")
+    if keep.erased_at is not None or gone.erased_at is not None:
+        raise InvalidInput("one of these members was erased", code="member_erased")
     session.flush()
     for model in (MemberIdentity, MemberNote, ConsentChange, FunnelTransition, Order, PortalLink):
         _repoint(session, model, merchant_id, keep_id, gone_id)

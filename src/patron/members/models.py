@@ -88,6 +88,9 @@ class Member(Base):
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), nullable=True
     )
+    # Set when the member's personal data was erased on request (patron.privacy, ADR 0050):
+    # the row stays as an anonymous tombstone so orders and the ledger keep their references.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -117,6 +117,11 @@ class MemberOut(BaseModel):
         "clicks); 10 or more makes a registered member a fan"
     )
     merged_into_id: int | None
+    erased_at: datetime | None = Field(
+        default=None,
+        description="when the member's personal data was erased on request (the record stays "
+        "as an anonymous tombstone; docs/privacy.md)",
+    )
     created_at: datetime
     updated_at: datetime
     language: str = Field(

@@ -58,6 +58,18 @@ def get_member(session: Session, merchant_id: int, member_id: int) -> Member:
     return member
 
 
+def live_member(session: Session, merchant_id: int, member_id: int) -> Member:
+    """A member whose profile may still change: an erased member (ADR 0050) is a 409, so
+    no new name, contact, tag, note or consent is attached to the tombstone."""
+    member = get_member(session, merchant_id, member_id)
+    if member.erased_at is not None:
+        raise Conflict(
+            "this member's personal data was erased; record a new member instead",
+            code="member_erased",
+        )
+    return member
+
+
 def find_by_identity(
     session: Session, merchant_id: int, kind: str, value: str, namespace: str = ""
 ) -> Member | None:
@@ -178,7 +190,7 @@ def create_member(session: Session, merchant_id: int, data: MemberCreate) -> Mem
 
 def update_member(session: Session, merchant_id: int, member_id: int, data: MemberUpdate) -> Member:
     """Change the fields that were sent; contact changes move the member's identities."""
-    member = get_member(session, merchant_id, member_id)
+    member = live_member(session, merchant_id, member_id)
     sent = data.model_dump(exclude_unset=True)
     register = sent.pop("registered", None)
     fields = _check_profile(session, merchant_id, sent)
@@ -335,7 +347,7 @@ def add_tags(
     announce: bool = True,
 ) -> list[str]:
     """Add tags (already present ones are kept once). Returns the member's tags."""
-    member = get_member(session, merchant_id, member_id)
+    member = live_member(session, merchant_id, member_id)
     have = set(member_tags(session, merchant_id, member_id))
     now = utcnow(session)
     added = []
@@ -393,7 +405,7 @@ def add_note(
     noted_at: datetime | None = None,
 ) -> MemberNote:
     """Add an entry to the member's conversation log."""
-    get_member(session, merchant_id, member_id)
+    live_member(session, merchant_id, member_id)
     if not body.strip():
         raise InvalidInput("a note needs some text", code="empty_note")
     note = MemberNote(
@@ -429,7 +441,7 @@ def set_consent(
     """Grant or revoke consent for one channel and topic, effective at once; history kept."""
     if consent.channel not in CHANNELS:
         raise InvalidInput(f"unknown channel {consent.channel!r}", code="invalid_channel")
-    get_member(session, merchant_id, member_id)
+    live_member(session, merchant_id, member_id)
     now = utcnow(session)
     row = session.scalar(
         select(MemberConsent).where(

@@ -56,7 +56,12 @@ def create_portal_link(
     """Issue a sign-in link for a member of ``merchant_id``: signed, single use, expiring after
     ``settings.portal_link_max_age_seconds``. Another merchant's member is :class:`NotFound`."""
     member = session.get(Member, member_id)
-    if member is None or member.merchant_id != merchant_id or member.merged_into_id is not None:
+    if (
+        member is None
+        or member.merchant_id != merchant_id
+        or member.merged_into_id is not None
+        or member.erased_at is not None
+    ):
         raise NotFound("member not found", code="member_not_found")
     now = utcnow(session)
     link = PortalLink(

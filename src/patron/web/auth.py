@@ -166,7 +166,13 @@ def current_member(request: Request, session: SessionDep) -> MemberContext:
     data: dict[str, Any] = session_data(request)
     member_id, merchant_id = data.get("member_id"), data.get("merchant_id")
     member = session.get(Member, member_id) if isinstance(member_id, int) else None
-    if member is None or member.merchant_id != merchant_id or member.merged_into_id is not None:
+    # An erased member's portal session ends with the erasure (ADR 0050).
+    if (
+        member is None
+        or member.merchant_id != merchant_id
+        or member.merged_into_id is not None
+        or member.erased_at is not None
+    ):
         raise PortalSignInRequired()
     merchant = session.get(Merchant, member.merchant_id)
     if merchant is None:

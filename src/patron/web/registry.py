@@ -15,6 +15,7 @@ from patron.web.dashboard import mall as dashboard_mall
 from patron.web.dashboard import member_loyalty as dashboard_member_loyalty
 from patron.web.dashboard import members as dashboard_members
 from patron.web.dashboard import messages as dashboard_messages
+from patron.web.dashboard import privacy as dashboard_privacy
 from patron.web.dashboard import products as dashboard_products
 from patron.web.dashboard import programs as dashboard_programs
 from patron.web.dashboard import segments as dashboard_segments
@@ -49,6 +50,7 @@ DASHBOARD: list[ModuleType] = [
     dashboard_till_orders,
     dashboard_till_members,
     dashboard_imports,
+    dashboard_privacy,
 ]
 
 # Member portal: each module exposes `router` and `NAV` (and optionally `PORTAL_HOME_PANELS`).
