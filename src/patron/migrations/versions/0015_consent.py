@@ -4,6 +4,7 @@ Revision ID: 0015_consent
 Revises: 0014_lang
 """
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -75,6 +76,18 @@ def _seed(table: sa.Table) -> None:
         for merchant_id, code in bind.execute(sa.text(sql)):
             if code and code != "*":
                 in_use.setdefault(int(merchant_id), set()).add(str(code))
+    # Journeys' send steps name topics too (a step without one sent on "journeys").
+    rows = bind.execute(
+        sa.text(
+            "SELECT j.merchant_id, v.steps FROM journey_versions v "
+            "JOIN journeys j ON j.id = v.journey_id"
+        )
+    )
+    for merchant_id, steps in rows:
+        parsed = json.loads(steps) if isinstance(steps, str) else steps
+        for step in parsed or []:
+            if isinstance(step, dict) and step.get("type") == "send":
+                in_use.setdefault(int(merchant_id), set()).add(str(step.get("topic", "journeys")))
     rows = []
     for merchant_id, used in in_use.items():
         known = {d[0] for d in _DEFAULTS}

@@ -86,7 +86,12 @@ def notifications(request: Request, session: SessionDep, who: VisitorDep) -> Res
                 ],
             }
         )
-    return render(request, "portal/notifications.html", {"grid": grid})
+    general = next((t for t in topics if t.code == consent_topics.GENERAL), None)
+    context = {
+        "grid": grid,
+        "general": consent_topics.label(general, locale) if general else "",
+    }
+    return render(request, "portal/notifications.html", context)
 
 
 @router.post("/notifications")
