@@ -50,6 +50,7 @@ SAMPLE_BODIES: dict[str, Any] = {
     "update_mall_order": {"status": "ready"},
     "update_gift_rule": {"name": "hijacked"},
     "update_campaign": {"name": "hijacked"},
+    "update_consent_topic": {"labels": {"en": "hijacked"}},
     "launch_campaign": {},
     "update_journey": {"name": "hijacked"},
     "switch_journey": {"on": True},
@@ -219,7 +220,8 @@ def seed_alpha_engagement(
         json={"key": "after_sales", "name": "Alpha care"},
         headers=a.headers,
     ).json()
-    return {"campaign_id": campaign["id"], "journey_id": journey["id"]}
+    topics = client.get("/api/v1/consent-topics", headers=a.headers).json()
+    return {"campaign_id": campaign["id"], "journey_id": journey["id"], "topic_id": topics[0]["id"]}
 
 
 def seed_alpha_coupons(client: TestClient, a: Tenant, member_id: int) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from patron.engagement.segments.api import router as segments_router
 from patron.imports.api import router as imports_router
 from patron.ledger.api import router as ledger_router
 from patron.members.api import router as members_router
+from patron.members.topics_api import router as consent_topics_router
 from patron.orders.api import router as orders_router
 from patron.portal.api import router as portal_router
 from patron.privacy.api import router as privacy_router
@@ -38,6 +39,7 @@ ROUTERS = [
     tenancy_router,
     members_router,
     privacy_router,
+    consent_topics_router,
     orders_router,
     portal_router,
     segments_router,

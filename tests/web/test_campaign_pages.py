@@ -83,7 +83,13 @@ def test_list_and_detail_show_the_campaign(
         assert expected in page.text, expected
     page = client.get(f"/campaigns/{campaign_id}")
     assert page.status_code == 200
-    for expected in ("Ready to send?", "50 points", "promotions", "30 days", 'href="/segments/'):
+    for expected in (
+        "Ready to send?",
+        "50 points",
+        "Offers and news",
+        "30 days",
+        'href="/segments/',
+    ):
         assert expected in page.text, expected
     assert "Results appear once the campaign has started" in page.text
 
@@ -101,7 +107,7 @@ def test_draft_form_creates_and_refuses_bad_values(
         "segment_id": str(ids["segment"]),
         "channel": "in_app",
         "template_id": str(ids["template"]),
-        "topic": "tea",
+        "topic": "birthday",
         "kind": "marketing",
         "coupon_template_id": "",
         "points": "",
@@ -123,7 +129,7 @@ def test_draft_form_creates_and_refuses_bad_values(
         c = s.scalars(select(Campaign)).one()
         assert (c.name, c.topic, c.holdout_bp, c.results_window_days, c.status) == (
             "Spring tea",
-            "tea",
+            "birthday",
             2000,
             14,
             "draft",

@@ -32,27 +32,6 @@ from tests.web.helpers import csrf_of, sign_in_as
 from tests.web.untranslated import data_words, english_words
 from tests.web.visible import visible_text
 
-# Left to the `consent` branch (issue 10, defects 1 and 2): consent topics as codes
-# (`promotions`, `aftercare`…) and why a message was skipped (`consent`), on the messages list.
-CONSENT_BRANCH = frozenset(
-    [
-        "promotions",
-        "aftercare",
-        "welcome",
-        "birthday",
-        "festivals",
-        "journeys",
-        "tiers",
-        "care",
-        "marketing",
-        "transactional",
-        "consent",
-        "capped",
-        "quiet_hours",
-        "no_address",
-    ]
-)
-
 
 @dataclass
 class Shop:
@@ -76,7 +55,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     app = create_app(settings, engine=engine, run_worker=False)
     stage = prepare_stage(app, sessions, settings)
     with sessions() as s:
-        allowed = data_words(s) | CONSENT_BRANCH
+        allowed = data_words(s)
     yield Shop(app, sessions, settings, stage, allowed)
     engine.dispose()
 

@@ -1,9 +1,16 @@
-"""Consent as the message guards read it, and the revocations the pipeline makes.
+"""Consent as the message guards read it, and the revocations the pipeline makes (ADR 0420).
 
-A row in ``member_consents`` for (channel, topic) decides. A row for topic ``*`` that is not
-granted (SMS STOP, a WeChat unfollow, a spam complaint) blocks every topic on that channel.
-With no row, marketing needs an opt-in and is refused; transactional and care messages go
-(they serve an order or a service the member asked for) until the member says no.
+In order, on the message's channel:
+
+1. a row for topic ``*`` that is not granted (SMS STOP, a WeChat unfollow, a spam complaint)
+   blocks every topic;
+2. the member's answer for the message's own topic decides (a yes to birthday gifts goes
+   even after a no to offers in general, and the reverse);
+3. otherwise a marketing message — by its kind, or because its topic is a marketing topic —
+   needs the member's answer to the general ``marketing`` topic (what imports record: Shopify's
+   "Accepts Email Marketing"); with no answer it is refused;
+4. transactional and care messages on a service topic go (they serve an order or a service the
+   member asked for) until the member says no.
 """
 
 from __future__ import annotations
@@ -17,8 +24,9 @@ from patron.engagement.models import MessageKind
 from patron.members import service as members_service
 from patron.members.models import MemberConsent
 from patron.members.schemas import ConsentIn
+from patron.members.topics import ALL_TOPICS, GENERAL
 
-ALL_TOPICS = "*"
+__all__ = ["ALL_TOPICS", "GENERAL", "allows", "consent_map", "set_consent"]
 
 
 def consent_map(
@@ -40,15 +48,24 @@ def consent_map(
 
 
 def allows(
-    consents: dict[tuple[int, str, str], bool], member_id: int, channel: str, topic: str, kind: str
+    consents: dict[tuple[int, str, str], bool],
+    member_id: int,
+    channel: str,
+    topic: str,
+    kind: str,
+    marketing_topic: bool = False,
 ) -> bool:
-    """May a message of ``kind`` on ``topic`` go to this member on this channel?"""
+    """May a message of ``kind`` on ``topic`` go to this member on this channel?
+
+    ``marketing_topic``: the merchant lists ``topic`` as a marketing topic."""
     if consents.get((member_id, channel, ALL_TOPICS)) is False:
         return False
     explicit = consents.get((member_id, channel, topic))
     if explicit is not None:
         return explicit
-    return kind != MessageKind.MARKETING.value
+    if kind == MessageKind.MARKETING.value or marketing_topic or topic == GENERAL:
+        return consents.get((member_id, channel, GENERAL)) is True
+    return True
 
 
 def set_consent(
@@ -78,5 +95,6 @@ def set_consent(
     if current is not None and bool(current) == granted:
         return False
     change = ConsentIn(channel=channel, topic=topic, granted=granted, source=source)
-    members_service.set_consent(session, merchant_id, member_id, change)
+    # A revocation is honoured whatever its topic (an old message's topic may have left the list).
+    members_service.set_consent(session, merchant_id, member_id, change, check_topic=granted)
     return True

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -28,6 +28,7 @@ from patron.engagement.models import (
 )
 from patron.engagement.policy import CAPPED_KINDS, Policy, policy_for
 from patron.engagement.templates import RenderFailed, add_tracking, choose_locale, render_variant
+from patron.members import topics
 from patron.members.language import member_language
 from patron.members.models import IdentityKind, Member, MemberIdentity
 from patron.tenancy.models import Merchant
@@ -83,14 +84,25 @@ def template_variables(
 
 
 class Batch:
-    """Everything the guards and the renderer need for one claimed batch, loaded in bulk."""
+    """Everything the guards and the renderer need, loaded in bulk: for a claimed batch of
+    messages (:meth:`of_messages`), or for an audience a page wants to preview (:mod:`.reach`).
+    """
 
-    def __init__(self, session: Session, messages: list[Message]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        merchant_ids: set[int],
+        member_ids: set[int],
+        channels: set[str],
+        capped: list[tuple[int, int, str]],
+        *,
+        template_ids: set[int] | None = None,
+        claimed: set[int] | None = None,
+        lock: bool = True,
+    ) -> None:
         self.session = session
         self.now = utcnow(session)
-        self.claimed = {m.id for m in messages}
-        member_ids = {m.member_id for m in messages}
-        merchant_ids = {m.merchant_id for m in messages}
+        self.claimed = claimed or set()
         self.members = {
             m.id: m for m in session.scalars(select(Member).where(Member.id.in_(member_ids)))
         }
@@ -98,12 +110,12 @@ class Batch:
             m.id: m for m in session.scalars(select(Merchant).where(Merchant.id.in_(merchant_ids)))
         }
         self.policies: dict[int, Policy] = {mid: policy_for(session, mid) for mid in merchant_ids}
-        self.consents = consent.consent_map(session, member_ids, {m.channel for m in messages})
-        template_ids = {m.template_id for m in messages if m.template_id is not None}
+        self.consents = consent.consent_map(session, member_ids, channels)
+        self.marketing_topics = topics.marketing_flags(session, merchant_ids)
         self.templates = {
             t.id: t
             for t in session.scalars(
-                select(MessageTemplate).where(MessageTemplate.id.in_(template_ids))
+                select(MessageTemplate).where(MessageTemplate.id.in_(template_ids or set()))
             )
         }
         self.settings = {
@@ -112,37 +124,87 @@ class Batch:
                 select(ChannelSetting).where(ChannelSetting.merchant_id.in_(merchant_ids))
             )
         }
-        self.identities = self._wechat_ids(messages)
-        self.cap_counts = self._cap_counts(messages)
+        self.identities = self._wechat_ids(member_ids if "wechat" in channels else set())
+        self.cap_counts = self._cap_counts(capped, lock)
 
-    def _wechat_ids(self, messages: list[Message]) -> dict[int, str]:
-        ids = {m.member_id for m in messages if m.channel == "wechat"}
-        if not ids:
+    @classmethod
+    def of_messages(cls, session: Session, messages: list[Message]) -> Batch:
+        return cls(
+            session,
+            {m.merchant_id for m in messages},
+            {m.member_id for m in messages},
+            {m.channel for m in messages},
+            [(m.merchant_id, m.member_id, m.kind) for m in messages],
+            template_ids={m.template_id for m in messages if m.template_id is not None},
+            claimed={m.id for m in messages},
+        )
+
+    def _wechat_ids(self, member_ids: set[int]) -> dict[int, str]:
+        if not member_ids:
             return {}
         rows = self.session.execute(
             select(MemberIdentity.member_id, MemberIdentity.value).where(
-                MemberIdentity.member_id.in_(ids),
+                MemberIdentity.member_id.in_(member_ids),
                 MemberIdentity.kind == IdentityKind.EXTERNAL.value,
                 MemberIdentity.namespace == "wechat",
             )
         )
         return {int(member_id): str(value) for member_id, value in rows}
 
-    def _cap_counts(self, messages: list[Message]) -> dict[tuple[int, str], int]:
+    def _cap_counts(
+        self, intents: list[tuple[int, int, str]], lock: bool
+    ) -> dict[tuple[int, str], int]:
         """(member, kind) → messages of that capped kind already dispatched in the window."""
-        capped = [m for m in messages if m.kind in CAPPED_KINDS]
-        guards.lock_members_for_cap(self.session, (m.member_id for m in capped))
+        capped = [i for i in intents if i[2] in CAPPED_KINDS]
+        if lock:
+            guards.lock_members_for_cap(self.session, (member for _m, member, _k in capped))
         counts: dict[tuple[int, str], int] = {}
-        for merchant_id, kind in {(m.merchant_id, m.kind) for m in capped}:
+        for merchant_id, kind in {(m, k) for m, _member, k in capped}:
             since = self.now - timedelta(days=self.policies[merchant_id].cap_window_days)
-            members = [
-                m.member_id for m in capped if (m.merchant_id, m.kind) == (merchant_id, kind)
-            ]
+            members = [member for m, member, k in capped if (m, k) == (merchant_id, kind)]
             found = guards.capped_counts(
                 self.session, merchant_id, members, since, self.now, self.claimed, kind
             )
             counts.update({(member_id, kind): n for member_id, n in found.items()})
         return counts
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """Why a message would not go now: ``reason`` (consent, frequency_cap, quiet_hours), and
+    for quiet hours when the window ends."""
+
+    reason: str
+    until: datetime | None = None
+
+
+def blocked_by(
+    batch: Batch, member: Member, merchant: Merchant, channel: str, topic: str, kind: str
+) -> Blocked | None:
+    """The guards in their order — consent, frequency cap, quiet hours — with no side effect.
+    The dispatcher (:func:`prepare`) and the reach preview (:mod:`.reach`) both ask here."""
+    marketing_topic = batch.marketing_topics.get((merchant.id, topic), False)
+    if not consent.allows(batch.consents, member.id, channel, topic, kind, marketing_topic):
+        return Blocked("consent")
+    policy = batch.policies[merchant.id]
+    cap = policy.cap_for(kind)
+    if cap is not None and batch.cap_counts.get((member.id, kind), 0) >= cap:
+        return Blocked("frequency_cap")
+    opening = guards.quiet_until(batch.now, guards.zone(member.timezone, merchant.timezone), policy)
+    if opening is not None:
+        return Blocked("quiet_hours", opening)
+    return None
+
+
+def unreachable(batch: Batch, member: Member, merchant_id: int, channel: str) -> str | None:
+    """After the guards: ``channel_not_configured`` or ``no_address``, or None."""
+    setting = batch.settings.get((merchant_id, channel))
+    if channel != "in_app" and (setting is None or not setting.enabled):
+        return "channel_not_configured"
+    address = get_channel(channel).address_of(
+        member, {"wechat": batch.identities.get(member.id, "")}
+    )
+    return None if address else "no_address"
 
 
 def _finish(batch: Batch, message: Message, status: MessageStatus, reason: str) -> None:
@@ -157,7 +219,7 @@ def prepare(session: Session, messages: list[Message], settings: Settings) -> li
     Skips and dead ends are recorded on the message (status, reason, an event); a message in
     quiet hours goes back to the queue with ``not_before`` at the window's end.
     """
-    batch = Batch(session, messages)
+    batch = Batch.of_messages(session, messages)
     ready: list[Prepared] = []
     for message in messages:
         prepared = _prepare_one(batch, message, settings)
@@ -169,20 +231,19 @@ def prepare(session: Session, messages: list[Message], settings: Settings) -> li
 
 def _guard(batch: Batch, message: Message, member: Member, merchant: Merchant) -> str | None:
     """Why the message must not go, or None. Holds for quiet hours as a side effect."""
-    if not consent.allows(batch.consents, member.id, message.channel, message.topic, message.kind):
-        return "consent"
-    policy = batch.policies[merchant.id]
-    cap = policy.cap_for(message.kind)
-    if cap is not None and batch.cap_counts.get((member.id, message.kind), 0) >= cap:
-        return "frequency_cap"
-    opening = guards.quiet_until(batch.now, guards.zone(member.timezone, merchant.timezone), policy)
-    if opening is not None:
-        message.not_before, message.status_reason = opening, "quiet_hours"
+    blocked = blocked_by(batch, member, merchant, message.channel, message.topic, message.kind)
+    if blocked is not None and blocked.until is not None:
+        message.not_before, message.status_reason = blocked.until, "quiet_hours"
         message.locked_until, message.updated_at = None, batch.now
         record_event(
-            batch.session, message, "held", {"reason": "quiet_hours", "until": opening.isoformat()}
+            batch.session,
+            message,
+            "held",
+            {"reason": "quiet_hours", "until": blocked.until.isoformat()},
         )
         return "held"
+    if blocked is not None:
+        return blocked.reason
     if message.sent_at is not None:
         return "duplicate"  # this generation was already accepted by the provider
     return None
@@ -200,18 +261,19 @@ def _prepare_one(batch: Batch, message: Message, settings: Settings) -> Prepared
     if reason is not None:
         _finish(batch, message, MessageStatus.SKIPPED, reason)
         return None
+    missing = unreachable(batch, member, message.merchant_id, message.channel)
+    if missing == "channel_not_configured":
+        _finish(batch, message, MessageStatus.DEAD, missing)
+        return None
+    if missing is not None:
+        _finish(batch, message, MessageStatus.SKIPPED, missing)
+        return None
     channel = get_channel(message.channel)
     setting = batch.settings.get((message.merchant_id, message.channel))
-    if message.channel != "in_app" and (setting is None or not setting.enabled):
-        _finish(batch, message, MessageStatus.DEAD, "channel_not_configured")
-        return None
     creds = Credentials(
         setting.base_url if setting else None, dict(setting.credentials) if setting else {}
     )
-    address = channel.address_of(member, {"wechat": batch.identities.get(member.id, "")})
-    if not address:
-        _finish(batch, message, MessageStatus.SKIPPED, "no_address")
-        return None
+    address = channel.address_of(member, {"wechat": batch.identities.get(member.id, "")}) or ""
     outgoing = _outgoing(batch, message, merchant, address, settings)
     try:
         rendered = _render(batch, message, member, merchant, outgoing, settings)

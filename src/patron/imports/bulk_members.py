@@ -29,6 +29,7 @@ from patron.imports.identities import (
 )
 from patron.imports.rows import ImportResult, MemberRow, Reason
 from patron.members.models import Member, MemberConsent, MemberNote, MemberTag
+from patron.members.topics import GENERAL
 
 if TYPE_CHECKING:
     from patron.imports.bulk import BulkWriter
@@ -46,7 +47,9 @@ PROFILE = (
 )
 # Who a person is: a row found only through a weaker identity may not change these (ADR 0663).
 IDENTIFYING = ("first_name", "last_name", "email", "phone", "gender", "birthday")
-CONSENT_TOPIC = "marketing"
+# Imported "accepts marketing" answers are the general marketing topic (ADR 0420): every
+# marketing topic the member never answered follows it.
+CONSENT_TOPIC = GENERAL
 _CHUNK = 2000
 
 

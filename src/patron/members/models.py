@@ -222,3 +222,25 @@ class MemberActivity(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Set once the row has left the window and the member's score was recomputed without it.
     expired: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ConsentTopic(Base):
+    """One topic a member can say yes or no to, per merchant: the one list that imports, the
+    portal, campaigns, journeys and the API choose from (ADR 0420).
+
+    ``marketing`` topics need an opt-in: the topic's own answer, else the member's answer to
+    the general ``marketing`` topic on that channel. Service topics (orders, after-sales care)
+    go until the member says no. ``labels`` maps a locale (``en``, ``zh_Hans``) to the words a
+    member reads; the code never changes once consents refer to it."""
+
+    __tablename__ = "consent_topics"
+    __table_args__ = (UniqueConstraint("merchant_id", "code"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(40))
+    labels: Mapped[dict[str, str]] = mapped_column(JsonDoc, default=dict)
+    marketing: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

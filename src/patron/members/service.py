@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import emit
+from patron.members import topics
 from patron.members.funnel import recompute_funnel, record_initial_stage, stage_for
 from patron.members.models import (
     ConsentChange,
@@ -436,11 +437,22 @@ def member_notes(
 
 
 def set_consent(
-    session: Session, merchant_id: int, member_id: int, consent: ConsentIn, *, announce: bool = True
+    session: Session,
+    merchant_id: int,
+    member_id: int,
+    consent: ConsentIn,
+    *,
+    announce: bool = True,
+    check_topic: bool = True,
 ) -> MemberConsent:
-    """Grant or revoke consent for one channel and topic, effective at once; history kept."""
+    """Grant or revoke consent for one channel and topic, effective at once; history kept.
+
+    The topic must be one of the merchant's topics (or ``*``: every topic); ``check_topic``
+    is off only for revocations the message pipeline records (STOP, unsubscribe links)."""
     if consent.channel not in CHANNELS:
         raise InvalidInput(f"unknown channel {consent.channel!r}", code="invalid_channel")
+    if check_topic:
+        topics.check_topic(session, merchant_id, consent.topic, allow_all=True)
     live_member(session, merchant_id, member_id)
     now = utcnow(session)
     row = session.scalar(

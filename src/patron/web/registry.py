@@ -7,6 +7,7 @@ from types import ModuleType
 from patron.web.dashboard import analytics as dashboard_analytics
 from patron.web.dashboard import campaigns as dashboard_campaigns
 from patron.web.dashboard import channels as dashboard_channels
+from patron.web.dashboard import consent_topics as dashboard_consent_topics
 from patron.web.dashboard import coupons as dashboard_coupons
 from patron.web.dashboard import gifts as dashboard_gifts
 from patron.web.dashboard import imports as dashboard_imports
@@ -37,6 +38,7 @@ DASHBOARD: list[ModuleType] = [
     dashboard_segments,
     dashboard_messages,
     dashboard_channels,
+    dashboard_consent_topics,
     dashboard_templates,
     dashboard_programs,
     dashboard_coupons,

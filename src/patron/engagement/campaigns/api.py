@@ -1,4 +1,4 @@
-"""/api/v1/campaigns: CRUD, launch, pause, resume, cancel, recipients, results."""
+"""/api/v1/campaigns: CRUD, launch, pause, resume, cancel, recipients, reach, stats, results."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from patron.core.http import Page, PageDep, SessionDep, page_of
-from patron.engagement.campaigns import results, service
+from patron.engagement.campaigns import results, service, stats
 from patron.engagement.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
     CampaignPatch,
+    CampaignStatsOut,
     LaunchIn,
+    ReachOut,
     RecipientOut,
     ResultsOut,
 )
@@ -87,3 +89,16 @@ def list_recipients(
 @router.get("/{campaign_id}/results", response_model=ResultsOut, operation_id="campaign_results")
 def campaign_results(campaign_id: int, session: SessionDep, principal: ManagerDep) -> object:
     return results.campaign_results(session, principal.merchant_id, campaign_id)
+
+
+@router.get("/{campaign_id}/stats", response_model=CampaignStatsOut, operation_id="campaign_stats")
+def campaign_stats(campaign_id: int, session: SessionDep, principal: ManagerDep) -> object:
+    """The audience snapshot and the messages by outcome (queued, sent, delivered, skipped by
+    reason, failed, unknown): "released" only says a message entered the outbox."""
+    return stats.campaign_stats(session, principal.merchant_id, campaign_id)
+
+
+@router.get("/{campaign_id}/reach", response_model=ReachOut, operation_id="campaign_reach")
+def campaign_reach(campaign_id: int, session: SessionDep, principal: ManagerDep) -> object:
+    """Before launch: how many would be reached now on each channel, and why not the rest."""
+    return stats.campaign_reach(session, principal.merchant_id, campaign_id)

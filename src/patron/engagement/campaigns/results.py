@@ -18,6 +18,7 @@ from patron.analytics.uplift import Difference, mean_difference, rate_difference
 from patron.core.errors import BusinessRuleViolation
 from patron.engagement.campaigns.models import CampaignRecipient
 from patron.engagement.campaigns.service import get_campaign
+from patron.engagement.campaigns.stats import campaign_counts
 from patron.orders.models import Order, OrderStatus
 
 COUNTED = (OrderStatus.COMPLETED.value, OrderStatus.PARTIALLY_REFUNDED.value)
@@ -76,6 +77,7 @@ def campaign_results(session: Session, merchant_id: int, campaign_id: int) -> di
     mean = mean_difference([float(x) for x in t], [float(x) for x in h]) if enough else None
     return {
         "campaign_id": campaign.id,
+        "messages": campaign_counts(session, merchant_id, [campaign.id])[campaign.id].as_dict(),
         "window_start": start,
         "window_end": end,
         **groups,

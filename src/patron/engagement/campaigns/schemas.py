@@ -16,7 +16,9 @@ class CampaignIn(BaseModel):
     member_ids: list[int] | None = Field(default=None, max_length=100000)
     channel: str
     template_id: int
-    topic: str = Field(default="promotions", min_length=1, max_length=40)
+    # One of the merchant's consent topics (GET /api/v1/consent-topics); "marketing" is the
+    # general one that imports record.
+    topic: str = Field(default="marketing", min_length=1, max_length=40)
     kind: str = "marketing"
     coupon_template_id: int | None = None
     points: int | None = Field(default=None, gt=0)
@@ -99,8 +101,54 @@ class GroupOut(BaseModel):
     revenue_minor: int
 
 
+class MessageCountsOut(BaseModel):
+    """What happened to the messages (docs/api.md, "Message counts")."""
+
+    queued: int
+    sent: int
+    delivered: int
+    skipped: int
+    failed: int
+    unknown: int
+    total: int
+    held: int = Field(description="of the queued, waiting for quiet hours to end")
+    outcome: str = Field(description="none | waiting | nothing_sent | went")
+    skipped_by_reason: dict[str, int]
+    failed_by_reason: dict[str, int]
+
+
+class CampaignStatsOut(BaseModel):
+    campaign_id: int
+    status: str
+    audience: int
+    treated: int
+    holdout: int
+    released: int
+    messages: MessageCountsOut
+
+
+class ChannelReachOut(BaseModel):
+    channel: str
+    audience: int
+    reached: int
+    held_for_quiet_hours: int
+    not_reached: dict[str, int] = Field(
+        description="consent, frequency_cap, channel_not_configured, no_address"
+    )
+
+
+class ReachOut(BaseModel):
+    """Who a message would reach if it went now, per channel (the dispatcher's own checks)."""
+
+    topic: str
+    kind: str
+    audience: int = Field(description="members who would be sent to (holdout left out)")
+    channels: list[ChannelReachOut]
+
+
 class ResultsOut(BaseModel):
     campaign_id: int
+    messages: MessageCountsOut | None = None
     window_start: datetime | None
     window_end: datetime | None
     treated: GroupOut

@@ -33,6 +33,7 @@ from patron.engagement.messages import KINDS
 from patron.engagement.models import MessageTemplate
 from patron.engagement.segments.models import SegmentMember
 from patron.engagement.segments.service import get_segment
+from patron.members import topics
 from patron.members.models import Member
 
 register_event_types("campaign.launched", "campaign.sent")
@@ -46,6 +47,7 @@ EDITABLE = (CampaignStatus.DRAFT.value,)
 
 def _validate(session: Session, merchant_id: int, c: Campaign) -> None:
     get_channel(c.channel)
+    topics.check_topic(session, merchant_id, c.topic)
     if c.kind not in KINDS:
         raise InvalidInput(f"kind must be one of {sorted(KINDS)}", code="invalid_kind")
     if (c.segment_id is None) == (c.member_ids is None):
@@ -144,7 +146,8 @@ def launch(
     return campaign
 
 
-def _audience(campaign: Campaign) -> Select[int, int]:
+def audience_query(campaign: Campaign) -> Select[int, int]:
+    """(member id, holdout draw) of the campaign's audience as it is now."""
     draw = draw_sql(literal(campaign.id), Member.id)
     query = select(Member.id, draw).where(
         Member.merchant_id == campaign.merchant_id, Member.merged_into_id.is_(None)
@@ -160,7 +163,7 @@ def start(session: Session, campaign: Campaign) -> None:
     """Snapshot the audience with its holdout draw; the release task sends from here."""
     prepare(session)
     now = utcnow(session)
-    audience = _audience(campaign).subquery()
+    audience = audience_query(campaign).subquery()
     held = audience.c[1] < campaign.holdout_bp
     for is_holdout, grp, state in (
         (True, "holdout", RecipientState.HOLDOUT.value),

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from patron.core.http import Page, PageDep, SessionDep, page_of
-from patron.engagement.journeys import service, triggers
+from patron.engagement.journeys import service, stats, triggers
 from patron.engagement.journeys.library import LIBRARY
 from patron.engagement.journeys.models import Journey
 from patron.engagement.journeys.schemas import (
@@ -15,6 +15,7 @@ from patron.engagement.journeys.schemas import (
     JourneyIn,
     JourneyOut,
     JourneyPatch,
+    JourneyReachOut,
     LibraryOut,
     PromoteIn,
     StatsOut,
@@ -138,4 +139,14 @@ def member_enrolments(
 
 @router.get("/journeys/{journey_id}/stats", response_model=StatsOut, operation_id="journey_stats")
 def journey_stats(journey_id: int, session: SessionDep, principal: ManagerDep) -> object:
-    return service.step_stats(session, principal.merchant_id, journey_id)
+    found = service.step_stats(session, principal.merchant_id, journey_id)
+    counts = stats.step_message_counts(session, principal.merchant_id, journey_id)
+    return {**found, "messages": {step: c.as_dict() for step, c in counts.items()}}
+
+
+@router.get(
+    "/journeys/{journey_id}/reach", response_model=JourneyReachOut, operation_id="journey_reach"
+)
+def journey_reach(journey_id: int, session: SessionDep, principal: ManagerDep) -> object:
+    """Each send step: how many of the audience it would reach now, and why not the rest."""
+    return stats.step_reach(session, principal.merchant_id, journey_id)

@@ -29,7 +29,7 @@ def _send(
     en: tuple[str, str],
     zh: tuple[str, str],
     kind: str = "marketing",
-    topic: str = "journeys",
+    topic: str = "marketing",
 ) -> dict[str, Any]:
     return {
         "id": step_id,

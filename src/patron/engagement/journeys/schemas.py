@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patron.engagement.campaigns.schemas import ChannelReachOut, MessageCountsOut
+
 
 class JourneyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -94,3 +96,21 @@ class StatsOut(BaseModel):
     waiting_at: dict[str, int]
     steps: dict[str, dict[str, int]]
     reasons: dict[str, dict[str, int]] = Field(default_factory=dict)
+    messages: dict[str, MessageCountsOut] = Field(
+        default_factory=dict,
+        description="send step id → its messages by outcome (docs/api.md, Message counts)",
+    )
+
+
+class StepReachOut(ChannelReachOut):
+    topic: str
+    kind: str
+
+
+class JourneyReachOut(BaseModel):
+    """Who each send step would reach if it ran now (the dispatcher's own checks)."""
+
+    journey_id: int
+    audience: str = Field(description="segment (a segment trigger's members) or members (all)")
+    members: int
+    steps: dict[str, StepReachOut]

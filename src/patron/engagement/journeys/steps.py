@@ -8,7 +8,8 @@ A step is a JSON object with an ``id`` (unique in the journey) and a ``type``:
 - ``branch``: ``{"if": condition, "then": step id, "else": step id}`` (a missing target means the
   next step); a condition is ``{"rules": segment rules}`` for the one member or ``{"event":
   {"field", "op", "value"}}`` on the payload that entered the member.
-- ``send``: ``{"channel", "template_id" | "content", "topic", "kind"}``.
+- ``send``: ``{"channel", "template_id" | "content", "topic", "kind"}``; the topic is one of the
+  merchant's consent topics (default ``marketing``, the general one).
 - ``coupon``: ``{"template_id"}``; ``points``: ``{"points"}``; ``tag``: ``{"add" | "remove"}``.
 - ``exit``: leave the journey.
 
@@ -34,7 +35,9 @@ from patron.engagement.messages import KINDS, enqueue_message
 from patron.engagement.segments.rules import Context, compile_rule
 from patron.engagement.templates import validate_variants
 from patron.members import service as members
+from patron.members import topics
 from patron.members.models import Member
+from patron.members.topics import GENERAL
 from patron.tenancy.models import Merchant
 
 TYPES = {"wait", "branch", "send", "coupon", "points", "tag", "exit"}
@@ -129,6 +132,13 @@ def validate_steps(session: Session, merchant_id: int, steps: Any) -> None:
 
 def _validate_send(session: Session, merchant_id: int, step: dict[str, Any], where: str) -> None:
     get_channel(str(step.get("channel")))
+    code = str(step.get("topic", GENERAL))
+    if code not in topics.topic_codes(session, merchant_id):
+        raise InvalidInput(
+            f"{where}: unknown topic {code!r}: choose one of "
+            f"{', '.join(topics.topic_codes(session, merchant_id))}",
+            code="unknown_topic",
+        )
     if step.get("kind", "marketing") not in KINDS:
         raise _invalid(f"{where}: kind must be one of {sorted(KINDS)}")
     if (step.get("template_id") is None) == (step.get("content") is None):
@@ -216,7 +226,7 @@ def run_send(run: StepRun, step: dict[str, Any]) -> Outcome:
         run.merchant_id,
         run.member.id,
         str(step["channel"]),
-        topic=str(step.get("topic", "journeys")),
+        topic=str(step.get("topic", GENERAL)),
         kind=str(step.get("kind", "marketing")),
         dedupe_key=f"journey:{run.enrolment_id}:{step['id']}",
         template_id=step.get("template_id"),

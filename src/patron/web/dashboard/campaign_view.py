@@ -22,6 +22,7 @@ from patron.engagement.campaigns.schemas import CampaignIn
 from patron.engagement.channels import channel_names
 from patron.engagement.messages import KINDS
 from patron.engagement.segments.service import list_segments
+from patron.members import topics
 from patron.members.models import Member
 
 # The form's text fields; numbers arrive as text and are checked by CampaignIn.
@@ -44,7 +45,7 @@ OPTIONAL_INTS = ("coupon_template_id", "points", "rate_per_minute")
 def form_values(campaign: Campaign | None) -> dict[str, str]:
     """The form's values for a draft (or the defaults of a new campaign)."""
     if campaign is None:
-        defaults = {"topic": "promotions", "kind": "marketing", "holdout_percent": "10"}
+        defaults = {"topic": topics.GENERAL, "kind": "marketing", "holdout_percent": "10"}
         return {name: defaults.get(name, "") for name in FIELDS} | {
             "channel": "in_app",
             "results_window_days": "30",
@@ -85,9 +86,15 @@ def parse_schedule(text: str, timezone: str) -> datetime | None:
     return local.replace(tzinfo=ZoneInfo(timezone))
 
 
-def form_choices(session: Session, merchant_id: int) -> dict[str, Any]:
-    """Segments, templates, coupon templates, channels and kinds to choose from."""
+def topic_choices(session: Session, merchant_id: int, locale: str) -> list[tuple[str, str]]:
+    """(code, words in the reader's language) of the merchant's consent topics."""
+    return [(t.code, topics.label(t, locale)) for t in topics.list_topics(session, merchant_id)]
+
+
+def form_choices(session: Session, merchant_id: int, locale: str = "en") -> dict[str, Any]:
+    """Segments, templates, coupon templates, channels, kinds and topics to choose from."""
     return {
+        "topic_choices": topic_choices(session, merchant_id, locale),
         "segments": list_segments(session, merchant_id),
         "templates": library.list_templates(session, merchant_id),
         "coupon_templates": coupons.list_templates(session, merchant_id),

@@ -20,6 +20,7 @@ from patron.core.http import SessionDep
 from patron.coupons.models import CouponTemplate
 from patron.engagement.campaigns import results as campaign_results
 from patron.engagement.campaigns import service as campaigns
+from patron.engagement.campaigns import stats as campaign_stats
 from patron.engagement.campaigns.models import Campaign, CampaignStatus
 from patron.engagement.campaigns.schemas import CampaignPatch
 from patron.engagement.models import MessageTemplate
@@ -29,7 +30,7 @@ from patron.web.auth import ManagerPageDep, StaffContext, StaffDep
 from patron.web.dashboard import campaign_view as view
 from patron.web.i18n import N_
 from patron.web.nav import NavItem
-from patron.web.rendering import flash, render, translate
+from patron.web.rendering import flash, render, resolve_locale, translate
 
 router = APIRouter()
 NAV = [NavItem("campaigns", N_("Campaigns"), "/campaigns", icon="send", order=40)]
@@ -86,6 +87,7 @@ def campaign_list(
     rows = rows[:PAGE_SIZE]
     context = {
         "rows": rows,
+        "counts": campaign_stats.campaign_counts(session, staff.merchant_id, [c.id for c in rows]),
         "names": _names(session, rows),
         "next_cursor": rows[-1].id if more and rows else None,
         "paged": cursor is not None,
@@ -103,7 +105,7 @@ def _form_page(
     error: str | None = None,
 ) -> Response:
     context = {"values": values, "campaign": campaign, "error": error}
-    context |= view.form_choices(session, staff.merchant_id)
+    context |= view.form_choices(session, staff.merchant_id, resolve_locale(request))
     return render(request, "dashboard/campaigns/form.html", context, status=422 if error else 200)
 
 
@@ -210,6 +212,15 @@ def campaign_detail(
         else None,
         "results": _results(session, staff, campaign),
         "can_manage": staff.role.rank >= Role.MANAGER.rank,
+        "counts": campaign_stats.campaign_counts(session, staff.merchant_id, [campaign.id])[
+            campaign.id
+        ],
+        "reach": campaign_stats.campaign_reach(session, staff.merchant_id, campaign.id)
+        if campaign.launched_at is None
+        else None,
+        "topic_label": dict(
+            view.topic_choices(session, staff.merchant_id, resolve_locale(request))
+        ).get(campaign.topic, campaign.topic),
     }
     context |= _recipients(session, staff, campaign_id, grp, cursor)
     return render(request, "dashboard/campaigns/detail.html", context)

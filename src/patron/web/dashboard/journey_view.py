@@ -397,7 +397,7 @@ def _parse_send(step: dict[str, Any], form: dict[str, str]) -> dict[str, Any]:
     channel = form.get("channel", step.get("channel", "in_app"))
     new: dict[str, Any] = {
         "channel": channel,
-        "topic": form.get("topic", "").strip() or step.get("topic", "journeys"),
+        "topic": form.get("topic", "").strip() or step.get("topic", "marketing"),
         "kind": form.get("kind", step.get("kind", "marketing")),
     }
     template = _int(form.get("template_id", ""), "template", minimum=1, required=False)

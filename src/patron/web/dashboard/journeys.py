@@ -21,6 +21,7 @@ from patron.coupons import service as coupons
 from patron.engagement import library as messages_library
 from patron.engagement.channels import channel_names
 from patron.engagement.journeys import service as journeys
+from patron.engagement.journeys import stats as journey_stats
 from patron.engagement.journeys.festivals import FESTIVALS
 from patron.engagement.journeys.library import LIBRARY
 from patron.engagement.journeys.models import Journey
@@ -32,7 +33,7 @@ from patron.members.models import Member
 from patron.tenancy.models import Role
 from patron.web.auth import ManagerPageDep, StaffContext, StaffDep
 from patron.web.dashboard import journey_view as view
-from patron.web.dashboard.campaign_view import member_names
+from patron.web.dashboard.campaign_view import member_names, topic_choices
 from patron.web.dashboard.segments import reader_for
 from patron.web.i18n import N_
 from patron.web.nav import NavItem, Panel
@@ -156,6 +157,8 @@ def journey_detail(
         "exit_rule": view.describe_exit(version.exit_rule, tr),
         "steps": steps,
         "stats": stats,
+        "message_counts": journey_stats.step_message_counts(session, staff.merchant_id, journey_id),
+        "reach": journey_stats.step_reach(session, staff.merchant_id, journey_id),
         "step_kinds": view.STEP_KINDS,
         "can_manage": _manager(staff),
         "step_places": {
@@ -261,6 +264,7 @@ def _step_page(
         "coupon_templates": coupons.list_templates(session, staff.merchant_id),
         "channels": channel_names(),
         "kinds": sorted(KINDS),
+        "topic_choices": topic_choices(session, staff.merchant_id, resolve_locale(request)),
         "locales": LOCALES,
         "content_fields": view.content_fields(str(values.get("channel", ""))),
         "step_kinds": view.STEP_KINDS,

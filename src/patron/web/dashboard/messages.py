@@ -14,13 +14,15 @@ from patron.core.errors import BusinessRuleViolation
 from patron.core.http import SessionDep
 from patron.engagement import messages
 from patron.engagement.channels import channel_names
+from patron.engagement.counts import message_counts
 from patron.engagement.models import MessageStatus
 from patron.members.models import Member
+from patron.members.topics import labels_by_code
 from patron.tenancy.models import Role
 from patron.web.auth import ManagerPageDep, StaffDep
 from patron.web.i18n import N_
 from patron.web.nav import NavItem, Panel
-from patron.web.rendering import flash, render, translate
+from patron.web.rendering import flash, render, resolve_locale, translate
 
 router = APIRouter()
 NAV = [NavItem("messages", N_("Messages"), "/messages", icon="send", order=50)]
@@ -76,6 +78,10 @@ def message_log(
     )
     context = {
         "rows": rows,
+        "counts": message_counts(
+            session, staff.merchant_id, member_id=member, channel=channel or None
+        ),
+        "topic_labels": labels_by_code(session, staff.merchant_id, resolve_locale(request)),
         "dead": dead[:DEAD_SHOWN],
         "more_dead": len(dead) > DEAD_SHOWN,
         "names": _names(session, staff.merchant_id, {m.member_id for m in [*rows, *dead]}),

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.coupons.models import CouponTemplate
+from patron.members import topics
 from patron.members.models import Member, MemberConsent, MemberTag
 from patron.orders.models import Product
 from patron.programs import rules as program_rules
@@ -44,11 +45,13 @@ def _tiers(session: Session, merchant_id: int) -> list[tuple[str, str]]:
     return named + [(code, humanise(code)) for code in held if code not in dict(named)]
 
 
-def _topics(session: Session, merchant_id: int, tr: Tr) -> list[tuple[str, str]]:
-    """Consent topics members have answered about ("marketing" first: the default topic)."""
+def _topics(session: Session, merchant_id: int, tr: Tr, locale: str) -> list[tuple[str, str]]:
+    """The merchant's consent topics in the reader's language ("marketing", the general one,
+    first), then any other code members have answered about (ADR 0420)."""
+    listed = [(t.code, topics.label(t, locale)) for t in topics.list_topics(session, merchant_id)]
     codes = _distinct(session, MemberConsent.topic, MemberConsent.merchant_id == merchant_id)
-    ordered = ["marketing", *(code for code in codes if code != "marketing")]
-    return [(code, tr(humanise(code))) for code in ordered]
+    known = {code for code, _label in listed}
+    return listed + [(c, tr(humanise(c))) for c in codes if c not in known and c != "*"]
 
 
 def load_choices(session: Session, merchant_id: int, tr: Tr, fmt: Formatter) -> Choices:
@@ -87,5 +90,5 @@ def load_choices(session: Session, merchant_id: int, tr: Tr, fmt: Formatter) -> 
         .order_by(CouponTemplate.name)
     )
     choices["coupon"] = [(str(i), str(n)) for i, n in coupons]
-    choices["topic"] = _topics(session, merchant_id, tr)
+    choices["topic"] = _topics(session, merchant_id, tr, fmt.language.code)
     return choices

@@ -11,20 +11,19 @@ from fastapi.responses import RedirectResponse, Response
 from patron.core.errors import NotFound
 from patron.core.http import SessionDep
 from patron.engagement import inbox
-from patron.engagement.consent import ALL_TOPICS
+from patron.engagement.consent import allows
 from patron.members import service as members
+from patron.members import topics as consent_topics
 from patron.members.models import ConsentChannel
 from patron.members.schemas import ConsentIn
 from patron.web.i18n import N_
 from patron.web.nav import NavItem
 from patron.web.portal.pages import VisitorDep
-from patron.web.rendering import flash, render, translate
+from patron.web.rendering import flash, render, resolve_locale, translate
 
 router = APIRouter(prefix="/portal")
 NAV = [NavItem("inbox", N_("Inbox"), "/portal/inbox", icon="note", order=20)]
 ITEMS_PER_PAGE = 20
-# Topics the ready-made journeys and campaigns send on (engagement/journeys/library.py).
-TOPICS = ("promotions", "birthday", "festivals", "aftercare", "winback", "welcome")
 
 
 @router.get("/inbox")
@@ -62,22 +61,37 @@ def read_all(request: Request, session: SessionDep, who: VisitorDep) -> Response
 
 @router.get("/notifications")
 def notifications(request: Request, session: SessionDep, who: VisitorDep) -> Response:
-    """A switch per channel and topic; a channel blocked for every topic (STOP) shows as off."""
+    """A switch per channel and topic (the merchant's list, in the member's language). Each
+    shows what the message guards would do: a marketing topic never answered follows the
+    general one; a channel blocked for every topic (STOP) shows as off."""
     rows = members.consents(session, who.merchant_id, who.member.id)
-    current = {(c.channel, c.topic): c.granted for c in rows}
+    current = {(who.member.id, c.channel, c.topic): c.granted for c in rows}
+    topics = consent_topics.list_topics(session, who.merchant_id)
+    locale = resolve_locale(request)
     grid = []
     for channel in ConsentChannel:
-        blocked = current.get((channel.value, ALL_TOPICS)) is False
         grid.append(
             {
                 "channel": channel.value,
                 "topics": [
-                    (topic, not blocked and current.get((channel.value, topic)) is True)
-                    for topic in TOPICS
+                    (
+                        t.code,
+                        consent_topics.label(t, locale),
+                        allows(current, who.member.id, channel.value, t.code, "", t.marketing),
+                        t.marketing
+                        and t.code != consent_topics.GENERAL
+                        and (who.member.id, channel.value, t.code) not in current,
+                    )
+                    for t in topics
                 ],
             }
         )
-    return render(request, "portal/notifications.html", {"grid": grid, "topics": TOPICS})
+    general = next((t for t in topics if t.code == consent_topics.GENERAL), None)
+    context = {
+        "grid": grid,
+        "general": consent_topics.label(general, locale) if general else "",
+    }
+    return render(request, "portal/notifications.html", context)
 
 
 @router.post("/notifications")
@@ -89,7 +103,7 @@ def save_notification(
     topic: Annotated[str, Form(max_length=40)],
     granted: Annotated[str, Form(max_length=5)],
 ) -> Response:
-    if topic not in TOPICS:
+    if topic not in consent_topics.topic_codes(session, who.merchant_id):
         raise NotFound("unknown topic", code="invalid_topic")
     try:
         consent = ConsentIn(
