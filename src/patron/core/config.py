@@ -39,7 +39,11 @@ class Settings(BaseSettings):
     # for a busy two-core machine).
     serve_healthcheck_seconds: int = Field(default=30, ge=1)
     portal_link_max_age_seconds: int = 900
-    login_max_failures_before_delay: int = 5
+    # Wrong passwords an account, and a client address, may send before each further attempt
+    # waits 2, 4, 8 … seconds (at most 15 minutes); failures are forgotten after a quiet spell.
+    login_max_failures_before_delay: int = Field(default=5, ge=1)
+    login_address_max_failures_before_delay: int = Field(default=20, ge=1)
+    login_failures_forget_seconds: int = Field(default=3600, ge=60)
     webhook_timeout_seconds: float = 10.0
     webhook_max_attempts: int = 8
     analytics_path: str = "var/analytics.duckdb"

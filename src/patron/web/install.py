@@ -32,4 +32,4 @@ def install_web(app: FastAPI, settings: Settings) -> None:
         on_too_large=too_large_page,
     )
     app.add_middleware(AreaSessions, settings=settings)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, settings=settings)
