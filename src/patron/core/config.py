@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     login_max_failures_before_delay: int = Field(default=5, ge=1)
     login_address_max_failures_before_delay: int = Field(default=20, ge=1)
     login_failures_forget_seconds: int = Field(default=3600, ge=60)
+    # Request rate limits ("N/second|minute|hour", the ``limits`` notation); over a limit the
+    # answer is 429 with Retry-After. Counters are kept in the process (memory://) unless a
+    # shared storage is named (e.g. redis://host:6379, with the redis package installed).
+    rate_limit_enabled: bool = True
+    rate_limit_storage: str = "memory://"
+    rate_limit_api_key: str = "6000/minute"
+    rate_limit_api_address: str = "12000/minute"
+    rate_limit_sign_in_address: str = "30/minute"
+    rate_limit_portal_address: str = "60/minute"
+    rate_limit_portal_token: str = "10/minute"
     webhook_timeout_seconds: float = 10.0
     webhook_max_attempts: int = 8
     analytics_path: str = "var/analytics.duckdb"
