@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     analytics_max_age_minutes: float = 10.0
     # The largest CSV file the dashboard accepts for an import (bigger files: `patron import`).
     import_max_upload_mb: int = Field(default=50, ge=1, le=2048)
+    # The largest body any other API request may send (imports: the upload limit above).
+    api_max_body_mb: int = Field(default=10, ge=1, le=2048)
     # Records per committed batch of a dashboard import, and how long a worker's claim on an
     # import lasts without news (renewed with every batch; a dead worker's import resumes after).
     import_batch_rows: int = Field(default=2000, ge=1)
