@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     rate_limit_sign_in_address: str = "30/minute"
     rate_limit_portal_address: str = "60/minute"
     rate_limit_portal_token: str = "10/minute"
+    # Patron's own mail to staff (password reset links); empty host: no reset by email.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_from: str = "patron@localhost"
+    password_reset_max_age_seconds: int = Field(default=1800, ge=60)
     webhook_timeout_seconds: float = 10.0
     webhook_max_attempts: int = 8
     analytics_path: str = "var/analytics.duckdb"
