@@ -154,8 +154,6 @@ def sign_in(
         user = session.get(StaffUser, user_id)
         if user is None:  # removed meanwhile
             raise Unauthorized("wrong email or password", code="invalid_credentials")
-        user.failed_logins = 0
-        user.locked_until = None
         user.last_login_at = utcnow(session)
         rehash_if_needed(user, password)
     return user_id
