@@ -12,6 +12,7 @@ any storage ``limits`` supports) shares them between processes
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -82,7 +83,9 @@ def _on_portal_signin(identify: Identify) -> Identify:
 
 
 def _portal_token(scope: Scope) -> str:
-    return str(scope["path"])[len(PORTAL_SIGNIN_PREFIX) :][:200]
+    """A digest of the link's token: a shared storage (Redis) never holds a usable link."""
+    token = str(scope["path"])[len(PORTAL_SIGNIN_PREFIX) :]
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
 def rules_from(settings: Settings) -> list[Rule]:
