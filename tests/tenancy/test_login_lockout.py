@@ -10,16 +10,21 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
+import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from patron.app import create_app
 from patron.core.clock import FrozenClock
+from patron.core.config import Settings
 from patron.core.errors import TooManyAttempts, Unauthorized
 from patron.tenancy import login
 from patron.tenancy.login import LoginPolicy
 from patron.tenancy.models import LoginThrottle
 from tests.conftest import Tenant
+from tests.live import live_server
+from tests.web.helpers import csrf_of
 
 POLICY = LoginPolicy(account_free_failures=5, address_free_failures=20)
 ATTEMPTS = 90
@@ -111,3 +116,45 @@ def test_a_right_password_resets_the_account_but_not_the_address(
         assert account is not None and address is not None
         assert (account.failures, account.locked_until) == (0, None)
         assert (address.failures, address.locked_until) == (4, None)
+
+
+def test_parallel_wrong_passwords_over_http_lock_after_five(
+    settings: Settings, engine: Engine, clock: FrozenClock, tenant: Tenant
+) -> None:
+    """The same race through the login page of a real server: 40 browsers (each with its own
+    session and CSRF token) post a wrong password at once; 5 get 401, the rest 429."""
+    roomy = settings.model_copy(
+        update={
+            "rate_limit_sign_in_address": "1000/minute",
+            "login_address_max_failures_before_delay": 1000,
+        }
+    )
+    app = create_app(roomy, engine=engine, clock=clock, run_worker=False)
+    n = 40
+    with live_server(app) as url:
+        browsers = [httpx.Client(base_url=url, timeout=60) for _ in range(n)]
+        tokens = [csrf_of(b.get("/login")) for b in browsers]  # type: ignore[arg-type]
+
+        def post(i: int) -> Callable[[], object]:
+            def attempt() -> object:
+                r = browsers[i].post(
+                    "/login",
+                    data={
+                        "email": tenant.owner_email,
+                        "password": "wrong",
+                        "csrf_token": tokens[i],
+                    },
+                )
+                if r.status_code == 401:
+                    raise Unauthorized("wrong")
+                if r.status_code == 429:
+                    assert int(r.headers["retry-after"]) >= 1
+                    raise TooManyAttempts("locked")
+                raise AssertionError(r.status_code)
+
+            return attempt
+
+        outcomes = _race([post(i) for i in range(n)])
+        for b in browsers:
+            b.close()
+    assert outcomes == Counter({"checked_wrong": 5, "locked": n - 5})
