@@ -4,18 +4,21 @@ user's removal stops working at once (staff and portal), on SQLite and PostgreSQ
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from patron.core.clock import FrozenClock
 from patron.core.config import Settings
 from patron.core.db import transaction
 from patron.portal import service as portal
 from patron.portal.models import PortalSession
 from patron.tenancy import sessions as staff_sessions
 from patron.tenancy.models import StaffSession, StaffUser
+from patron.tenancy.tasks import purge_sign_in_records
 from patron.web.security import PORTAL_COOKIE, STAFF_COOKIE
 from tests.conftest import Tenant
 from tests.web.helpers import csrf_of, seed_member, sign_in
@@ -122,3 +125,27 @@ def test_a_copied_portal_cookie_dies_when_the_member_signs_out(
     with sessions() as s:
         ended = s.scalars(select(PortalSession.ended_at)).all()
     assert len(ended) == 1 and ended[0] is not None
+
+
+KEEP_COUNTERS = 10 * 24 * 3600  # failure counters stay: this test counts sessions
+
+
+def test_ended_and_expired_sign_in_records_are_purged(
+    client: TestClient, tenant: Tenant, sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    sign_in(client, tenant)
+    laptop = TestClient(client.app)
+    sign_in(laptop, tenant)
+    client.post("/logout", data={"csrf_token": csrf_of(client.get("/dashboard"))})
+    with transaction(sessions) as s:
+        assert purge_sign_in_records(s, KEEP_COUNTERS) == 0  # ended just now: kept a day
+    clock.advance(timedelta(hours=25))
+    with transaction(sessions) as s:
+        assert purge_sign_in_records(s, KEEP_COUNTERS) == 1  # the logged-out one
+    with sessions() as s:
+        assert s.scalars(select(StaffSession.ended_at)).all() == [None]  # the laptop's
+    clock.advance(timedelta(hours=12))  # the laptop's expired 12 h after sign-in, a day ago
+    with transaction(sessions) as s:
+        assert purge_sign_in_records(s, KEEP_COUNTERS) == 1
+    with sessions() as s:
+        assert s.scalars(select(StaffSession.id)).all() == []
