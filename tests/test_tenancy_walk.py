@@ -310,6 +310,7 @@ PAGE_EXEMPT = {
     "/message-settings/channels/{channel}": "the caller's own channel settings",
     "/programs/{kind}": "the caller's own program settings, addressed by kind",
     "/journeys/library/{key}": "switches on a ready-made journey for the caller's own merchant",
+    "/password-reset/{token}": "signed-out page: the random token is the only key (ADR 0019)",
 }
 # Path parameters whose name means another object on some pages.
 PAGE_ALIASES = {

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
 from patron.checkout.api import router as checkout_router
+from patron.core.body_limit import ApiBodyLimit
 from patron.core.clock import Clock
 from patron.core.config import Settings, get_settings
 from patron.core.db import make_engine, make_session_factory
@@ -109,6 +110,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     install_web(app, settings)
+    app.add_middleware(ApiBodyLimit, settings=settings)
     return app
 
 

@@ -28,6 +28,7 @@ from patron.imports.jobs import run_imports_task
 from patron.ledger.tasks import points_schedule
 from patron.members.attention import expire_activities_task
 from patron.programs.tasks import programs_schedule
+from patron.tenancy.tasks import purge_task as sign_in_records_purge
 from patron.webhooks.delivery import deliver_due, fan_out
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ TASKS: list[tuple[str, Task]] = [
     ("members.attention_expiry", expire_activities_task),
     ("analytics.predict", analytics_predict),
     ("imports.run", run_imports_task),
+    ("tenancy.purge_sign_in_records", sign_in_records_purge),
 ]
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.clock import FrozenClock
 from patron.members import service as members
-from patron.tenancy.models import StaffUser
+from patron.tenancy.models import LoginThrottle, StaffUser
 from tests.conftest import Tenant
 from tests.web.helpers import csrf_of, seed_member, sign_in
 
@@ -87,7 +87,9 @@ def test_sixth_wrong_password_is_slowed_and_locks_out_the_right_one(
     def state() -> tuple[int, object, object]:
         with sessions() as s:
             user = s.scalars(select(StaffUser).where(StaffUser.email == tenant.owner_email)).one()
-            return user.failed_logins, user.locked_until, user.last_login_at
+            account = s.get(LoginThrottle, f"account:{tenant.owner_email}")
+            assert account is not None
+            return account.failures, account.locked_until, user.last_login_at
 
     locked = state()
     assert locked == (5, clock.now() + timedelta(seconds=2), None)

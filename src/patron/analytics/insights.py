@@ -25,6 +25,7 @@ from patron.analytics.facts import Filters, Period, Scope, has_table
 from patron.analytics.figures import N_, Figure, FigureBuilder, Labels
 from patron.analytics.lifetime import LifetimeStatus, lifetime_figures
 from patron.analytics.suite import compute_suite
+from patron.core.csv_safe import safe_cell
 from patron.engagement.campaigns.models import Campaign
 
 __all__ = ["Figure", "Insights", "Kpi", "Labels", "PageData", "build_insights", "present"]
@@ -311,5 +312,13 @@ def _show(v: Any, kind: str, labels: Labels) -> str:
 
 def csv_of(figure: Figure) -> str:
     """The figure's rows as CSV (dates ISO, floats full precision, empty for missing)."""
-    text: str = figure.rows.to_csv(index=False, lineterminator="\n")
+    rows = figure.rows.copy()
+    # Labels (segment, store, product names) are merchant text: neutralise formula cells like
+    # every CSV Patron writes (patron.core.csv_safe); numbers and dates are left as pandas
+    # writes them.
+    rows.columns = [safe_cell(str(c)) for c in rows.columns]
+    for column in rows.columns:
+        if rows[column].dtype == object or pd.api.types.is_string_dtype(rows[column]):
+            rows[column] = rows[column].map(safe_cell)
+    text: str = rows.to_csv(index=False, lineterminator="\n")
     return text

@@ -48,7 +48,30 @@ class Settings(PatronSettings):
     # for a busy two-core machine).
     serve_healthcheck_seconds: int = Field(default=30, ge=1)
     portal_link_max_age_seconds: int = 900
-    login_max_failures_before_delay: int = 5
+    # Wrong passwords an account, and a client address, may send before each further attempt
+    # waits 2, 4, 8 … seconds (at most 15 minutes); failures are forgotten after a quiet spell.
+    login_max_failures_before_delay: int = Field(default=5, ge=1)
+    login_address_max_failures_before_delay: int = Field(default=20, ge=1)
+    login_failures_forget_seconds: int = Field(default=3600, ge=60)
+    # Request rate limits ("N/second|minute|hour", the ``limits`` notation); over a limit the
+    # answer is 429 with Retry-After. Counters are kept in the process (memory://) unless a
+    # shared storage is named (e.g. redis://host:6379, with the redis package installed).
+    rate_limit_enabled: bool = True
+    rate_limit_storage: str = "memory://"
+    rate_limit_api_key: str = "6000/minute"
+    rate_limit_api_address: str = "12000/minute"
+    rate_limit_sign_in_address: str = "30/minute"
+    rate_limit_portal_address: str = "60/minute"
+    rate_limit_portal_token: str = "10/minute"
+    # Patron's own mail to staff (password reset links); empty host: no reset by email.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_from: str = "patron@localhost"
+    password_reset_max_age_seconds: int = Field(default=1800, ge=60)
     webhook_timeout_seconds: float = 10.0
     webhook_max_attempts: int = 8
     analytics_path: str = "var/analytics.duckdb"
@@ -58,6 +81,8 @@ class Settings(PatronSettings):
     analytics_max_age_minutes: float = 10.0
     # The largest CSV file the dashboard accepts for an import (bigger files: `patron import`).
     import_max_upload_mb: int = Field(default=50, ge=1, le=2048)
+    # The largest body any other API request may send (imports: the upload limit above).
+    api_max_body_mb: int = Field(default=10, ge=1, le=2048)
     # Records per committed batch of a dashboard import, and how long a worker's claim on an
     # import lasts without news (renewed with every batch; a dead worker's import resumes after).
     import_batch_rows: int = Field(default=2000, ge=1)

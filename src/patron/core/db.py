@@ -106,7 +106,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                     f"cannot create the database folder {folder}: {reason}"
                 ) from exc
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=kwargs.pop("hide_parameters", True),
+            **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
 
@@ -121,6 +124,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
+    # Statement parameters are members' emails, phones and ids: never in an error's text or a
+    # log line (docs/decisions/0018-no-personal-data-in-logs.md).
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
         # libpq waits for the operating system's TCP timeout (minutes) on a host that does
         # not answer; a server that is up answers in well under a second.

@@ -29,7 +29,7 @@ from patron.programs.config import Kind
 # Files, not pages: not screenshotted.
 NOT_PAGES = (".csv", ".svg", ".json", ".png", ".pdf")
 # Not places in a shell: sign-in pages are shown signed out; the others only redirect.
-SIGNED_OUT = ("/login", "/portal/signin/{token}")
+SIGNED_OUT = ("/login", "/portal/signin/{token}", "/password-reset", "/password-reset/{token}")
 SKIPPED = (
     "/",
     "/till/orders",  # the till's "find an order by its number" form: redirects to the order

@@ -38,3 +38,19 @@ class PortalVisit(Base):
     visited_on: Mapped[date] = mapped_column(Date)
     # The first page view of that day.
     visited_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PortalSession(Base):
+    """A member signed in to the portal; the cookie carries a random token whose hash is here.
+    Signing out ends the row, so a copied cookie stops working at once."""
+
+    __tablename__ = "portal_sessions"
+    __table_args__ = (Index("ix_portal_sessions_member", "merchant_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

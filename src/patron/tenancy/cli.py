@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.commands import fail
 from patron.core.config import get_settings
 from patron.core.db import make_engine, make_session_factory, transaction
 from patron.tenancy import service as tenancy
+from patron.tenancy import sessions as staff_sessions
+from patron.tenancy.login import unlock_account
+from patron.tenancy.models import StaffUser
 
 merchant_app = typer.Typer(no_args_is_help=True, help="Merchants.")
 apikey_app = typer.Typer(no_args_is_help=True, help="API keys.")
@@ -71,3 +75,42 @@ def staff_create(
         m = tenancy.find_merchant(session, merchant)
         tenancy.create_staff_user(session, m.id, email, name, role, password)
     console.print(f"staff user {email} created")
+
+
+def _staff_id(session: Session, merchant_id: int, email: str) -> int:
+    user = session.scalar(
+        select(StaffUser).where(
+            StaffUser.merchant_id == merchant_id, StaffUser.email == email.strip().lower()
+        )
+    )
+    if user is None:
+        fail(f"no staff user {email} at this merchant")
+    return user.id
+
+
+@staff_app.command("set-password")
+def staff_set_password(
+    merchant: str = typer.Option(..., help="merchant slug"),
+    email: str = typer.Option(...),
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+) -> None:
+    """Set a new password; every session of the user ends and the sign-in lock is lifted."""
+    with transaction(sessions_for_cli()) as session:
+        m = tenancy.find_merchant(session, merchant)
+        user = staff_sessions.change_password(
+            session, m.id, _staff_id(session, m.id, email), password
+        )
+        unlock_account(session, user.email)
+    console.print(f"password of {email} changed; every session of it has ended")
+
+
+@staff_app.command("remove")
+def staff_remove(
+    merchant: str = typer.Option(..., help="merchant slug"),
+    email: str = typer.Option(...),
+) -> None:
+    """Remove a dashboard login; its sessions end at once."""
+    with transaction(sessions_for_cli()) as session:
+        m = tenancy.find_merchant(session, merchant)
+        staff_sessions.remove_staff_user(session, m.id, _staff_id(session, m.id, email))
+    console.print(f"staff user {email} removed; every session of it has ended")

@@ -7,7 +7,6 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
@@ -19,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
-from patron.core.errors import Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthorized
+from patron.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from patron.tenancy.models import ApiKey, Channel, Merchant, Role, StaffUser, Store
 
 _hasher = PasswordHasher()
@@ -187,37 +186,33 @@ def login_delay_seconds(failures: int, free_failures: int) -> int:
     return int(min(2 ** (failures - free_failures + 1), 900))
 
 
-def authenticate_staff(
-    session: Session, email: str, password: str, free_failures: int = 5
-) -> StaffUser:
-    """Check a login. Repeated failures lock the account for a growing delay."""
-    now = utcnow(session)
-    users = list(session.scalars(select(StaffUser).where(StaffUser.email == email.strip().lower())))
-    if len(users) != 1:
-        # Same work as a real check, so timing does not reveal which emails exist.
+def check_password(stored_hash: str | None, password: str) -> None:
+    """Raise argon2's ``VerificationError`` unless ``password`` matches ``stored_hash``. A
+    missing user (``None``) costs the same work as a real check, so timing does not reveal
+    which emails exist."""
+    if stored_hash is None:
         _hasher.hash(password)
-        raise Unauthorized("wrong email or password", code="invalid_credentials")
-    user = users[0]
-    if user.locked_until is not None and user.locked_until > now:
-        wait = int((user.locked_until - now).total_seconds()) + 1
-        raise TooManyAttempts(
-            f"too many failed logins; try again in {wait} seconds",
-            details={"retry_after": wait},
-        )
-    try:
-        _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError) as exc:
-        user.failed_logins += 1
-        delay = login_delay_seconds(user.failed_logins, free_failures)
-        if delay:
-            user.locked_until = now + timedelta(seconds=delay)
-        raise Unauthorized("wrong email or password", code="invalid_credentials") from exc
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
+        raise VerificationError("no such user")
+    _hasher.verify(stored_hash, password)
+
+
+def rehash_if_needed(user: StaffUser, password: str) -> None:
+    """Store the password under the current argon2 parameters when they have changed."""
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    return user
+
+
+def authenticate_staff(session: Session, email: str, password: str) -> StaffUser:
+    """The staff user with this email and password, else :class:`Unauthorized`.
+
+    For tools and tests only: it counts nothing. The dashboard signs in through
+    :func:`patron.tenancy.login.sign_in`, which counts and locks."""
+    users = list(session.scalars(select(StaffUser).where(StaffUser.email == email.strip().lower())))
+    try:
+        check_password(users[0].password_hash if len(users) == 1 else None, password)
+    except (VerificationError, InvalidHashError) as exc:
+        raise Unauthorized("wrong email or password", code="invalid_credentials") from exc
+    return users[0]
 
 
 def _hash_key(raw: str) -> str:

@@ -9,13 +9,18 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 
+from patron.core.config import Settings
 from patron.core.http import SessionDep
 from patron.members.language import member_language
 from patron.members.models import Member
+from patron.portal.service import portal_session_stands
+from patron.tenancy.login import LoginPolicy
 from patron.tenancy.models import Merchant, Role, StaffUser
+from patron.tenancy.sessions import staff_session_stands, start_staff_session
 from patron.web.rendering import session_data
-from patron.web.security import ensure_csrf_token
+from patron.web.security import STAFF_SESSION_SECONDS, ensure_csrf_token
 
 
 class LoginRequired(Exception):
@@ -37,6 +42,20 @@ class NotAllowed(Exception):
 def auth_fingerprint(user: StaffUser) -> str:
     """Bound into the session: changing the password signs out every other session."""
     return hashlib.sha256(f"{user.id}:{user.password_hash}".encode()).hexdigest()[:32]
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it (behind a proxy: run uvicorn with
+    ``--proxy-headers`` and ``--forwarded-allow-ips`` so this is the real client)."""
+    return request.client.host if request.client else "unknown"
+
+
+def login_policy(settings: Settings) -> LoginPolicy:
+    return LoginPolicy(
+        account_free_failures=settings.login_max_failures_before_delay,
+        address_free_failures=settings.login_address_max_failures_before_delay,
+        forget_after_seconds=settings.login_failures_forget_seconds,
+    )
 
 
 def safe_next(path: str | None) -> str:
@@ -103,15 +122,29 @@ class StaffContext:
         return f"staff:{self.user.id}"
 
 
-def sign_in_staff(request: Request, user: StaffUser) -> None:
-    """Start a fresh staff session (a new CSRF token too; the language choice is kept)."""
+def sign_in_staff(request: Request, db: Session, user: StaffUser) -> None:
+    """Start a fresh staff session, recorded on the server so it can be ended (a new CSRF token
+    too; the language choice is kept)."""
+    sid = start_staff_session(db, user, STAFF_SESSION_SECONDS)
     session = request.scope["session"]
     locale = session.get("locale")
     session.clear()
-    session.update({"staff_id": user.id, "auth": auth_fingerprint(user)})
+    session.update({"staff_id": user.id, "sid": sid, "auth": auth_fingerprint(user)})
     if locale:
         session["locale"] = locale
     ensure_csrf_token(session)
+
+
+def sign_out(request: Request, db: Session, end: Callable[[Session, str], None]) -> None:
+    """End the area's server-side session (``end``) and clear its cookie; the language stays."""
+    data = request.scope["session"]
+    sid = data.get("sid")
+    if isinstance(sid, str):
+        end(db, sid)
+    locale = data.get("locale")
+    data.clear()
+    if locale:
+        data["locale"] = locale
 
 
 def current_staff(request: Request, session: SessionDep) -> StaffContext:
@@ -119,8 +152,14 @@ def current_staff(request: Request, session: SessionDep) -> StaffContext:
     request.state.area = "dashboard"
     data = session_data(request)
     staff_id = data.get("staff_id")
+    sid = data.get("sid")
     user = session.get(StaffUser, staff_id) if isinstance(staff_id, int) else None
-    if user is None or data.get("auth") != auth_fingerprint(user):
+    if (
+        user is None
+        or not isinstance(sid, str)
+        or data.get("auth") != auth_fingerprint(user)
+        or not staff_session_stands(session, sid, user.id)
+    ):
         raise LoginRequired(login_url(request))
     merchant = session.get(Merchant, user.merchant_id)
     if merchant is None:
@@ -165,6 +204,7 @@ def current_member(request: Request, session: SessionDep) -> MemberContext:
     request.state.area = "portal"
     data: dict[str, Any] = session_data(request)
     member_id, merchant_id = data.get("member_id"), data.get("merchant_id")
+    sid = data.get("sid")
     member = session.get(Member, member_id) if isinstance(member_id, int) else None
     # An erased member's portal session ends with the erasure (ADR 0050).
     if (
@@ -172,6 +212,8 @@ def current_member(request: Request, session: SessionDep) -> MemberContext:
         or member.merchant_id != merchant_id
         or member.merged_into_id is not None
         or member.erased_at is not None
+        or not isinstance(sid, str)
+        or not portal_session_stands(session, sid, member.id)
     ):
         raise PortalSignInRequired()
     merchant = session.get(Merchant, member.merchant_id)

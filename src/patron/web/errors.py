@@ -74,6 +74,14 @@ def too_large_page(request: Request) -> Awaitable[Response]:
     return build()
 
 
+def rate_limited_page(request: Request, retry_after: int) -> Awaitable[Response]:
+    async def build() -> Response:
+        log.info("rate limited", extra={"path": request.url.path, "retry_after": retry_after})
+        return error_page(request, 429)
+
+    return build()
+
+
 def install_error_pages(app: FastAPI) -> None:
     """Wrap the JSON handlers so page requests get pages (the API is untouched)."""
 

@@ -6,7 +6,13 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from patron.core.config import Settings
-from patron.web.errors import csrf_failure_page, install_error_pages, too_large_page
+from patron.core.ratelimit import RateLimits
+from patron.web.errors import (
+    csrf_failure_page,
+    install_error_pages,
+    rate_limited_page,
+    too_large_page,
+)
 from patron.web.nav import collect
 from patron.web.registry import DASHBOARD, PORTAL
 from patron.web.rendering import STATIC_DIR
@@ -22,7 +28,8 @@ def install_web(app: FastAPI, settings: Settings) -> None:
             app.include_router(router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_pages(app)
-    # Starlette runs the last added middleware first: headers → sessions → CSRF → routes.
+    # Starlette runs the last added middleware first: headers → sessions → rate limits → CSRF
+    # → routes (the limits answer before a body is read; a page's answer needs the session).
     app.add_middleware(
         CsrfMiddleware,
         settings=settings,
@@ -31,5 +38,6 @@ def install_web(app: FastAPI, settings: Settings) -> None:
         max_body=(settings.import_max_upload_mb << 20) + (1 << 20),
         on_too_large=too_large_page,
     )
+    app.add_middleware(RateLimits, settings=settings, on_page_limited=rate_limited_page)
     app.add_middleware(AreaSessions, settings=settings)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, settings=settings)

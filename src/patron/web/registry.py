@@ -16,6 +16,7 @@ from patron.web.dashboard import mall as dashboard_mall
 from patron.web.dashboard import member_loyalty as dashboard_member_loyalty
 from patron.web.dashboard import members as dashboard_members
 from patron.web.dashboard import messages as dashboard_messages
+from patron.web.dashboard import password_reset as dashboard_password_reset
 from patron.web.dashboard import privacy as dashboard_privacy
 from patron.web.dashboard import products as dashboard_products
 from patron.web.dashboard import programs as dashboard_programs
@@ -33,6 +34,7 @@ from patron.web.portal import pages as portal_pages
 # Merchant dashboard: each module exposes `router` and `NAV` (and optionally `MEMBER_PANELS`).
 DASHBOARD: list[ModuleType] = [
     dashboard_session,
+    dashboard_password_reset,
     dashboard_members,
     dashboard_analytics,
     dashboard_segments,

@@ -222,11 +222,19 @@ class CsrfMiddleware:
             body.close()
 
 
-class SecurityHeaders:
-    """Adds the headers every response should carry: no sniffing, no framing, a strict CSP."""
+# Sent only when Patron is served over https (PATRON_BASE_URL): a browser that saw it refuses
+# plain http for the host for a year, so it must never be sent from a development address.
+HSTS = "max-age=31536000; includeSubDomains"
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class SecurityHeaders:
+    """Adds the headers every response should carry: no sniffing, no framing, a strict CSP,
+    no powerful browser features; and HSTS when the public address is https."""
+
+    def __init__(self, app: ASGIApp, settings: Settings | None = None) -> None:
         self.app = app
+        self.hsts = settings is not None and settings.base_url.startswith("https://")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -239,6 +247,10 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "same-origin")
+                headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+                if self.hsts:
+                    headers.setdefault("Strict-Transport-Security", HSTS)
                 if not exempt:
                     headers.setdefault("Content-Security-Policy", CSP)
                     headers.setdefault("X-Frame-Options", "DENY")

@@ -3,7 +3,6 @@ and the results CSV. Kept apart from the routes so each file stays readable."""
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron.core.csv_safe import csv_writer
 from patron.core.errors import InvalidInput
 from patron.coupons import service as coupons
 from patron.engagement import library
@@ -162,7 +162,7 @@ def chart(diff: dict[str, Any] | None) -> Chart | None:
 def results_csv(results: dict[str, Any]) -> str:
     """Both groups and both differences, one row each (rates as fractions, money in minor units)."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_writer(out)
     writer.writerow(["row", "members", "buyers", "revenue_minor", "treated", "holdout"])
     for grp in ("treated", "holdout"):
         g = results[grp]

@@ -11,8 +11,17 @@ from sqlalchemy import func, select
 from patron.core.errors import TooManyAttempts, Unauthorized
 from patron.core.http import SessionDep, SettingsDep
 from patron.members.models import FunnelStage, Member
-from patron.tenancy import service as tenancy
-from patron.web.auth import StaffDep, safe_next, sign_in_staff
+from patron.tenancy import login as staff_login
+from patron.tenancy.models import StaffUser
+from patron.tenancy.sessions import end_staff_session
+from patron.web.auth import (
+    StaffDep,
+    client_address,
+    login_policy,
+    safe_next,
+    sign_in_staff,
+    sign_out,
+)
 from patron.web.dashboard.overview_sales import SALES_DAYS, chosen_days, sales_for
 from patron.web.i18n import N_
 from patron.web.nav import NavItem
@@ -45,12 +54,17 @@ def login(
     password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/dashboard",
 ) -> Response:
-    """Check the password with the tenancy service (which slows repeated failures down)."""
+    """Check the password (:func:`patron.tenancy.login.sign_in` counts the attempt against the
+    account and the address first, and refuses while either is locked)."""
     request.state.area = "login"
     context: dict[str, object] = {"next": safe_next(next), "email": email, "error": None}
     try:
-        user = tenancy.authenticate_staff(
-            session, email, password, settings.login_max_failures_before_delay
+        user_id = staff_login.sign_in(
+            request.app.state.sessions,
+            email,
+            password,
+            client_address(request),
+            login_policy(settings),
         )
     except TooManyAttempts as exc:
         wait = exc.details.get("retry_after", 1) if isinstance(exc.details, dict) else 1
@@ -60,19 +74,20 @@ def login(
         response.headers["Retry-After"] = str(wait)
         return response
     except Unauthorized:
-        # Returned, not raised: the failure counter the service just raised must be committed.
         context["error"] = "invalid"
         return render(request, "dashboard/login.html", context, status=401)
-    sign_in_staff(request, user)
+    user = session.get(StaffUser, user_id)
+    if user is None:  # removed between the check and now
+        context["error"] = "invalid"
+        return render(request, "dashboard/login.html", context, status=401)
+    sign_in_staff(request, session, user)
     return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request) -> RedirectResponse:
-    locale = session_data(request).get("locale")
-    request.scope["session"].clear()
-    if locale:
-        request.scope["session"]["locale"] = locale
+def logout(request: Request, session: SessionDep) -> RedirectResponse:
+    """Sign out: the session ends on the server too, so a copied cookie stops working."""
+    sign_out(request, session, end_staff_session)
     return RedirectResponse("/login", status_code=303)
 
 

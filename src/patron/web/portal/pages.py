@@ -20,11 +20,11 @@ from patron.members.schemas import ConsentIn, MemberUpdate, Preferences
 from patron.orders import service as orders
 from patron.orders.models import Order, OrderLine, Product
 from patron.portal import service as portal
-from patron.web.auth import MemberContext, current_member
+from patron.web.auth import MemberContext, current_member, sign_out
 from patron.web.i18n import N_
 from patron.web.nav import NavItem, Shell
 from patron.web.rendering import flash, remember_language, render, translate
-from patron.web.security import ensure_csrf_token
+from patron.web.security import PORTAL_SESSION_SECONDS, ensure_csrf_token
 
 log = logging.getLogger("patron.web.portal")
 router = APIRouter(prefix="/portal")
@@ -77,10 +77,11 @@ def signin(request: Request, token: str, session: SessionDep, settings: Settings
         link = portal.redeem_portal_link(session, token, settings=settings)
     except PatronError as exc:
         return _link_refused(request, exc)
+    sid = portal.start_portal_session(session, link, PORTAL_SESSION_SECONDS)
     data = request.scope["session"]
     locale = data.get("locale")
     data.clear()
-    data.update({"member_id": link.member_id, "merchant_id": link.merchant_id})
+    data.update({"member_id": link.member_id, "merchant_id": link.merchant_id, "sid": sid})
     if locale:
         data["locale"] = locale
     ensure_csrf_token(data)
@@ -97,9 +98,9 @@ def _link_refused(request: Request, exc: PatronError) -> Response:
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, session: SessionDep) -> Response:
     request.state.area = "portal"
-    request.scope["session"].clear()
+    sign_out(request, session, portal.end_portal_session)
     return render(request, "portal/signed_out.html", {"signed_out": True})
 
 
