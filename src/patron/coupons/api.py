@@ -11,6 +11,7 @@ from patron.checkout.schemas import QuoteRequest
 from patron.core.clock import utcnow
 from patron.core.errors import NotFound, PatronError
 from patron.core.http import Page, PageDep, SessionDep, SettingsDep, page_of
+from patron.core.owned import require_owned
 from patron.coupons import gifts, mall, segment_fields, service
 from patron.coupons.benefits import COUPONS
 from patron.coupons.models import CodeSource
@@ -112,6 +113,12 @@ def issue(template_id: int, body: IssueIn, session: SessionDep, principal: Manag
 def issue_bulk(
     template_id: int, body: BulkIssueIn, session: SessionDep, principal: ManagerDep
 ) -> BulkIssueOut:
+    """Issue one coupon to each listed member. Every id must be one of the merchant's members
+    (else 404 ``member_not_found``, nothing issued); members at their limit are skipped."""
+    service.get_template(session, principal.merchant_id, template_id)
+    require_owned(
+        session, Member, principal.merchant_id, body.member_ids, field="member_ids", what="member"
+    )
     issued, skipped = service.issue_bulk(
         session,
         principal.merchant_id,
@@ -162,6 +169,14 @@ def validate(
     try:
         quote = build_quote(
             session, principal.merchant_id, req, utcnow(session), settings.secret_key
+        )
+    except NotFound as exc:
+        # The member or store of the request is not the caller's: the request is wrong, not
+        # the codes (ADR 0030).
+        if exc.code in ("member_not_found", "store_not_found"):
+            raise
+        return ValidateFull(
+            valid=False, benefits=[], discount_minor=0, error=exc.to_dict()["error"]
         )
     except PatronError as exc:
         return ValidateFull(

@@ -22,9 +22,11 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
 from patron.core.events import OutboxEvent, emit, register_event_types
+from patron.core.owned import require_owned
 from patron.coupons.models import CodeSource, CodeStatus, CouponCode, CouponTemplate
 from patron.coupons.schemas import TemplateIn, TemplatePatch
 from patron.members.models import Member
+from patron.tenancy.models import Store
 
 register_event_types(
     "coupon.issued",
@@ -59,6 +61,7 @@ def normalize_code(raw: str) -> str:
 
 def create_template(session: Session, merchant_id: int, data: TemplateIn) -> CouponTemplate:
     """Define a coupon campaign. Codes are issued from it later."""
+    require_owned(session, Store, merchant_id, data.store_ids, field="store_ids", what="store")
     now = utcnow(session)
     template = CouponTemplate(
         merchant_id=merchant_id,
