@@ -14,7 +14,9 @@ from patron.core.clock import Clock
 from patron.core.config import Settings, get_settings
 from patron.core.db import make_engine, make_session_factory
 from patron.core.http import install_error_handlers
+from patron.core.input_guard import InputGuard
 from patron.core.logging import configure_logging
+from patron.core.openapi import install_openapi
 from patron.coupons.api import router as coupons_router
 from patron.engagement.api import router as engagement_router
 from patron.engagement.callbacks_api import router as engagement_callbacks_router
@@ -95,6 +97,7 @@ def create_app(
     app.state.sessions = make_session_factory(engine, clock)
     app.state.read_sessions = make_session_factory(engine, clock, read_only=True)
     install_error_handlers(app)
+    app.add_middleware(InputGuard)
 
     @app.get("/health", tags=["health"], operation_id="health")
     def health() -> dict[str, str]:
@@ -105,6 +108,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     install_web(app, settings)
+    install_openapi(app)
     return app
 
 

@@ -294,7 +294,7 @@ def test_mall_items_and_order_fulfilment(
         "/mall/items/new", data=item_form | {"csrf_token": token}, follow_redirects=False
     )
     assert r.status_code == 303, r.text
-    (item,) = client.get("/api/v1/mall/items", headers=tenant.headers).json()
+    (item,) = client.get("/api/v1/mall/items", headers=tenant.headers).json()["items"]
     assert {k: item[k] for k in ("kind", "name", "sku", "points_price", "stock")} == {
         "kind": "gift",
         "name": "Celadon cup",
@@ -383,7 +383,7 @@ def test_gift_rules_pages(
     assert _count(sessions, GiftRule) == 0
     r = client.post("/gifts/new", data=rule_form | {"csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303, r.text
-    (rule,) = client.get("/api/v1/gift-rules", headers=tenant.headers).json()
+    (rule,) = client.get("/api/v1/gift-rules", headers=tenant.headers).json()["items"]
     assert {k: rule[k] for k in rule_form} == {
         "name": "Spend 500, get a tote",
         "min_spend_minor": 50000,

@@ -23,6 +23,7 @@ from patron.core.clock import utcnow
 from patron.core.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
 from patron.core.events import OutboxEvent, emit, register_event_types
 from patron.core.owned import require_owned
+from patron.core.paging import newest_first
 from patron.coupons.models import CodeSource, CodeStatus, CouponCode, CouponTemplate
 from patron.coupons.schemas import TemplateIn, TemplatePatch
 from patron.members.models import Member
@@ -84,12 +85,18 @@ def get_template(session: Session, merchant_id: int, template_id: int) -> Coupon
 
 
 def list_templates(
-    session: Session, merchant_id: int, include_archived: bool = False
+    session: Session,
+    merchant_id: int,
+    include_archived: bool = False,
+    limit: int | None = None,
+    cursor: int | None = None,
 ) -> list[CouponTemplate]:
+    """The merchant's coupon templates, oldest first; with ``limit``, one page newest first."""
     query = select(CouponTemplate).where(CouponTemplate.merchant_id == merchant_id)
     if not include_archived:
         query = query.where(CouponTemplate.status == "active")
-    return list(session.scalars(query.order_by(CouponTemplate.id)))
+    query = query.order_by(CouponTemplate.id)
+    return list(session.scalars(newest_first(query, CouponTemplate.id, limit, cursor)))
 
 
 def update_template(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from patron.core.http import PageDep, SessionDep, SettingsDep, page_of
+from patron.core.http import Page, PageDep, PathId, QueryId, SessionDep, SettingsDep, page_of
 from patron.engagement import library, messages, policy
 from patron.engagement.models import ChannelSetting
 from patron.engagement.schemas import (
@@ -78,12 +78,10 @@ def put_policy(body: PolicyIn, session: SessionDep, principal: ManagerDep) -> Po
     return PolicyOut(**body.model_dump())
 
 
-@router.get("/templates", response_model=list[TemplateOut], operation_id="list_templates")
-def list_templates(session: SessionDep, principal: ClerkDep) -> list[TemplateOut]:
-    return [
-        TemplateOut.model_validate(t)
-        for t in library.list_templates(session, principal.merchant_id)
-    ]
+@router.get("/templates", response_model=Page[TemplateOut], operation_id="list_templates")
+def list_templates(session: SessionDep, principal: ClerkDep, page: PageDep) -> object:
+    rows = library.list_templates(session, principal.merchant_id, page.limit, page.cursor)
+    return page_of(rows, page.limit, TemplateOut.model_validate)
 
 
 @router.post(
@@ -97,7 +95,7 @@ def create_template(body: TemplateIn, session: SessionDep, principal: ManagerDep
 
 
 @router.get("/templates/{template_id}", response_model=TemplateOut, operation_id="get_template")
-def get_template(template_id: int, session: SessionDep, principal: ClerkDep) -> TemplateOut:
+def get_template(template_id: PathId, session: SessionDep, principal: ClerkDep) -> TemplateOut:
     return TemplateOut.model_validate(
         library.get_template(session, principal.merchant_id, template_id)
     )
@@ -107,7 +105,7 @@ def get_template(template_id: int, session: SessionDep, principal: ClerkDep) -> 
     "/templates/{template_id}", response_model=TemplateOut, operation_id="update_template"
 )
 def update_template(
-    template_id: int, body: TemplatePatch, session: SessionDep, principal: ManagerDep
+    template_id: PathId, body: TemplatePatch, session: SessionDep, principal: ManagerDep
 ) -> TemplateOut:
     template = library.update_template(
         session, principal.merchant_id, template_id, name=body.name, variants=body.variants
@@ -116,7 +114,7 @@ def update_template(
 
 
 @router.delete("/templates/{template_id}", status_code=204, operation_id="delete_template")
-def delete_template(template_id: int, session: SessionDep, principal: ManagerDep) -> None:
+def delete_template(template_id: PathId, session: SessionDep, principal: ManagerDep) -> None:
     library.delete_template(session, principal.merchant_id, template_id)
 
 
@@ -124,7 +122,7 @@ def delete_template(template_id: int, session: SessionDep, principal: ManagerDep
     "/templates/{template_id}/preview", response_model=PreviewOut, operation_id="preview_template"
 )
 def preview_template(
-    template_id: int,
+    template_id: PathId,
     body: PreviewIn,
     session: SessionDep,
     settings: SettingsDep,
@@ -147,7 +145,7 @@ def list_messages(
     session: SessionDep,
     principal: ClerkDep,
     page: PageDep,
-    member_id: Annotated[int | None, Query()] = None,
+    member_id: QueryId = None,
     status: Annotated[str | None, Query(description="'dead' lists the dead letters")] = None,
     channel: Annotated[str | None, Query()] = None,
 ) -> MessagePage:
@@ -164,7 +162,7 @@ def list_messages(
 
 
 @router.get("/messages/{message_id}", response_model=MessageDetail, operation_id="get_message")
-def get_message(message_id: int, session: SessionDep, principal: ClerkDep) -> MessageDetail:
+def get_message(message_id: PathId, session: SessionDep, principal: ClerkDep) -> MessageDetail:
     message = messages.get_message(session, principal.merchant_id, message_id)
     events = [MessageEventOut.model_validate(e) for e in messages.message_events(session, message)]
     return MessageDetail(
@@ -175,7 +173,7 @@ def get_message(message_id: int, session: SessionDep, principal: ClerkDep) -> Me
 @router.post(
     "/messages/{message_id}/retry", response_model=MessageOut, operation_id="retry_message"
 )
-def retry_message(message_id: int, session: SessionDep, principal: ManagerDep) -> MessageOut:
+def retry_message(message_id: PathId, session: SessionDep, principal: ManagerDep) -> MessageOut:
     return MessageOut.model_validate(
         messages.retry_message(session, principal.merchant_id, message_id)
     )

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 
 class RuleIn(BaseModel):
@@ -57,7 +57,7 @@ class MemberTierOut(BaseModel):
 
 
 class TopUpIn(BaseModel):
-    amount_minor: int = Field(ge=1, le=10**10)
+    amount_minor: StrictInt = Field(ge=1, le=10**10)
 
 
 class TopUpOut(BaseModel):

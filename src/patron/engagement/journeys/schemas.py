@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patron.core.patch import Patch
+
 
 class JourneyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -28,8 +30,9 @@ class FromLibraryIn(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class JourneyPatch(BaseModel):
+class JourneyPatch(Patch):
     model_config = ConfigDict(extra="forbid")
+    clearable = frozenset({"exit_rule", "reentry_days"})
 
     name: str | None = Field(default=None, min_length=1, max_length=120)
     trigger: dict[str, Any] | None = None
