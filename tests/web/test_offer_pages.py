@@ -172,6 +172,15 @@ def test_bad_coupon_forms_show_the_error_and_write_nothing(
     with sessions() as s:
         t = s.get(CouponTemplate, template_id)
         assert t is not None and (t.name, t.total_limit, t.issued_count) == ("¥20 off", 5, 2)
+    # An emptied name is asked for again (it cannot be empty), not a server error.
+    r = client.post(
+        f"/coupons/{template_id}/edit",
+        data={"csrf_token": csrf_of(page), "name": "", "total_limit": "5"},
+    )
+    assert r.status_code == 422 and "This is needed." in r.text
+    with sessions() as s:
+        t = s.get(CouponTemplate, template_id)
+        assert t is not None and t.name == "¥20 off"
 
 
 def test_issue_one_bulk_segment_and_void(

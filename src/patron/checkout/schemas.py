@@ -65,7 +65,7 @@ class QuoteLineOut(BaseModel):
     is_gift: bool = False
 
 
-class BenefitOut(BaseModel):
+class CheckoutBenefitOut(BaseModel):
     # early_access, tier_discount, member_day_discount, coupon, gift, points_deduction,
     # stored_value
     kind: str
@@ -75,7 +75,7 @@ class BenefitOut(BaseModel):
     line_no: int | None = None
 
 
-class MemberOut(BaseModel):
+class CheckoutMemberOut(BaseModel):
     id: int
     name: str
     tier_code: str | None
@@ -88,10 +88,10 @@ class MemberOut(BaseModel):
 
 class QuoteOut(BaseModel):
     currency: str
-    member: MemberOut | None
+    member: CheckoutMemberOut | None
     member_day: bool
     lines: list[QuoteLineOut]
-    benefits: list[BenefitOut]
+    benefits: list[CheckoutBenefitOut]
     subtotal_minor: int
     discount_minor: int
     total_minor: int

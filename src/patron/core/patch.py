@@ -6,6 +6,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationInfo, field_validator
 
+# The refusal's words (the dashboard's forms show "This is needed." for them).
+NULL_REFUSED = "cannot be empty: leave the field out to keep its value"
+
 
 class Patch(BaseModel):
     """Base of every PATCH body. ``clearable`` names the fields that ``null`` empties; ``null``
@@ -17,5 +20,5 @@ class Patch(BaseModel):
     @classmethod
     def _null_only_where_it_clears(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None and info.field_name not in cls.clearable:
-            raise ValueError("cannot be empty: leave the field out to keep its value")
+            raise ValueError(NULL_REFUSED)
         return value

@@ -17,7 +17,7 @@ from patron.programs.schemas import (
     MemberTierOut,
     RuleIn,
     RuleOut,
-    StatementLineOut,
+    StoredValueLineOut,
     StoredValueStatementOut,
     TierBenefitsOut,
     TierChangeOut,
@@ -164,7 +164,7 @@ def stored_value_statement(
         bonus_minor=held.bonus,
         next_cursor=nxt,
         lines=[
-            StatementLineOut(
+            StoredValueLineOut(
                 entry_id=ln.entry_id,
                 occurred_at=ln.occurred_at,
                 reason_code=ln.reason_code,

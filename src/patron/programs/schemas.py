@@ -74,7 +74,7 @@ class TopUpOut(BaseModel):
     refunded_at: datetime | None
 
 
-class StatementLineOut(BaseModel):
+class StoredValueLineOut(BaseModel):
     entry_id: int
     occurred_at: datetime
     reason_code: str
@@ -86,5 +86,5 @@ class StatementLineOut(BaseModel):
 class StoredValueStatementOut(BaseModel):
     principal_minor: int
     bonus_minor: int
-    lines: list[StatementLineOut]
+    lines: list[StoredValueLineOut]
     next_cursor: int | None

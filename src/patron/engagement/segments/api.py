@@ -47,7 +47,7 @@ class SegmentOut(BaseModel):
     updated_at: datetime
 
 
-class PreviewOut(BaseModel):
+class SegmentPreviewOut(BaseModel):
     count: int
     time_relative: bool
     sample: list[MemberOut]
@@ -85,11 +85,11 @@ def fields(principal: ClerkDep) -> list[FieldOut]:
     ]
 
 
-@router.post("/preview", response_model=PreviewOut, operation_id="preview_segment")
-def preview(body: RulesIn, session: SessionDep, principal: ClerkDep) -> PreviewOut:
+@router.post("/preview", response_model=SegmentPreviewOut, operation_id="preview_segment")
+def preview(body: RulesIn, session: SessionDep, principal: ClerkDep) -> SegmentPreviewOut:
     """The live count of rules being edited (nothing is stored)."""
     result = service.preview(session, principal.merchant_id, body.rules)
-    return PreviewOut(
+    return SegmentPreviewOut(
         count=result["count"],
         time_relative=result["time_relative"],
         sample=[MemberOut.model_validate(m) for m in result["sample"]],
