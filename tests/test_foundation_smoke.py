@@ -57,7 +57,8 @@ def test_clerk_cannot_create_keys(client: TestClient, tenant: Tenant) -> None:
     assert r.status_code == 403
     assert r.json()["error"]["code"] == "insufficient_role"
     keys = client.get("/api/v1/api-keys", headers=tenant.headers).json()
-    assert [k["name"] for k in keys] == ["owner key", "till"]
+    assert [k["name"] for k in keys["items"]] == ["till", "owner key"]  # newest first
+    assert keys["next_cursor"] is None
 
 
 def test_validation_error_envelope(client: TestClient, tenant: Tenant) -> None:
@@ -78,5 +79,5 @@ def test_duplicate_store_code_is_409_and_changes_nothing(
     )
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "store_exists"
-    stores = client.get("/api/v1/stores", headers=tenant.headers).json()
-    assert [s["name"] for s in stores] == ["Main street", "Online shop"]
+    stores = client.get("/api/v1/stores", headers=tenant.headers).json()["items"]
+    assert [s["name"] for s in stores] == ["Online shop", "Main street"]  # newest first

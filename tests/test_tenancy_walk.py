@@ -110,7 +110,7 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         },
         headers=a.headers,
     ).json()
-    keys = client.get("/api/v1/api-keys", headers=a.headers).json()
+    keys = client.get("/api/v1/api-keys", headers=a.headers).json()["items"]
     top_up = client.post(
         f"/api/v1/members/{member['id']}/top-ups",
         json={"amount_minor": 10000},

@@ -15,7 +15,9 @@ from patron.core.clock import Clock
 from patron.core.config import Settings, get_settings
 from patron.core.db import make_engine, make_session_factory
 from patron.core.http import install_error_handlers
+from patron.core.input_guard import InputGuard
 from patron.core.logging import configure_logging
+from patron.core.openapi import install_openapi
 from patron.coupons.api import router as coupons_router
 from patron.engagement.api import router as engagement_router
 from patron.engagement.callbacks_api import router as engagement_callbacks_router
@@ -100,6 +102,7 @@ def create_app(
     app.state.sessions = make_session_factory(engine, clock)
     app.state.read_sessions = make_session_factory(engine, clock, read_only=True)
     install_error_handlers(app)
+    app.add_middleware(InputGuard)
 
     @app.get("/health", tags=["health"], operation_id="health")
     def health() -> dict[str, str]:
@@ -111,6 +114,7 @@ def create_app(
         app.include_router(router)
     install_web(app, settings)
     app.add_middleware(ApiBodyLimit, settings=settings)
+    install_openapi(app)
     return app
 
 

@@ -26,12 +26,24 @@ def test_issue_validate_void_and_segment(
         },
         headers=h,
     ).json()
-    bulk = client.post(
+    unknown = client.post(
         f"/api/v1/coupon-templates/{t['id']}/issue-bulk",
-        json={"member_ids": [m, m, 424242]},
+        json={"member_ids": [m, 424242]},
         headers=h,
     )
-    assert bulk.json() == {"issued": 1, "skipped": 1}  # repeats count once
+    assert unknown.status_code == 404  # an id that is not the merchant's member refuses all
+    assert unknown.json()["error"]["details"] == {
+        "field": "member_ids",
+        "unknown_ids": [424242],
+        "unknown": 1,
+    }
+    assert client.get(f"/api/v1/members/{m}/coupons", headers=h).json() == []
+    bulk = client.post(
+        f"/api/v1/coupon-templates/{t['id']}/issue-bulk",
+        json={"member_ids": [m, m]},
+        headers=h,
+    )
+    assert bulk.json() == {"issued": 1, "skipped": 0}  # repeats count once
     [code] = client.get(f"/api/v1/members/{m}/coupons", headers=h).json()
     lines = [{"name": "Tea", "category": "tea", "quantity": 1, "unit_price_minor": 9999}]
     ok = client.post(

@@ -54,15 +54,16 @@ def test_mall_redeem_spends_points_takes_stock_and_cancel_refunds(
         headers=tenant.headers,
     ).json()
     first = redeem(client, tenant, m, item["id"], "r1")
-    assert first.status_code == 200 and first.json()["status"] == "pending"
+    assert first.status_code == 201 and first.json()["status"] == "pending"
     again = redeem(client, tenant, m, item["id"], "r1")
     assert (again.json()["id"], again.json()["replayed"]) == (first.json()["id"], True)
+    assert (again.status_code, again.headers["Idempotent-Replayed"]) == (200, "true")
     assert points(sessions, mid, m) == 700
     with transaction(sessions) as s:
         entry = s.get(JournalEntry, first.json()["spend_entry_id"])
         assert entry is not None and entry.description == "Redeemed 500 points for Celadon cup"
     second = redeem(client, tenant, m, item["id"], "r2")
-    assert second.status_code == 200 and points(sessions, mid, m) == 200
+    assert second.status_code == 201 and points(sessions, mid, m) == 200
     # Out of stock: 422 and nothing changed.
     other = new_member(sessions, mid, phone="+8613800000002")
     give_points(sessions, mid, other, 900)
@@ -98,7 +99,7 @@ def test_mall_redeem_spends_points_takes_stock_and_cancel_refunds(
     limit = redeem(client, tenant, m, item["id"], "r5")
     assert (limit.status_code, limit.json()["error"]["code"]) == (422, "mall_member_limit_reached")
     poor = redeem(client, tenant, other, item["id"], "r6")
-    assert poor.status_code == 200
+    assert poor.status_code == 201
     broke = redeem(client, tenant, other, item["id"], "r7")
     assert (broke.status_code, broke.json()["error"]["code"]) == (422, "insufficient_balance")
     assert points(sessions, mid, other) == 400

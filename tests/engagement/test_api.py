@@ -129,7 +129,7 @@ def test_template_crud_preview_and_tenancy(
 
     # Another merchant sees none of it.
     assert client.get(f"/api/v1/templates/{tid}", headers=other_tenant.headers).status_code == 404
-    assert client.get("/api/v1/templates", headers=other_tenant.headers).json() == []
+    assert client.get("/api/v1/templates", headers=other_tenant.headers).json()["items"] == []
     assert (
         client.post(
             f"/api/v1/templates/{tid}/preview",

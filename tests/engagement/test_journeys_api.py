@@ -96,4 +96,4 @@ def test_a_bad_step_is_refused_and_nothing_is_saved(client: TestClient, tenant: 
         headers=h,
     )
     assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_journey_step")
-    assert client.get("/api/v1/journeys", headers=h).json() == []
+    assert client.get("/api/v1/journeys", headers=h).json()["items"] == []

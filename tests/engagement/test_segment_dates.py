@@ -62,4 +62,4 @@ def test_a_bad_date_is_a_clear_422(client: TestClient, tenant: Tenant) -> None:
         )
         assert r.status_code == 422, (op, value)
         assert r.json()["error"]["code"] == "invalid_segment_rule"
-    assert client.get("/api/v1/segments", headers=tenant.headers).json() == []
+    assert client.get("/api/v1/segments", headers=tenant.headers).json()["items"] == []

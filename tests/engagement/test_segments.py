@@ -337,7 +337,7 @@ def test_bad_rules_are_422_and_store_nothing(client: TestClient, tenant: Tenant)
             "/api/v1/segments", json={"name": "x", "rules": rules}, headers=tenant.headers
         )
         assert (r.status_code, r.json()["error"]["code"]) == (422, code), rules
-    assert client.get("/api/v1/segments", headers=tenant.headers).json() == []
+    assert client.get("/api/v1/segments", headers=tenant.headers).json()["items"] == []
     fields = {
         f["name"] for f in client.get("/api/v1/segments/fields", headers=tenant.headers).json()
     }

@@ -45,7 +45,8 @@ def test_adjustment_is_audited_and_idempotent(
         ("points_issued", -25, -25),
     ]
     again = adjust(client, tenant, m, key="adj-1", note="called the shop")
-    assert again.status_code == 201 and again.json()["id"] == entry["id"]
+    assert again.status_code == 200 and again.json()["id"] == entry["id"]  # a replay
+    assert again.headers["Idempotent-Replayed"] == "true"
     reused = adjust(client, tenant, m, key="adj-1", amount=30)
     assert reused.status_code == 409
     assert reused.json()["error"]["code"] == "idempotency_key_reused"

@@ -172,6 +172,15 @@ def test_bad_coupon_forms_show_the_error_and_write_nothing(
     with sessions() as s:
         t = s.get(CouponTemplate, template_id)
         assert t is not None and (t.name, t.total_limit, t.issued_count) == ("¥20 off", 5, 2)
+    # An emptied name is asked for again (it cannot be empty), not a server error.
+    r = client.post(
+        f"/coupons/{template_id}/edit",
+        data={"csrf_token": csrf_of(page), "name": "", "total_limit": "5"},
+    )
+    assert r.status_code == 422 and "This is needed." in r.text
+    with sessions() as s:
+        t = s.get(CouponTemplate, template_id)
+        assert t is not None and t.name == "¥20 off"
 
 
 def test_issue_one_bulk_segment_and_void(
@@ -294,7 +303,7 @@ def test_mall_items_and_order_fulfilment(
         "/mall/items/new", data=item_form | {"csrf_token": token}, follow_redirects=False
     )
     assert r.status_code == 303, r.text
-    (item,) = client.get("/api/v1/mall/items", headers=tenant.headers).json()
+    (item,) = client.get("/api/v1/mall/items", headers=tenant.headers).json()["items"]
     assert {k: item[k] for k in ("kind", "name", "sku", "points_price", "stock")} == {
         "kind": "gift",
         "name": "Celadon cup",
@@ -383,7 +392,7 @@ def test_gift_rules_pages(
     assert _count(sessions, GiftRule) == 0
     r = client.post("/gifts/new", data=rule_form | {"csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303, r.text
-    (rule,) = client.get("/api/v1/gift-rules", headers=tenant.headers).json()
+    (rule,) = client.get("/api/v1/gift-rules", headers=tenant.headers).json()["items"]
     assert {k: rule[k] for k in rule_form} == {
         "name": "Spend 500, get a tote",
         "min_spend_minor": 50000,

@@ -19,8 +19,8 @@ URL = "https://example.test/hooks"
 def endpoints_of(client: TestClient, tenant: Tenant) -> list[dict[str, Any]]:
     r = client.get("/api/v1/webhook-endpoints", headers=tenant.headers)
     assert r.status_code == 200
-    items: list[dict[str, Any]] = r.json()
-    return items
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items[::-1]  # oldest first, as the tests below create them
 
 
 def test_event_registry_keeps_core_names_and_accepts_new_ones() -> None:

@@ -10,7 +10,7 @@ from patron.checkout import service
 from patron.checkout.members import membership_qr_svg
 from patron.checkout.schemas import CommitOut, CommitRequest, QuoteOut, QuoteRequest
 from patron.core.config import Settings
-from patron.core.http import SessionDep, get_settings_dep
+from patron.core.http import PathId, SessionDep, answer_replay, get_settings_dep, replay_responses
 from patron.members.service import get_member
 from patron.tenancy.auth import ClerkDep
 
@@ -26,7 +26,13 @@ def quote(
     return service.quote(session, principal.merchant_id, body, settings.secret_key)
 
 
-@router.post("/checkout/commit", response_model=CommitOut, operation_id="checkout_commit")
+@router.post(
+    "/checkout/commit",
+    response_model=CommitOut,
+    status_code=201,
+    operation_id="checkout_commit",
+    responses=replay_responses(CommitOut),
+)
 def commit(
     body: CommitRequest,
     response: Response,
@@ -40,7 +46,7 @@ def commit(
     out = service.commit(
         session, principal.merchant_id, body, idempotency_key, principal.actor, settings.secret_key
     )
-    response.status_code = 200 if out.replayed else 201
+    answer_replay(response, out.replayed)
     return out
 
 
@@ -51,7 +57,7 @@ def commit(
     responses={200: {"content": {"image/svg+xml": {}}}},
 )
 def membership_qr(
-    member_id: int, session: SessionDep, principal: ClerkDep, settings: SettingsDep
+    member_id: PathId, session: SessionDep, principal: ClerkDep, settings: SettingsDep
 ) -> Response:
     """The member's membership card QR code (scan it at the till: ``qr_token`` in a quote)."""
     member = get_member(session, principal.merchant_id, member_id)

@@ -25,6 +25,7 @@ from patron.checkout.payments import choose_points, choose_stored_value
 from patron.checkout.receipt import render
 from patron.checkout.schemas import QuoteOut, QuoteRequest
 from patron.core.errors import InvalidInput, NotFound
+from patron.core.money import check_order_amount
 from patron.ledger import queries
 from patron.ledger.models import Asset
 from patron.members.models import Member
@@ -157,6 +158,7 @@ def build_quote(
     if not md_active:
         programs = _without_member_day(programs)
     lines, member_discounts = _priced_lines(catalogue, req, programs, tier_pct)
+    check_order_amount(sum(ln.quantity * ln.unit_price_minor for ln in lines), "the cart")
     cart = Cart(store.id if store else None, store.code if store else None, lines)
     found: list[Benefit] = []
     for provider in PROVIDERS:

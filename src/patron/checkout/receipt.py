@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from patron.checkout.schemas import BenefitOut, MemberOut, QuoteLineOut, QuoteOut
+from patron.checkout.schemas import CheckoutBenefitOut, CheckoutMemberOut, QuoteLineOut, QuoteOut
 from patron.core.money import format_money
 from patron.ledger.queries import MemberBalances
 from patron.members.names import display_name
@@ -19,12 +19,14 @@ def money(amount: int, currency: str) -> str:
     return format_money(amount, currency)
 
 
-def _member(q: Quote, tier: Tier | None, balances: MemberBalances | None) -> MemberOut | None:
+def _member(
+    q: Quote, tier: Tier | None, balances: MemberBalances | None
+) -> CheckoutMemberOut | None:
     if q.member is None or balances is None:
         return None
     name = display_name(q.member.first_name, q.member.last_name) or f"#{q.member.id}"
     b = balances.balances
-    return MemberOut(
+    return CheckoutMemberOut(
         id=q.member.id,
         name=name,
         tier_code=tier.code if tier else None,
@@ -38,9 +40,9 @@ def _member(q: Quote, tier: Tier | None, balances: MemberBalances | None) -> Mem
 
 def _benefits(
     q: Quote, discounts: dict[int, tuple[int, int]], tier: Tier | None, cur: str
-) -> list[BenefitOut]:
+) -> list[CheckoutBenefitOut]:
     out = [
-        BenefitOut(
+        CheckoutBenefitOut(
             kind="early_access",
             label=f"Early access for members: {ea.name} before its release on "
             f"{ea.release_at.astimezone(q.programs.zone):%Y-%m-%d %H:%M} (line {ea.line_no})",
@@ -53,14 +55,14 @@ def _benefits(
         if tier_off and tier is not None:
             label = f"{tier.name} discount {tier.discount_percent}% on line {line_no}"
             out.append(
-                BenefitOut(
+                CheckoutBenefitOut(
                     kind="tier_discount", label=label, amount_minor=tier_off, line_no=line_no
                 )
             )
         if md_off and q.programs.member_day is not None:
             pct = q.programs.member_day.config.discount_percent
             out.append(
-                BenefitOut(
+                CheckoutBenefitOut(
                     kind="member_day_discount",
                     amount_minor=md_off,
                     line_no=line_no,
@@ -70,7 +72,7 @@ def _benefits(
     for b in q.benefits:
         kind = "gift" if b.kind == "gift" else "coupon"
         out.append(
-            BenefitOut(
+            CheckoutBenefitOut(
                 kind=kind,
                 label=b.label,
                 amount_minor=b.amount_minor,
@@ -81,7 +83,7 @@ def _benefits(
     p = q.payments
     if p.points_redeemed:
         out.append(
-            BenefitOut(
+            CheckoutBenefitOut(
                 kind="points_deduction",
                 amount_minor=p.points_value_minor,
                 label=f"{p.points_redeemed} points pay {money(p.points_value_minor, cur)}",
@@ -90,7 +92,7 @@ def _benefits(
     if p.stored_principal_minor + p.stored_bonus_minor:
         used = p.stored_principal_minor + p.stored_bonus_minor
         out.append(
-            BenefitOut(
+            CheckoutBenefitOut(
                 kind="stored_value",
                 amount_minor=used,
                 label=f"Stored value pays {money(used, cur)} "

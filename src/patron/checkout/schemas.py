@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictInt, model_validator
 
 
 class CartLineIn(BaseModel):
     sku: str | None = Field(default=None, max_length=80)
     name: str | None = Field(default=None, max_length=300)
     category: str | None = Field(default=None, max_length=120)
-    quantity: int = Field(ge=1, le=100_000)
-    unit_price_minor: int | None = Field(
+    quantity: StrictInt = Field(ge=1, le=100_000)
+    unit_price_minor: StrictInt | None = Field(
         default=None, ge=0, le=10**11, description="default: the catalogue price"
     )
 
@@ -25,10 +25,10 @@ class QuoteRequest(BaseModel):
     store_code: str | None = Field(default=None, max_length=40)
     lines: list[CartLineIn] = Field(min_length=1, max_length=500)
     coupon_codes: list[str] = Field(default_factory=list, max_length=20)
-    points: int | Literal["max"] | None = Field(
+    points: StrictInt | Literal["max"] | None = Field(
         default=None, description="points to pay with, or 'max'"
     )
-    stored_value: int | Literal["max"] | None = Field(
+    stored_value: StrictInt | Literal["max"] | None = Field(
         default=None, description="stored value to pay with (minor units), or 'max'"
     )
 
@@ -65,7 +65,7 @@ class QuoteLineOut(BaseModel):
     is_gift: bool = False
 
 
-class BenefitOut(BaseModel):
+class CheckoutBenefitOut(BaseModel):
     # early_access, tier_discount, member_day_discount, coupon, gift, points_deduction,
     # stored_value
     kind: str
@@ -75,7 +75,7 @@ class BenefitOut(BaseModel):
     line_no: int | None = None
 
 
-class MemberOut(BaseModel):
+class CheckoutMemberOut(BaseModel):
     id: int
     name: str
     tier_code: str | None
@@ -88,10 +88,10 @@ class MemberOut(BaseModel):
 
 class QuoteOut(BaseModel):
     currency: str
-    member: MemberOut | None
+    member: CheckoutMemberOut | None
     member_day: bool
     lines: list[QuoteLineOut]
-    benefits: list[BenefitOut]
+    benefits: list[CheckoutBenefitOut]
     subtotal_minor: int
     discount_minor: int
     total_minor: int

@@ -6,10 +6,11 @@ import logging
 from collections.abc import Iterator
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -21,6 +22,12 @@ T = TypeVar("T")
 
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Ids and counters are 64-bit signed integers in both databases: a larger number in a path or
+# a query is a 422, not a driver overflow (ADR 0031).
+INT64_MAX = 2**63 - 1
+# An object id in a path, and an optional id filter in a query.
+PathId = Annotated[int, Path(ge=1, le=INT64_MAX)]
+QueryId = Annotated[int | None, Query(ge=1, le=INT64_MAX)]
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -55,6 +62,34 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
+# Every idempotent write answers its first call 201 and a replay 200 with this header and the
+# first call's answer (ADR 0032).
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+def answer_replay(response: Response, replayed: bool) -> None:
+    """Mark a replay: 200 and ``Idempotent-Replayed: true`` (the first call keeps its 201)."""
+    if replayed:
+        response.status_code = 200
+        response.headers[REPLAY_HEADER] = "true"
+
+
+def replay_responses(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of an idempotent write: its 200 for a replay."""
+    return {
+        200: {
+            "model": model,
+            "description": "a replay: the first answer, with the same Idempotency-Key and body",
+            "headers": {
+                REPLAY_HEADER: {
+                    "description": "true: nothing was done again",
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            },
+        }
+    }
+
+
 class Page(BaseModel, Generic[T]):
     """One page of a list. Pass ``next_cursor`` back as ``cursor`` for the next page."""
 
@@ -67,7 +102,8 @@ class PageParams:
         self,
         limit: Annotated[int, Query(ge=1, le=500, description="items per page")] = 50,
         cursor: Annotated[
-            int | None, Query(ge=1, description="next_cursor of the previous page")
+            int | None,
+            Query(ge=1, le=INT64_MAX, description="next_cursor of the previous page"),
         ] = None,
     ) -> None:
         self.limit = limit
@@ -127,6 +163,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail)
         )
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(_request: Request, exc: Exception) -> JSONResponse:
+        # The last defence behind the input guard and the amount bounds (ADR 0031): a value
+        # the database cannot store is the request's fault, and the transaction rolled back.
+        log.warning("value the database cannot store: %s", type(exc).__name__, exc_info=exc)
+        return error_response(422, "invalid_request", "a value is out of the range Patron stores")
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

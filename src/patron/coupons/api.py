@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Response
 
 from patron.checkout.quote import build_quote
 from patron.checkout.schemas import QuoteRequest
 from patron.core.clock import utcnow
 from patron.core.errors import NotFound, PatronError
-from patron.core.http import Page, PageDep, SessionDep, SettingsDep, page_of
+from patron.core.http import (
+    Page,
+    PageDep,
+    PathId,
+    QueryId,
+    SessionDep,
+    SettingsDep,
+    answer_replay,
+    page_of,
+    replay_responses,
+)
+from patron.core.owned import require_owned
 from patron.coupons import gifts, mall, segment_fields, service
 from patron.coupons.benefits import COUPONS
 from patron.coupons.models import CodeSource
@@ -49,13 +60,15 @@ IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, ma
 
 
 @router.get(
-    "/coupon-templates", response_model=list[TemplateOut], operation_id="list_coupon_templates"
+    "/coupon-templates", response_model=Page[TemplateOut], operation_id="list_coupon_templates"
 )
 def list_templates(
-    session: SessionDep, principal: ClerkDep, include_archived: bool = False
-) -> list[TemplateOut]:
-    rows = service.list_templates(session, principal.merchant_id, include_archived)
-    return [TemplateOut.model_validate(t) for t in rows]
+    session: SessionDep, principal: ClerkDep, page: PageDep, include_archived: bool = False
+) -> object:
+    rows = service.list_templates(
+        session, principal.merchant_id, include_archived, page.limit, page.cursor
+    )
+    return page_of(rows, page.limit, TemplateOut.model_validate)
 
 
 @router.post(
@@ -73,7 +86,7 @@ def create_template(body: TemplateIn, session: SessionDep, principal: ManagerDep
     response_model=TemplateOut,
     operation_id="get_coupon_template",
 )
-def get_template(template_id: int, session: SessionDep, principal: ClerkDep) -> TemplateOut:
+def get_template(template_id: PathId, session: SessionDep, principal: ClerkDep) -> TemplateOut:
     return TemplateOut.model_validate(
         service.get_template(session, principal.merchant_id, template_id)
     )
@@ -85,7 +98,7 @@ def get_template(template_id: int, session: SessionDep, principal: ClerkDep) -> 
     operation_id="update_coupon_template",
 )
 def update_template(
-    template_id: int, body: TemplatePatch, session: SessionDep, principal: ManagerDep
+    template_id: PathId, body: TemplatePatch, session: SessionDep, principal: ManagerDep
 ) -> TemplateOut:
     template = service.update_template(session, principal.merchant_id, template_id, body)
     return TemplateOut.model_validate(template)
@@ -97,7 +110,9 @@ def update_template(
     status_code=201,
     operation_id="issue_coupon",
 )
-def issue(template_id: int, body: IssueIn, session: SessionDep, principal: ManagerDep) -> CodeOut:
+def issue(
+    template_id: PathId, body: IssueIn, session: SessionDep, principal: ManagerDep
+) -> CodeOut:
     code = service.issue_code(
         session, principal.merchant_id, template_id, body.member_id, actor=principal.actor
     )
@@ -110,8 +125,14 @@ def issue(template_id: int, body: IssueIn, session: SessionDep, principal: Manag
     operation_id="issue_coupons_bulk",
 )
 def issue_bulk(
-    template_id: int, body: BulkIssueIn, session: SessionDep, principal: ManagerDep
+    template_id: PathId, body: BulkIssueIn, session: SessionDep, principal: ManagerDep
 ) -> BulkIssueOut:
+    """Issue one coupon to each listed member. Every id must be one of the merchant's members
+    (else 404 ``member_not_found``, nothing issued); members at their limit are skipped."""
+    service.get_template(session, principal.merchant_id, template_id)
+    require_owned(
+        session, Member, principal.merchant_id, body.member_ids, field="member_ids", what="member"
+    )
     issued, skipped = service.issue_bulk(
         session,
         principal.merchant_id,
@@ -131,8 +152,8 @@ def list_codes(
     session: SessionDep,
     principal: ClerkDep,
     page: PageDep,
-    template_id: int | None = None,
-    member_id: int | None = None,
+    template_id: QueryId = None,
+    member_id: QueryId = None,
     status: str | None = None,
 ) -> dict[str, Any]:
     rows = service.list_codes(
@@ -163,6 +184,14 @@ def validate(
         quote = build_quote(
             session, principal.merchant_id, req, utcnow(session), settings.secret_key
         )
+    except NotFound as exc:
+        # The member or store of the request is not the caller's: the request is wrong, not
+        # the codes (ADR 0030).
+        if exc.code in ("member_not_found", "store_not_found"):
+            raise
+        return ValidateFull(
+            valid=False, benefits=[], discount_minor=0, error=exc.to_dict()["error"]
+        )
     except PatronError as exc:
         return ValidateFull(
             valid=False, benefits=[], discount_minor=0, error=exc.to_dict()["error"]
@@ -188,12 +217,12 @@ def validate(
 
 
 @router.get("/coupons/{coupon_id}", response_model=CodeOut, operation_id="get_coupon")
-def get_code(coupon_id: int, session: SessionDep, principal: ClerkDep) -> CodeOut:
+def get_code(coupon_id: PathId, session: SessionDep, principal: ClerkDep) -> CodeOut:
     return CodeOut.model_validate(service.get_code(session, principal.merchant_id, coupon_id))
 
 
 @router.post("/coupons/{coupon_id}/void", response_model=CodeOut, operation_id="void_coupon")
-def void(coupon_id: int, body: VoidIn, session: SessionDep, principal: ManagerDep) -> CodeOut:
+def void(coupon_id: PathId, body: VoidIn, session: SessionDep, principal: ManagerDep) -> CodeOut:
     code = service.void_code(
         session, principal.merchant_id, coupon_id, body.reason, principal.actor
     )
@@ -211,7 +240,7 @@ class MemberCouponOut(CodeOut):
     operation_id="member_coupons",
 )
 def member_coupons(
-    member_id: int, session: SessionDep, principal: ClerkDep, status: str | None = None
+    member_id: PathId, session: SessionDep, principal: ClerkDep, status: str | None = None
 ) -> list[MemberCouponOut]:
     member = session.get(Member, member_id)
     if member is None or member.merchant_id != principal.merchant_id:
@@ -225,12 +254,12 @@ def member_coupons(
 # Points mall ----------------------------------------------------------------------------------
 
 
-@router.get("/mall/items", response_model=list[MallItemOut], operation_id="list_mall_items")
+@router.get("/mall/items", response_model=Page[MallItemOut], operation_id="list_mall_items")
 def list_items(
-    session: SessionDep, principal: ClerkDep, available_only: bool = False
-) -> list[MallItemOut]:
-    rows = mall.list_items(session, principal.merchant_id, available_only)
-    return [MallItemOut.model_validate(i) for i in rows]
+    session: SessionDep, principal: ClerkDep, page: PageDep, available_only: bool = False
+) -> object:
+    rows = mall.list_items(session, principal.merchant_id, available_only, page.limit, page.cursor)
+    return page_of(rows, page.limit, MallItemOut.model_validate)
 
 
 @router.post(
@@ -241,22 +270,32 @@ def create_item(body: MallItemIn, session: SessionDep, principal: ManagerDep) ->
 
 
 @router.get("/mall/items/{item_id}", response_model=MallItemOut, operation_id="get_mall_item")
-def get_item(item_id: int, session: SessionDep, principal: ClerkDep) -> MallItemOut:
+def get_item(item_id: PathId, session: SessionDep, principal: ClerkDep) -> MallItemOut:
     return MallItemOut.model_validate(mall.get_item(session, principal.merchant_id, item_id))
 
 
 @router.patch("/mall/items/{item_id}", response_model=MallItemOut, operation_id="update_mall_item")
 def update_item(
-    item_id: int, body: MallItemPatch, session: SessionDep, principal: ManagerDep
+    item_id: PathId, body: MallItemPatch, session: SessionDep, principal: ManagerDep
 ) -> MallItemOut:
     return MallItemOut.model_validate(
         mall.update_item(session, principal.merchant_id, item_id, body)
     )
 
 
-@router.post("/mall/redeem", response_model=MallOrderOut, operation_id="redeem_mall_item")
+@router.post(
+    "/mall/redeem",
+    response_model=MallOrderOut,
+    status_code=201,
+    operation_id="redeem_mall_item",
+    responses=replay_responses(MallOrderOut),
+)
 def redeem(
-    body: MallRedeemIn, key: IdempotencyKey, session: SessionDep, principal: ClerkDep
+    body: MallRedeemIn,
+    key: IdempotencyKey,
+    response: Response,
+    session: SessionDep,
+    principal: ClerkDep,
 ) -> MallOrderOut:
     """A member spends points on a mall item (replays with the same key return the order)."""
     order, replayed = mall.redeem(
@@ -270,6 +309,7 @@ def redeem(
     )
     out = MallOrderOut.model_validate(order)
     out.replayed = replayed
+    answer_replay(response, replayed)
     return out
 
 
@@ -278,7 +318,7 @@ def list_orders(
     session: SessionDep,
     principal: ClerkDep,
     page: PageDep,
-    member_id: int | None = None,
+    member_id: QueryId = None,
     status: str | None = None,
 ) -> dict[str, Any]:
     rows = mall.list_orders(
@@ -295,7 +335,7 @@ def list_orders(
 @router.get(
     "/mall/orders/{mall_order_id}", response_model=MallOrderOut, operation_id="get_mall_order"
 )
-def get_order(mall_order_id: int, session: SessionDep, principal: ClerkDep) -> MallOrderOut:
+def get_order(mall_order_id: PathId, session: SessionDep, principal: ClerkDep) -> MallOrderOut:
     return MallOrderOut.model_validate(
         mall.get_order(session, principal.merchant_id, mall_order_id)
     )
@@ -305,7 +345,7 @@ def get_order(mall_order_id: int, session: SessionDep, principal: ClerkDep) -> M
     "/mall/orders/{mall_order_id}", response_model=MallOrderOut, operation_id="update_mall_order"
 )
 def update_order(
-    mall_order_id: int, body: MallOrderPatch, session: SessionDep, principal: ClerkDep
+    mall_order_id: PathId, body: MallOrderPatch, session: SessionDep, principal: ClerkDep
 ) -> MallOrderOut:
     order = mall.update_order(
         session, principal.merchant_id, mall_order_id, body.status, principal.actor, body.note
@@ -316,9 +356,10 @@ def update_order(
 # Gift with purchase ---------------------------------------------------------------------------
 
 
-@router.get("/gift-rules", response_model=list[GiftRuleOut], operation_id="list_gift_rules")
-def list_rules(session: SessionDep, principal: ClerkDep) -> list[GiftRuleOut]:
-    return [GiftRuleOut.model_validate(r) for r in gifts.list_rules(session, principal.merchant_id)]
+@router.get("/gift-rules", response_model=Page[GiftRuleOut], operation_id="list_gift_rules")
+def list_rules(session: SessionDep, principal: ClerkDep, page: PageDep) -> object:
+    rows = gifts.list_rules(session, principal.merchant_id, page.limit, page.cursor)
+    return page_of(rows, page.limit, GiftRuleOut.model_validate)
 
 
 @router.post(
@@ -329,7 +370,7 @@ def create_rule(body: GiftRuleIn, session: SessionDep, principal: ManagerDep) ->
 
 
 @router.get("/gift-rules/{gift_rule_id}", response_model=GiftRuleOut, operation_id="get_gift_rule")
-def get_rule(gift_rule_id: int, session: SessionDep, principal: ClerkDep) -> GiftRuleOut:
+def get_rule(gift_rule_id: PathId, session: SessionDep, principal: ClerkDep) -> GiftRuleOut:
     return GiftRuleOut.model_validate(gifts.get_rule(session, principal.merchant_id, gift_rule_id))
 
 
@@ -337,7 +378,7 @@ def get_rule(gift_rule_id: int, session: SessionDep, principal: ClerkDep) -> Gif
     "/gift-rules/{gift_rule_id}", response_model=GiftRuleOut, operation_id="update_gift_rule"
 )
 def update_rule(
-    gift_rule_id: int, body: GiftRulePatch, session: SessionDep, principal: ManagerDep
+    gift_rule_id: PathId, body: GiftRulePatch, session: SessionDep, principal: ManagerDep
 ) -> GiftRuleOut:
     return GiftRuleOut.model_validate(
         gifts.update_rule(session, principal.merchant_id, gift_rule_id, body)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, NotFound
+from patron.core.paging import newest_first
 from patron.coupons.models import GiftGrant, GiftRule
 from patron.coupons.schemas import GiftRuleIn, GiftRulePatch
 from patron.programs.benefits import PROVIDERS, Benefit, Cart
@@ -46,12 +47,12 @@ def get_rule(session: Session, merchant_id: int, rule_id: int) -> GiftRule:
     return rule
 
 
-def list_rules(session: Session, merchant_id: int) -> list[GiftRule]:
-    return list(
-        session.scalars(
-            select(GiftRule).where(GiftRule.merchant_id == merchant_id).order_by(GiftRule.id)
-        )
-    )
+def list_rules(
+    session: Session, merchant_id: int, limit: int | None = None, cursor: int | None = None
+) -> list[GiftRule]:
+    """The merchant's gift rules, oldest first; with ``limit``, one page newest first."""
+    query = select(GiftRule).where(GiftRule.merchant_id == merchant_id).order_by(GiftRule.id)
+    return list(session.scalars(newest_first(query, GiftRule.id, limit, cursor)))
 
 
 def update_rule(session: Session, merchant_id: int, rule_id: int, data: GiftRulePatch) -> GiftRule:

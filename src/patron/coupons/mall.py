@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
 from patron.core.events import emit, register_event_types
+from patron.core.paging import newest_first
 from patron.coupons import service
 from patron.coupons.models import (
     CodeSource,
@@ -84,7 +85,14 @@ def get_item(session: Session, merchant_id: int, item_id: int) -> MallItem:
     return item
 
 
-def list_items(session: Session, merchant_id: int, available_only: bool = False) -> list[MallItem]:
+def list_items(
+    session: Session,
+    merchant_id: int,
+    available_only: bool = False,
+    limit: int | None = None,
+    cursor: int | None = None,
+) -> list[MallItem]:
+    """The merchant's mall items, oldest first; with ``limit``, one page newest first."""
     query = select(MallItem).where(MallItem.merchant_id == merchant_id)
     if available_only:
         now = utcnow(session)
@@ -93,7 +101,8 @@ def list_items(session: Session, merchant_id: int, available_only: bool = False)
             or_(MallItem.active_from.is_(None), MallItem.active_from <= now),
             or_(MallItem.active_to.is_(None), MallItem.active_to > now),
         )
-    return list(session.scalars(query.order_by(MallItem.id)))
+    query = query.order_by(MallItem.id)
+    return list(session.scalars(newest_first(query, MallItem.id, limit, cursor)))
 
 
 def update_item(session: Session, merchant_id: int, item_id: int, data: MallItemPatch) -> MallItem:

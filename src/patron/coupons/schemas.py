@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from patron.checkout.schemas import CartLineIn
+from patron.core.patch import Patch
 
 AutoIssue = Literal["welcome", "birthday", "tier_up"]
 
@@ -16,12 +17,12 @@ class TemplateIn(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     description: str | None = Field(default=None, max_length=2000)
     kind: Literal["amount_off", "percent_off", "free_gift"]
-    amount_off_minor: int | None = Field(default=None, ge=1, le=10**11)
+    amount_off_minor: StrictInt | None = Field(default=None, ge=1, le=10**11)
     percent_off: int | None = Field(default=None, ge=1, le=100)
-    max_discount_minor: int | None = Field(default=None, ge=1, le=10**11)
+    max_discount_minor: StrictInt | None = Field(default=None, ge=1, le=10**11)
     gift_sku: str | None = Field(default=None, max_length=80)
     gift_name: str | None = Field(default=None, max_length=200)
-    min_spend_minor: int = Field(default=0, ge=0, le=10**11)
+    min_spend_minor: StrictInt = Field(default=0, ge=0, le=10**11)
     categories: list[str] = Field(default_factory=list, max_length=200)
     skus: list[str] = Field(default_factory=list, max_length=1000)
     store_ids: list[int] = Field(default_factory=list, max_length=1000)
@@ -56,9 +57,11 @@ class TemplateIn(BaseModel):
         return self
 
 
-class TemplatePatch(BaseModel):
+class TemplatePatch(Patch):
     """What may change after codes exist: words, limits, the end date, automation, status.
     The discount itself is fixed once issued (members hold coupons that promise it)."""
+
+    clearable = frozenset({"description", "total_limit", "per_member_limit", "valid_to"})
 
     name: str | None = Field(default=None, min_length=1, max_length=120)
     description: str | None = Field(default=None, max_length=2000)
@@ -166,7 +169,7 @@ class MallItemIn(BaseModel):
     description: str | None = Field(default=None, max_length=2000)
     sku: str | None = Field(default=None, max_length=80)
     template_id: int | None = None
-    points_price: int = Field(ge=1, le=10**9)
+    points_price: StrictInt = Field(ge=1, le=10**9)
     stock: int | None = Field(default=None, ge=0, le=10**9)
     per_member_limit: int | None = Field(default=None, ge=1, le=10_000)
     active_from: datetime | None = None
@@ -181,10 +184,12 @@ class MallItemIn(BaseModel):
         return self
 
 
-class MallItemPatch(BaseModel):
+class MallItemPatch(Patch):
+    clearable = frozenset({"description", "stock", "per_member_limit", "active_from", "active_to"})
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
-    points_price: int | None = Field(default=None, ge=1, le=10**9)
+    points_price: StrictInt | None = Field(default=None, ge=1, le=10**9)
     stock: int | None = Field(default=None, ge=0, le=10**9)
     per_member_limit: int | None = Field(default=None, ge=1, le=10_000)
     active_from: datetime | None = None
@@ -211,7 +216,7 @@ class MallItemOut(BaseModel):
 class MallRedeemIn(BaseModel):
     member_id: int
     item_id: int
-    quantity: int = Field(default=1, ge=1, le=100)
+    quantity: StrictInt = Field(default=1, ge=1, le=100)
 
 
 class MallOrderOut(BaseModel):
@@ -241,12 +246,12 @@ class MallOrderPatch(BaseModel):
 
 class GiftRuleIn(BaseModel):
     name: str = Field(min_length=1, max_length=120)
-    min_spend_minor: int | None = Field(default=None, ge=1, le=10**11)
+    min_spend_minor: StrictInt | None = Field(default=None, ge=1, le=10**11)
     categories: list[str] = Field(default_factory=list, max_length=200)
     buy_sku: str | None = Field(default=None, max_length=80)
     gift_sku: str = Field(min_length=1, max_length=80)
     gift_name: str = Field(min_length=1, max_length=200)
-    gift_quantity: int = Field(default=1, ge=1, le=100)
+    gift_quantity: StrictInt = Field(default=1, ge=1, le=100)
     stock: int | None = Field(default=None, ge=0, le=10**9)
     active_from: datetime | None = None
     active_to: datetime | None = None
@@ -258,7 +263,9 @@ class GiftRuleIn(BaseModel):
         return self
 
 
-class GiftRulePatch(BaseModel):
+class GiftRulePatch(Patch):
+    clearable = frozenset({"stock", "active_to"})
+
     name: str | None = Field(default=None, min_length=1, max_length=120)
     stock: int | None = Field(default=None, ge=0, le=10**9)
     active_to: datetime | None = None

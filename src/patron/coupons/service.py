@@ -22,9 +22,12 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
 from patron.core.events import OutboxEvent, emit, register_event_types
+from patron.core.owned import require_owned
+from patron.core.paging import newest_first
 from patron.coupons.models import CodeSource, CodeStatus, CouponCode, CouponTemplate
 from patron.coupons.schemas import TemplateIn, TemplatePatch
 from patron.members.models import Member
+from patron.tenancy.models import Store
 
 register_event_types(
     "coupon.issued",
@@ -59,6 +62,7 @@ def normalize_code(raw: str) -> str:
 
 def create_template(session: Session, merchant_id: int, data: TemplateIn) -> CouponTemplate:
     """Define a coupon campaign. Codes are issued from it later."""
+    require_owned(session, Store, merchant_id, data.store_ids, field="store_ids", what="store")
     now = utcnow(session)
     template = CouponTemplate(
         merchant_id=merchant_id,
@@ -81,12 +85,18 @@ def get_template(session: Session, merchant_id: int, template_id: int) -> Coupon
 
 
 def list_templates(
-    session: Session, merchant_id: int, include_archived: bool = False
+    session: Session,
+    merchant_id: int,
+    include_archived: bool = False,
+    limit: int | None = None,
+    cursor: int | None = None,
 ) -> list[CouponTemplate]:
+    """The merchant's coupon templates, oldest first; with ``limit``, one page newest first."""
     query = select(CouponTemplate).where(CouponTemplate.merchant_id == merchant_id)
     if not include_archived:
         query = query.where(CouponTemplate.status == "active")
-    return list(session.scalars(query.order_by(CouponTemplate.id)))
+    query = query.order_by(CouponTemplate.id)
+    return list(session.scalars(newest_first(query, CouponTemplate.id, limit, cursor)))
 
 
 def update_template(

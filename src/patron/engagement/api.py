@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from patron.core.http import PageDep, SessionDep, SettingsDep, page_of
+from patron.core.http import Page, PageDep, PathId, QueryId, SessionDep, SettingsDep, page_of
 from patron.engagement import library, messages, policy
 from patron.engagement.models import ChannelSetting
 from patron.engagement.schemas import (
@@ -16,13 +16,13 @@ from patron.engagement.schemas import (
     MessageEventOut,
     MessageOut,
     MessagePage,
+    MessageTemplateIn,
+    MessageTemplateOut,
+    MessageTemplatePatch,
     PolicyIn,
     PolicyOut,
     PreviewIn,
-    PreviewOut,
-    TemplateIn,
-    TemplateOut,
-    TemplatePatch,
+    TemplatePreviewOut,
 )
 from patron.tenancy.auth import ClerkDep, ManagerDep
 
@@ -78,58 +78,64 @@ def put_policy(body: PolicyIn, session: SessionDep, principal: ManagerDep) -> Po
     return PolicyOut(**body.model_dump())
 
 
-@router.get("/templates", response_model=list[TemplateOut], operation_id="list_templates")
-def list_templates(session: SessionDep, principal: ClerkDep) -> list[TemplateOut]:
-    return [
-        TemplateOut.model_validate(t)
-        for t in library.list_templates(session, principal.merchant_id)
-    ]
+@router.get("/templates", response_model=Page[MessageTemplateOut], operation_id="list_templates")
+def list_templates(session: SessionDep, principal: ClerkDep, page: PageDep) -> object:
+    rows = library.list_templates(session, principal.merchant_id, page.limit, page.cursor)
+    return page_of(rows, page.limit, MessageTemplateOut.model_validate)
 
 
 @router.post(
-    "/templates", response_model=TemplateOut, status_code=201, operation_id="create_template"
+    "/templates", response_model=MessageTemplateOut, status_code=201, operation_id="create_template"
 )
-def create_template(body: TemplateIn, session: SessionDep, principal: ManagerDep) -> TemplateOut:
+def create_template(
+    body: MessageTemplateIn, session: SessionDep, principal: ManagerDep
+) -> MessageTemplateOut:
     template = library.create_template(
         session, principal.merchant_id, body.name, body.channel, body.variants
     )
-    return TemplateOut.model_validate(template)
+    return MessageTemplateOut.model_validate(template)
 
 
-@router.get("/templates/{template_id}", response_model=TemplateOut, operation_id="get_template")
-def get_template(template_id: int, session: SessionDep, principal: ClerkDep) -> TemplateOut:
-    return TemplateOut.model_validate(
+@router.get(
+    "/templates/{template_id}", response_model=MessageTemplateOut, operation_id="get_template"
+)
+def get_template(
+    template_id: PathId, session: SessionDep, principal: ClerkDep
+) -> MessageTemplateOut:
+    return MessageTemplateOut.model_validate(
         library.get_template(session, principal.merchant_id, template_id)
     )
 
 
 @router.patch(
-    "/templates/{template_id}", response_model=TemplateOut, operation_id="update_template"
+    "/templates/{template_id}", response_model=MessageTemplateOut, operation_id="update_template"
 )
 def update_template(
-    template_id: int, body: TemplatePatch, session: SessionDep, principal: ManagerDep
-) -> TemplateOut:
+    template_id: PathId, body: MessageTemplatePatch, session: SessionDep, principal: ManagerDep
+) -> MessageTemplateOut:
     template = library.update_template(
         session, principal.merchant_id, template_id, name=body.name, variants=body.variants
     )
-    return TemplateOut.model_validate(template)
+    return MessageTemplateOut.model_validate(template)
 
 
 @router.delete("/templates/{template_id}", status_code=204, operation_id="delete_template")
-def delete_template(template_id: int, session: SessionDep, principal: ManagerDep) -> None:
+def delete_template(template_id: PathId, session: SessionDep, principal: ManagerDep) -> None:
     library.delete_template(session, principal.merchant_id, template_id)
 
 
 @router.post(
-    "/templates/{template_id}/preview", response_model=PreviewOut, operation_id="preview_template"
+    "/templates/{template_id}/preview",
+    response_model=TemplatePreviewOut,
+    operation_id="preview_template",
 )
 def preview_template(
-    template_id: int,
+    template_id: PathId,
     body: PreviewIn,
     session: SessionDep,
     settings: SettingsDep,
     principal: ClerkDep,
-) -> PreviewOut:
+) -> TemplatePreviewOut:
     locale, rendered = library.preview_template(
         session,
         settings,
@@ -139,7 +145,7 @@ def preview_template(
         body.context,
         body.locale,
     )
-    return PreviewOut(locale=locale, rendered=rendered)
+    return TemplatePreviewOut(locale=locale, rendered=rendered)
 
 
 @router.get("/messages", response_model=MessagePage, operation_id="list_messages")
@@ -147,7 +153,7 @@ def list_messages(
     session: SessionDep,
     principal: ClerkDep,
     page: PageDep,
-    member_id: Annotated[int | None, Query()] = None,
+    member_id: QueryId = None,
     status: Annotated[str | None, Query(description="'dead' lists the dead letters")] = None,
     channel: Annotated[str | None, Query()] = None,
 ) -> MessagePage:
@@ -164,7 +170,7 @@ def list_messages(
 
 
 @router.get("/messages/{message_id}", response_model=MessageDetail, operation_id="get_message")
-def get_message(message_id: int, session: SessionDep, principal: ClerkDep) -> MessageDetail:
+def get_message(message_id: PathId, session: SessionDep, principal: ClerkDep) -> MessageDetail:
     message = messages.get_message(session, principal.merchant_id, message_id)
     events = [MessageEventOut.model_validate(e) for e in messages.message_events(session, message)]
     return MessageDetail(
@@ -175,7 +181,7 @@ def get_message(message_id: int, session: SessionDep, principal: ClerkDep) -> Me
 @router.post(
     "/messages/{message_id}/retry", response_model=MessageOut, operation_id="retry_message"
 )
-def retry_message(message_id: int, session: SessionDep, principal: ManagerDep) -> MessageOut:
+def retry_message(message_id: PathId, session: SessionDep, principal: ManagerDep) -> MessageOut:
     return MessageOut.model_validate(
         messages.retry_message(session, principal.merchant_id, message_id)
     )

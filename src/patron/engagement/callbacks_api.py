@@ -13,7 +13,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from patron.core.errors import Forbidden, NotFound
-from patron.core.http import SessionDep, SettingsDep
+from patron.core.http import PathId, SessionDep, SettingsDep
 from patron.engagement import tracking
 from patron.engagement.channels import get_channel
 from patron.engagement.channels.base import CallbackRejected, CallbackRequest, Credentials
@@ -65,7 +65,7 @@ def _public_url(request: Request, base_url: str) -> str:
 
 @router.get("/api/v1/callbacks/whatsapp/{merchant_id}", operation_id="whatsapp_verify")
 def whatsapp_verify(
-    merchant_id: int,
+    merchant_id: PathId,
     session: SessionDep,
     mode: Annotated[str, Query(alias="hub.mode")] = "",
     verify_token: Annotated[str, Query(alias="hub.verify_token")] = "",
@@ -81,7 +81,7 @@ def whatsapp_verify(
 @router.get("/api/v1/callbacks/{channel}/{merchant_id}", operation_id="provider_callback_check")
 @router.post("/api/v1/callbacks/{channel}/{merchant_id}", operation_id="provider_callback")
 async def provider_callback(
-    channel: str, merchant_id: int, request: Request, session: SessionDep, settings: SettingsDep
+    channel: str, merchant_id: PathId, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """Status callbacks and opt-outs from a provider, verified by its signature scheme."""
     creds = _credentials(session, merchant_id, channel)

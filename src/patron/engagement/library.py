@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.config import Settings
 from patron.core.errors import Conflict, InvalidInput, NotFound
+from patron.core.paging import newest_first
 from patron.engagement import tokens
 from patron.engagement.channels import get_channel
 from patron.engagement.models import ChannelSetting, MessageTemplate
@@ -93,14 +94,16 @@ def get_template(session: Session, merchant_id: int, template_id: int) -> Messag
     return template
 
 
-def list_templates(session: Session, merchant_id: int) -> list[MessageTemplate]:
-    return list(
-        session.scalars(
-            select(MessageTemplate)
-            .where(MessageTemplate.merchant_id == merchant_id)
-            .order_by(MessageTemplate.id)
-        )
+def list_templates(
+    session: Session, merchant_id: int, limit: int | None = None, cursor: int | None = None
+) -> list[MessageTemplate]:
+    """The merchant's message templates, oldest first; with ``limit``, one page newest first."""
+    query = (
+        select(MessageTemplate)
+        .where(MessageTemplate.merchant_id == merchant_id)
+        .order_by(MessageTemplate.id)
     )
+    return list(session.scalars(newest_first(query, MessageTemplate.id, limit, cursor)))
 
 
 def update_template(

@@ -39,7 +39,7 @@ class PolicyOut(PolicyIn):
     pass
 
 
-class TemplateIn(BaseModel):
+class MessageTemplateIn(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     channel: str
     variants: dict[str, dict[str, Any]] = Field(
@@ -47,12 +47,12 @@ class TemplateIn(BaseModel):
     )
 
 
-class TemplatePatch(BaseModel):
+class MessageTemplatePatch(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=120)
     variants: dict[str, dict[str, Any]] | None = None
 
 
-class TemplateOut(BaseModel):
+class MessageTemplateOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
@@ -69,7 +69,7 @@ class PreviewIn(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)
 
 
-class PreviewOut(BaseModel):
+class TemplatePreviewOut(BaseModel):
     locale: str
     rendered: dict[str, Any]
 

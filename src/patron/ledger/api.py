@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Response
 
-from patron.core.http import Page, PageDep, SessionDep
+from patron.core.http import Page, PageDep, PathId, SessionDep, answer_replay, replay_responses
 from patron.ledger import queries
 from patron.ledger.schemas import (
     AdjustmentIn,
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/v1", tags=["ledger"])
 @router.get(
     "/members/{member_id}/balances", response_model=BalancesOut, operation_id="member_balances"
 )
-def member_balances(member_id: int, session: SessionDep, principal: ClerkDep) -> BalancesOut:
+def member_balances(member_id: PathId, session: SessionDep, principal: ClerkDep) -> BalancesOut:
     b = queries.member_balances(session, principal.merchant_id, member_id)
     return BalancesOut(**vars(b))
 
@@ -37,7 +37,7 @@ def member_balances(member_id: int, session: SessionDep, principal: ClerkDep) ->
     operation_id="member_statement",
 )
 def member_statement(
-    member_id: int, session: SessionDep, principal: ClerkDep, page: PageDep
+    member_id: PathId, session: SessionDep, principal: ClerkDep, page: PageDep
 ) -> Page[StatementLineOut]:
     lines, cursor = queries.statement(
         session, principal.merchant_id, member_id, limit=page.limit, before=page.cursor
@@ -51,7 +51,7 @@ def member_statement(
     operation_id="member_points_lots",
 )
 def member_points_lots(
-    member_id: int, session: SessionDep, principal: ClerkDep, page: PageDep
+    member_id: PathId, session: SessionDep, principal: ClerkDep, page: PageDep
 ) -> Page[PointsLotOut]:
     lots, cursor = queries.member_lots(
         session, principal.merchant_id, member_id, limit=page.limit, before=page.cursor
@@ -82,10 +82,12 @@ def _entry_out(session: SessionDep, merchant_id: int, entry_id: int) -> EntryOut
     response_model=EntryOut,
     status_code=201,
     operation_id="adjust_member_balance",
+    responses=replay_responses(EntryOut),
 )
 def adjust_member_balance(
-    member_id: int,
+    member_id: PathId,
     body: AdjustmentIn,
+    response: Response,
     session: SessionDep,
     principal: ManagerDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
@@ -112,11 +114,12 @@ def adjust_member_balance(
         idempotency_key=idempotency_key,
         body={"member_id": member_id, **body.model_dump(mode="json")},
     )
+    answer_replay(response, posted.replayed)
     return _entry_out(session, principal.merchant_id, posted.id)
 
 
 @router.get("/ledger/entries/{entry_id}", response_model=EntryOut, operation_id="get_ledger_entry")
-def get_ledger_entry(entry_id: int, session: SessionDep, principal: ClerkDep) -> EntryOut:
+def get_ledger_entry(entry_id: PathId, session: SessionDep, principal: ClerkDep) -> EntryOut:
     return _entry_out(session, principal.merchant_id, entry_id)
 
 

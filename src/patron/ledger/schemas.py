@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from patron.ledger.models import Asset
 
@@ -46,7 +46,7 @@ class AdjustmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     asset: Asset = Field(description="points, growth, stored_principal, stored_bonus, commission")
-    amount: int = Field(description="signed whole units: +50 gives, -50 takes")
+    amount: StrictInt = Field(description="signed whole units: +50 gives, -50 takes")
     reason_code: str = Field(min_length=1, max_length=64, examples=["goodwill"])
     description: str = Field(
         min_length=1, max_length=500, description="what the member reads on the statement"

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from patron.core.http import Page, PageDep, SessionDep, page_of
+from patron.core.http import Page, PageDep, PathId, SessionDep, page_of
 from patron.members import service
 from patron.members.merge import merge_members
 from patron.members.models import Member
@@ -72,33 +72,35 @@ def create_member(body: MemberCreate, session: SessionDep, principal: ClerkDep) 
 
 
 @router.get("/{member_id}", response_model=MemberDetail, operation_id="get_member")
-def get_member(member_id: int, session: SessionDep, principal: ClerkDep) -> MemberDetail:
+def get_member(member_id: PathId, session: SessionDep, principal: ClerkDep) -> MemberDetail:
     member = service.get_member(session, principal.merchant_id, member_id)
     return member_detail(session, principal.merchant_id, member)
 
 
 @router.patch("/{member_id}", response_model=MemberDetail, operation_id="update_member")
 def update_member(
-    member_id: int, body: MemberUpdate, session: SessionDep, principal: ClerkDep
+    member_id: PathId, body: MemberUpdate, session: SessionDep, principal: ClerkDep
 ) -> MemberDetail:
     member = service.update_member(session, principal.merchant_id, member_id, body)
     return member_detail(session, principal.merchant_id, member)
 
 
 @router.post("/{member_id}/tags", response_model=list[str], operation_id="add_member_tags")
-def add_tags(member_id: int, body: TagsIn, session: SessionDep, principal: ClerkDep) -> list[str]:
+def add_tags(
+    member_id: PathId, body: TagsIn, session: SessionDep, principal: ClerkDep
+) -> list[str]:
     return service.add_tags(session, principal.merchant_id, member_id, body.tags)
 
 
 @router.delete(
     "/{member_id}/tags/{tag}", response_model=list[str], operation_id="remove_member_tag"
 )
-def remove_tag(member_id: int, tag: str, session: SessionDep, principal: ClerkDep) -> list[str]:
+def remove_tag(member_id: PathId, tag: str, session: SessionDep, principal: ClerkDep) -> list[str]:
     return service.remove_tag(session, principal.merchant_id, member_id, tag)
 
 
 @router.get("/{member_id}/notes", response_model=list[NoteOut], operation_id="list_member_notes")
-def list_notes(member_id: int, session: SessionDep, principal: ClerkDep) -> list[NoteOut]:
+def list_notes(member_id: PathId, session: SessionDep, principal: ClerkDep) -> list[NoteOut]:
     service.get_member(session, principal.merchant_id, member_id)
     return [
         NoteOut.model_validate(n)
@@ -109,7 +111,7 @@ def list_notes(member_id: int, session: SessionDep, principal: ClerkDep) -> list
 @router.post(
     "/{member_id}/notes", response_model=NoteOut, status_code=201, operation_id="add_member_note"
 )
-def add_note(member_id: int, body: NoteIn, session: SessionDep, principal: ClerkDep) -> NoteOut:
+def add_note(member_id: PathId, body: NoteIn, session: SessionDep, principal: ClerkDep) -> NoteOut:
     author = f"API key {principal.api_key_id}"
     if principal.staff_user_id is not None:
         staff = session.get(StaffUser, principal.staff_user_id)
@@ -130,7 +132,7 @@ def add_note(member_id: int, body: NoteIn, session: SessionDep, principal: Clerk
 @router.get(
     "/{member_id}/consents", response_model=list[ConsentOut], operation_id="list_member_consents"
 )
-def list_consents(member_id: int, session: SessionDep, principal: ClerkDep) -> list[ConsentOut]:
+def list_consents(member_id: PathId, session: SessionDep, principal: ClerkDep) -> list[ConsentOut]:
     service.get_member(session, principal.merchant_id, member_id)
     return [
         ConsentOut.model_validate(c)
@@ -140,7 +142,7 @@ def list_consents(member_id: int, session: SessionDep, principal: ClerkDep) -> l
 
 @router.put("/{member_id}/consents", response_model=ConsentOut, operation_id="set_member_consent")
 def set_consent(
-    member_id: int, body: ConsentIn, session: SessionDep, principal: ClerkDep
+    member_id: PathId, body: ConsentIn, session: SessionDep, principal: ClerkDep
 ) -> ConsentOut:
     return ConsentOut.model_validate(
         service.set_consent(session, principal.merchant_id, member_id, body)
@@ -152,7 +154,9 @@ def set_consent(
     response_model=list[ConsentOut],
     operation_id="member_consent_history",
 )
-def consent_history(member_id: int, session: SessionDep, principal: ClerkDep) -> list[ConsentOut]:
+def consent_history(
+    member_id: PathId, session: SessionDep, principal: ClerkDep
+) -> list[ConsentOut]:
     service.get_member(session, principal.merchant_id, member_id)
     rows = service.consent_history(session, principal.merchant_id, member_id)
     return [ConsentOut.model_validate(c) for c in rows]
@@ -164,7 +168,7 @@ def consent_history(member_id: int, session: SessionDep, principal: ClerkDep) ->
     operation_id="member_funnel_history",
 )
 def funnel_history(
-    member_id: int, session: SessionDep, principal: ClerkDep
+    member_id: PathId, session: SessionDep, principal: ClerkDep
 ) -> list[FunnelTransitionOut]:
     service.get_member(session, principal.merchant_id, member_id)
     rows = service.funnel_history(session, principal.merchant_id, member_id)
@@ -173,7 +177,7 @@ def funnel_history(
 
 @router.post("/{member_id}/merge", response_model=MemberDetail, operation_id="merge_members")
 def merge(
-    member_id: int, body: MergeIn, session: SessionDep, principal: ManagerDep
+    member_id: PathId, body: MergeIn, session: SessionDep, principal: ManagerDep
 ) -> MemberDetail:
     member = merge_members(session, principal.merchant_id, member_id, body.other_member_id)
     return member_detail(session, principal.merchant_id, member)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from patron.core.patch import Patch
 from patron.members.language import LanguageSource, language_of_loaded
 from patron.members.models import Member
 
@@ -68,8 +69,24 @@ class MemberCreate(MemberBase):
     source: str | None = Field(default="api", max_length=40)
 
 
-class MemberUpdate(MemberBase):
-    """Only the fields sent are changed; send null to clear a field."""
+class MemberUpdate(MemberBase, Patch):
+    """Only the fields sent are changed; send null to clear a field (not ``preferences``: send
+    empty lists; nor ``registered``)."""
+
+    clearable = frozenset(
+        {
+            "first_name",
+            "last_name",
+            "gender",
+            "birthday",
+            "phone",
+            "email",
+            "address",
+            "locale",
+            "timezone",
+            "home_store_id",
+        }
+    )
 
     registered: bool | None = None
 

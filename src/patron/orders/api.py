@@ -8,7 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
-from patron.core.http import Page, PageDep, SessionDep, page_of
+from patron.core.http import (
+    Page,
+    PageDep,
+    PathId,
+    QueryId,
+    SessionDep,
+    answer_replay,
+    page_of,
+    replay_responses,
+)
 from patron.orders import service
 from patron.orders.models import Order
 from patron.orders.schemas import (
@@ -26,7 +35,6 @@ from patron.orders.schemas import (
 from patron.tenancy.auth import ClerkDep, ManagerDep
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
-REPLAY_HEADER = "Idempotent-Replayed"
 
 
 @router.get("/products", response_model=Page[ProductOut], operation_id="list_products")
@@ -56,7 +64,7 @@ def create_product(body: ProductCreate, session: SessionDep, principal: ManagerD
 
 
 @router.get("/products/{product_id}", response_model=ProductOut, operation_id="get_product")
-def get_product(product_id: int, session: SessionDep, principal: ClerkDep) -> ProductOut:
+def get_product(product_id: PathId, session: SessionDep, principal: ClerkDep) -> ProductOut:
     return ProductOut.model_validate(
         service.get_product(session, principal.merchant_id, product_id)
     )
@@ -64,7 +72,7 @@ def get_product(product_id: int, session: SessionDep, principal: ClerkDep) -> Pr
 
 @router.patch("/products/{product_id}", response_model=ProductOut, operation_id="update_product")
 def update_product(
-    product_id: int, body: ProductUpdate, session: SessionDep, principal: ManagerDep
+    product_id: PathId, body: ProductUpdate, session: SessionDep, principal: ManagerDep
 ) -> ProductOut:
     return ProductOut.model_validate(
         service.update_product(session, principal.merchant_id, product_id, body)
@@ -96,15 +104,13 @@ def orders_out(session: Session, orders: list[Order]) -> list[OrderOut]:
     response_model=OrderOut,
     status_code=201,
     operation_id="create_order",
-    responses={200: {"description": "a replay of an order already recorded with the same body"}},
+    responses=replay_responses(OrderOut),
 )
 def create_order(
     body: OrderCreate, response: Response, session: SessionDep, principal: ClerkDep
 ) -> OrderOut:
     order, created = service.create_order(session, principal.merchant_id, body)
-    if not created:
-        response.status_code = 200
-        response.headers[REPLAY_HEADER] = "true"
+    answer_replay(response, not created)
     return orders_out(session, [order])[0]
 
 
@@ -113,8 +119,8 @@ def list_orders(
     session: SessionDep,
     principal: ClerkDep,
     page: PageDep,
-    member_id: int | None = None,
-    store_id: int | None = None,
+    member_id: QueryId = None,
+    store_id: QueryId = None,
     channel: Annotated[str | None, Query(pattern="^(store|online)$")] = None,
     status: OrderStatusName | None = None,
     placed_from: datetime | None = None,
@@ -140,7 +146,7 @@ def list_orders(
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, operation_id="get_order")
-def get_order(order_id: int, session: SessionDep, principal: ClerkDep) -> OrderOut:
+def get_order(order_id: PathId, session: SessionDep, principal: ClerkDep) -> OrderOut:
     return orders_out(session, [service.get_order(session, principal.merchant_id, order_id)])[0]
 
 
@@ -149,15 +155,17 @@ def get_order(order_id: int, session: SessionDep, principal: ClerkDep) -> OrderO
     response_model=OrderOut,
     status_code=201,
     operation_id="refund_order",
-    responses={200: {"description": "a replay of a refund already recorded with the same body"}},
+    responses=replay_responses(OrderOut),
 )
 def refund_order(
-    order_id: int, body: RefundCreate, response: Response, session: SessionDep, principal: ClerkDep
+    order_id: PathId,
+    body: RefundCreate,
+    response: Response,
+    session: SessionDep,
+    principal: ClerkDep,
 ) -> OrderOut:
     _refund, created = service.refund_order(session, principal.merchant_id, order_id, body)
-    if not created:
-        response.status_code = 200
-        response.headers[REPLAY_HEADER] = "true"
+    answer_replay(response, not created)
     return orders_out(session, [service.get_order(session, principal.merchant_id, order_id)])[0]
 
 
@@ -165,7 +173,7 @@ def refund_order(
     "/members/{member_id}/orders", response_model=Page[OrderOut], operation_id="list_member_orders"
 )
 def member_orders(
-    member_id: int, session: SessionDep, principal: ClerkDep, page: PageDep
+    member_id: PathId, session: SessionDep, principal: ClerkDep, page: PageDep
 ) -> dict[str, Any]:
     rows = service.member_orders(session, principal.merchant_id, member_id, page.limit, page.cursor)
     more = len(rows) > page.limit

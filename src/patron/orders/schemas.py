@@ -5,14 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 
 class ProductCreate(BaseModel):
     sku: str = Field(min_length=1, max_length=80)
     name: str = Field(min_length=1, max_length=300)
     category: str | None = Field(default=None, max_length=120)
-    price_minor: int = Field(ge=0, le=10**12)
+    price_minor: StrictInt = Field(ge=0, le=10**12)
     tags: list[str] = Field(default_factory=list, max_length=50)
     active: bool = True
     release_at: AwareDatetime | None = Field(
@@ -28,7 +36,7 @@ class ProductCreate(BaseModel):
 class ProductUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=300)
     category: str | None = Field(default=None, max_length=120)
-    price_minor: int | None = Field(default=None, ge=0, le=10**12)
+    price_minor: StrictInt | None = Field(default=None, ge=0, le=10**12)
     tags: list[str] | None = Field(default=None, max_length=50)
     active: bool | None = None
     release_at: AwareDatetime | None = Field(default=None, description="null: released")
@@ -70,11 +78,11 @@ class OrderLineIn(BaseModel):
         default=None, max_length=300, description="defaults to the catalogue name"
     )
     category: str | None = Field(default=None, max_length=120)
-    quantity: int = Field(ge=1, le=1_000_000)
-    unit_price_minor: int | None = Field(
+    quantity: StrictInt = Field(ge=1, le=1_000_000)
+    unit_price_minor: StrictInt | None = Field(
         default=None, ge=0, le=10**12, description="defaults to the catalogue price"
     )
-    discount_minor: int = Field(default=0, ge=0, le=10**13)
+    discount_minor: StrictInt = Field(default=0, ge=0, le=10**13)
 
 
 class OrderCreate(BaseModel):
@@ -86,7 +94,9 @@ class OrderCreate(BaseModel):
     store_id: int | None = None
     store_code: str | None = Field(default=None, max_length=40)
     placed_at: datetime | None = Field(default=None, description="default: now")
-    discount_minor: int = Field(default=0, ge=0, le=10**13, description="order-level discount")
+    discount_minor: StrictInt = Field(
+        default=0, ge=0, le=10**13, description="order-level discount"
+    )
     lines: list[OrderLineIn] = Field(min_length=1, max_length=1000)
     source: str = Field(default="api", max_length=40)
 
@@ -155,7 +165,7 @@ class OrderOut(BaseModel):
 
 class RefundLineIn(BaseModel):
     line_no: int = Field(ge=1)
-    quantity: int = Field(ge=1)
+    quantity: StrictInt = Field(ge=1)
 
 
 class RefundCreate(BaseModel):

@@ -22,6 +22,7 @@ from patron.core.clock import utcnow
 from patron.core.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
 from patron.core.events import emit
 from patron.core.ids import fingerprint
+from patron.core.money import check_order_amount
 from patron.members.funnel import recompute_funnel
 from patron.members.models import IdentityKind, Member
 from patron.members.normalize import normalize_email, normalize_phone
@@ -272,6 +273,7 @@ def create_order(session: Session, merchant_id: int, data: OrderCreate) -> tuple
     store = _resolve_store(session, merchant_id, data)
     lines = _build_lines(session, merchant_id, data)
     subtotal = sum(ln["total_minor"] for ln in lines)
+    check_order_amount(sum(ln["quantity"] * ln["unit_price_minor"] for ln in lines), "the order")
     if data.discount_minor > subtotal:
         raise InvalidInput("order discount exceeds the subtotal", code="discount_too_large")
     shares = split_by_weight(data.discount_minor, [ln["total_minor"] for ln in lines])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from patron.core.http import SessionDep, SettingsDep
+from patron.core.http import PathId, SessionDep, SettingsDep
 from patron.portal import service
 from patron.portal.schemas import PortalLinkOut
 from patron.tenancy.auth import ClerkDep
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["portal"])
     operation_id="create_portal_link",
 )
 def create_portal_link(
-    member_id: int, session: SessionDep, settings: SettingsDep, principal: ClerkDep
+    member_id: PathId, session: SessionDep, settings: SettingsDep, principal: ClerkDep
 ) -> PortalLinkOut:
     """A single-use sign-in link (valid ``PATRON_PORTAL_LINK_MAX_AGE_SECONDS``) for the member."""
     issued = service.create_portal_link(

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput
-from patron.core.http import SessionDep
+from patron.core.http import PathId, QueryId, SessionDep, answer_replay, replay_responses
 from patron.ledger import queries
 from patron.programs import rules, segment_fields, stored_value, tiers
 from patron.programs.config import Kind
@@ -17,7 +17,7 @@ from patron.programs.schemas import (
     MemberTierOut,
     RuleIn,
     RuleOut,
-    StatementLineOut,
+    StoredValueLineOut,
     StoredValueStatementOut,
     TierBenefitsOut,
     TierChangeOut,
@@ -99,7 +99,7 @@ def _tier_out(session: Session, merchant_id: int, member_id: int) -> MemberTierO
 
 
 @router.get("/members/{member_id}/tier", response_model=MemberTierOut, operation_id="member_tier")
-def member_tier(member_id: int, session: SessionDep, principal: ClerkDep) -> MemberTierOut:
+def member_tier(member_id: PathId, session: SessionDep, principal: ClerkDep) -> MemberTierOut:
     """The member's tier, growth toward the next one, and tier history."""
     return _tier_out(session, principal.merchant_id, member_id)
 
@@ -109,9 +109,10 @@ def member_tier(member_id: int, session: SessionDep, principal: ClerkDep) -> Mem
     response_model=TopUpOut,
     status_code=201,
     operation_id="top_up",
+    responses=replay_responses(TopUpOut),
 )
 def top_up(
-    member_id: int,
+    member_id: PathId,
     body: TopUpIn,
     response: Response,
     session: SessionDep,
@@ -129,13 +130,12 @@ def top_up(
         idempotency_key,
         principal.actor,
     )
-    if not created:
-        response.status_code = 200
+    answer_replay(response, not created)
     return TopUpOut.model_validate(row)
 
 
 @router.post("/top-ups/{top_up_id}/refund", response_model=TopUpOut, operation_id="refund_top_up")
-def refund_top_up(top_up_id: int, session: SessionDep, principal: ManagerDep) -> TopUpOut:
+def refund_top_up(top_up_id: PathId, session: SessionDep, principal: ManagerDep) -> TopUpOut:
     """Refund a top-up: principal back, unused bonus removed, used bonus by the policy."""
     return TopUpOut.model_validate(
         stored_value.refund_top_up(session, principal.merchant_id, top_up_id, principal.actor)
@@ -148,11 +148,11 @@ def refund_top_up(top_up_id: int, session: SessionDep, principal: ManagerDep) ->
     operation_id="stored_value_statement",
 )
 def stored_value_statement(
-    member_id: int,
+    member_id: PathId,
     session: SessionDep,
     principal: ClerkDep,
     limit: int = 50,
-    cursor: int | None = None,
+    cursor: QueryId = None,
 ) -> StoredValueStatementOut:
     """Balance and history of the member's stored value, in readable words."""
     held = stored_value.balance(session, principal.merchant_id, member_id)
@@ -164,7 +164,7 @@ def stored_value_statement(
         bonus_minor=held.bonus,
         next_cursor=nxt,
         lines=[
-            StatementLineOut(
+            StoredValueLineOut(
                 entry_id=ln.entry_id,
                 occurred_at=ln.occurred_at,
                 reason_code=ln.reason_code,

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 
 class RuleIn(BaseModel):
@@ -57,7 +57,7 @@ class MemberTierOut(BaseModel):
 
 
 class TopUpIn(BaseModel):
-    amount_minor: int = Field(ge=1, le=10**10)
+    amount_minor: StrictInt = Field(ge=1, le=10**10)
 
 
 class TopUpOut(BaseModel):
@@ -74,7 +74,7 @@ class TopUpOut(BaseModel):
     refunded_at: datetime | None
 
 
-class StatementLineOut(BaseModel):
+class StoredValueLineOut(BaseModel):
     entry_id: int
     occurred_at: datetime
     reason_code: str
@@ -86,5 +86,5 @@ class StatementLineOut(BaseModel):
 class StoredValueStatementOut(BaseModel):
     principal_minor: int
     bonus_minor: int
-    lines: list[StatementLineOut]
+    lines: list[StoredValueLineOut]
     next_cursor: int | None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from patron.core.http import SessionDep
+from patron.core.http import Page, PageDep, PathId, SessionDep, page_of
 from patron.tenancy import service
 from patron.tenancy.auth import ClerkDep, ManagerDep, OwnerDep
 from patron.tenancy.schemas import (
@@ -24,9 +24,10 @@ def get_merchant(session: SessionDep, principal: ClerkDep) -> MerchantOut:
     return MerchantOut.model_validate(service.get_merchant(session, principal.merchant_id))
 
 
-@router.get("/stores", response_model=list[StoreOut], operation_id="list_stores")
-def list_stores(session: SessionDep, principal: ClerkDep) -> list[StoreOut]:
-    return [StoreOut.model_validate(s) for s in service.list_stores(session, principal.merchant_id)]
+@router.get("/stores", response_model=Page[StoreOut], operation_id="list_stores")
+def list_stores(session: SessionDep, principal: ClerkDep, page: PageDep) -> object:
+    rows = service.list_stores(session, principal.merchant_id, page.limit, page.cursor)
+    return page_of(rows, page.limit, StoreOut.model_validate)
 
 
 @router.post("/stores", response_model=StoreOut, status_code=201, operation_id="create_store")
@@ -38,15 +39,14 @@ def create_store(body: StoreCreate, session: SessionDep, principal: ManagerDep) 
 
 
 @router.get("/stores/{store_id}", response_model=StoreOut, operation_id="get_store")
-def get_store(store_id: int, session: SessionDep, principal: ClerkDep) -> StoreOut:
+def get_store(store_id: PathId, session: SessionDep, principal: ClerkDep) -> StoreOut:
     return StoreOut.model_validate(service.get_store(session, principal.merchant_id, store_id))
 
 
-@router.get("/api-keys", response_model=list[ApiKeyOut], operation_id="list_api_keys")
-def list_api_keys(session: SessionDep, principal: OwnerDep) -> list[ApiKeyOut]:
-    return [
-        ApiKeyOut.model_validate(k) for k in service.list_api_keys(session, principal.merchant_id)
-    ]
+@router.get("/api-keys", response_model=Page[ApiKeyOut], operation_id="list_api_keys")
+def list_api_keys(session: SessionDep, principal: OwnerDep, page: PageDep) -> object:
+    rows = service.list_api_keys(session, principal.merchant_id, page.limit, page.cursor)
+    return page_of(rows, page.limit, ApiKeyOut.model_validate)
 
 
 @router.post(
@@ -58,5 +58,5 @@ def create_api_key(body: ApiKeyCreate, session: SessionDep, principal: OwnerDep)
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyOut, operation_id="revoke_api_key")
-def revoke_api_key(key_id: int, session: SessionDep, principal: OwnerDep) -> ApiKeyOut:
+def revoke_api_key(key_id: PathId, session: SessionDep, principal: OwnerDep) -> ApiKeyOut:
     return ApiKeyOut.model_validate(service.revoke_api_key(session, principal.merchant_id, key_id))

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from patron.core.paging import newest_first
 from patron.tenancy.models import ApiKey, Channel, Merchant, Role, StaffUser, Store
 
 _hasher = PasswordHasher()
@@ -129,10 +130,12 @@ def create_store(
     return store
 
 
-def list_stores(session: Session, merchant_id: int) -> list[Store]:
-    return list(
-        session.scalars(select(Store).where(Store.merchant_id == merchant_id).order_by(Store.id))
-    )
+def list_stores(
+    session: Session, merchant_id: int, limit: int | None = None, cursor: int | None = None
+) -> list[Store]:
+    """The merchant's stores, oldest first; with ``limit``, one page newest first."""
+    query = select(Store).where(Store.merchant_id == merchant_id).order_by(Store.id)
+    return list(session.scalars(newest_first(query, Store.id, limit, cursor)))
 
 
 def get_store(session: Session, merchant_id: int, store_id: int) -> Store:
@@ -254,10 +257,12 @@ def principal_for_key(session: Session, raw: str) -> Principal:
     return Principal(merchant_id=key.merchant_id, role=Role(key.role), api_key_id=key.id)
 
 
-def list_api_keys(session: Session, merchant_id: int) -> list[ApiKey]:
-    return list(
-        session.scalars(select(ApiKey).where(ApiKey.merchant_id == merchant_id).order_by(ApiKey.id))
-    )
+def list_api_keys(
+    session: Session, merchant_id: int, limit: int | None = None, cursor: int | None = None
+) -> list[ApiKey]:
+    """The merchant's API keys, oldest first; with ``limit``, one page newest first."""
+    query = select(ApiKey).where(ApiKey.merchant_id == merchant_id).order_by(ApiKey.id)
+    return list(session.scalars(newest_first(query, ApiKey.id, limit, cursor)))
 
 
 def revoke_api_key(session: Session, merchant_id: int, key_id: int) -> ApiKey:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from patron.core.http import Page, PageDep, SessionDep, page_of
+from patron.core.http import Page, PageDep, PathId, QueryId, SessionDep, page_of
 from patron.tenancy.auth import ClerkDep, ManagerDep
 from patron.webhooks import service
 from patron.webhooks.schemas import (
@@ -30,13 +30,11 @@ def _with_secret(endpoint: Any) -> EndpointWithSecret:
 
 
 @router.get(
-    "/webhook-endpoints", response_model=list[EndpointOut], operation_id="list_webhook_endpoints"
+    "/webhook-endpoints", response_model=Page[EndpointOut], operation_id="list_webhook_endpoints"
 )
-def list_endpoints(session: SessionDep, principal: ClerkDep) -> list[EndpointOut]:
-    return [
-        EndpointOut.model_validate(e)
-        for e in service.list_endpoints(session, principal.merchant_id)
-    ]
+def list_endpoints(session: SessionDep, principal: ClerkDep, page: PageDep) -> object:
+    rows = service.list_endpoints(session, principal.merchant_id, page.limit, page.cursor)
+    return page_of(rows, page.limit, EndpointOut.model_validate)
 
 
 @router.post(
@@ -59,7 +57,7 @@ def create_endpoint(
     response_model=EndpointOut,
     operation_id="get_webhook_endpoint",
 )
-def get_endpoint(endpoint_id: int, session: SessionDep, principal: ClerkDep) -> EndpointOut:
+def get_endpoint(endpoint_id: PathId, session: SessionDep, principal: ClerkDep) -> EndpointOut:
     return EndpointOut.model_validate(
         service.get_endpoint(session, principal.merchant_id, endpoint_id)
     )
@@ -71,7 +69,7 @@ def get_endpoint(endpoint_id: int, session: SessionDep, principal: ClerkDep) -> 
     operation_id="update_webhook_endpoint",
 )
 def update_endpoint(
-    endpoint_id: int, body: EndpointUpdate, session: SessionDep, principal: ManagerDep
+    endpoint_id: PathId, body: EndpointUpdate, session: SessionDep, principal: ManagerDep
 ) -> EndpointOut:
     changes = body.model_dump(exclude_unset=True)
     endpoint = service.update_endpoint(session, principal.merchant_id, endpoint_id, changes)
@@ -81,7 +79,7 @@ def update_endpoint(
 @router.delete(
     "/webhook-endpoints/{endpoint_id}", status_code=204, operation_id="delete_webhook_endpoint"
 )
-def delete_endpoint(endpoint_id: int, session: SessionDep, principal: ManagerDep) -> Response:
+def delete_endpoint(endpoint_id: PathId, session: SessionDep, principal: ManagerDep) -> Response:
     service.delete_endpoint(session, principal.merchant_id, endpoint_id)
     return Response(status_code=204)
 
@@ -92,7 +90,7 @@ def delete_endpoint(endpoint_id: int, session: SessionDep, principal: ManagerDep
     operation_id="rotate_webhook_secret",
 )
 def rotate_secret(
-    endpoint_id: int, session: SessionDep, principal: ManagerDep
+    endpoint_id: PathId, session: SessionDep, principal: ManagerDep
 ) -> EndpointWithSecret:
     return _with_secret(service.rotate_secret(session, principal.merchant_id, endpoint_id))
 
@@ -103,7 +101,7 @@ def rotate_secret(
     status_code=202,
     operation_id="test_webhook_endpoint",
 )
-def test_endpoint(endpoint_id: int, session: SessionDep, principal: ManagerDep) -> DeliveryOut:
+def test_endpoint(endpoint_id: PathId, session: SessionDep, principal: ManagerDep) -> DeliveryOut:
     delivery = service.send_test_event(session, principal.merchant_id, endpoint_id)
     row = service.get_delivery(session, principal.merchant_id, delivery.id)
     return DeliveryOut.model_validate(row)
@@ -118,8 +116,8 @@ def list_deliveries(
     session: SessionDep,
     principal: ClerkDep,
     page: PageDep,
-    endpoint_id: Annotated[int | None, Query()] = None,
-    event_id: Annotated[int | None, Query()] = None,
+    endpoint_id: QueryId = None,
+    event_id: QueryId = None,
     status: Annotated[str | None, Query(description="pending, succeeded or failed")] = None,
     event_type: Annotated[str | None, Query()] = None,
 ) -> dict[str, Any]:
@@ -133,7 +131,7 @@ def list_deliveries(
     response_model=DeliveryDetail,
     operation_id="get_webhook_delivery",
 )
-def get_delivery(delivery_id: int, session: SessionDep, principal: ClerkDep) -> DeliveryDetail:
+def get_delivery(delivery_id: PathId, session: SessionDep, principal: ClerkDep) -> DeliveryDetail:
     row = service.get_delivery(session, principal.merchant_id, delivery_id)
     attempts = service.delivery_attempts(session, principal.merchant_id, delivery_id)
     return DeliveryDetail(
@@ -148,7 +146,7 @@ def get_delivery(delivery_id: int, session: SessionDep, principal: ClerkDep) -> 
     status_code=202,
     operation_id="replay_webhook_delivery",
 )
-def replay_delivery(delivery_id: int, session: SessionDep, principal: ManagerDep) -> DeliveryOut:
+def replay_delivery(delivery_id: PathId, session: SessionDep, principal: ManagerDep) -> DeliveryOut:
     delivery = service.replay_delivery(session, principal.merchant_id, delivery_id)
     return DeliveryOut.model_validate(
         service.get_delivery(session, principal.merchant_id, delivery.id)
@@ -161,7 +159,7 @@ def list_events(
     principal: ClerkDep,
     page: PageDep,
     type: Annotated[str | None, Query(description="event type, e.g. order.created")] = None,
-    subject_id: Annotated[int | None, Query()] = None,
+    subject_id: QueryId = None,
 ) -> dict[str, Any]:
     rows = service.list_events(
         session, principal.merchant_id, page.limit, page.cursor, type, subject_id

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import OutboxEvent, emit, known_event_types, register_event_types
+from patron.core.paging import newest_first
 from patron.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 TEST_EVENT = "webhook.test"
@@ -96,15 +97,16 @@ def create_endpoint(
     return endpoint
 
 
-def list_endpoints(session: Session, merchant_id: int) -> list[WebhookEndpoint]:
-    """The merchant's endpoints, oldest first."""
-    return list(
-        session.scalars(
-            select(WebhookEndpoint)
-            .where(WebhookEndpoint.merchant_id == merchant_id)
-            .order_by(WebhookEndpoint.id)
-        )
+def list_endpoints(
+    session: Session, merchant_id: int, limit: int | None = None, cursor: int | None = None
+) -> list[WebhookEndpoint]:
+    """The merchant's endpoints, oldest first; with ``limit``, one page newest first."""
+    query = (
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.merchant_id == merchant_id)
+        .order_by(WebhookEndpoint.id)
     )
+    return list(session.scalars(newest_first(query, WebhookEndpoint.id, limit, cursor)))
 
 
 def get_endpoint(session: Session, merchant_id: int, endpoint_id: int) -> WebhookEndpoint:

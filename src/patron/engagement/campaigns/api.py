@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from patron.core.http import Page, PageDep, SessionDep, page_of
+from patron.core.http import Page, PageDep, PathId, SessionDep, page_of
 from patron.engagement.campaigns import results, service, stats
 from patron.engagement.campaigns.schemas import (
     CampaignIn,
@@ -35,36 +35,36 @@ def create_campaign(body: CampaignIn, session: SessionDep, principal: ManagerDep
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut, operation_id="get_campaign")
-def get_campaign(campaign_id: int, session: SessionDep, principal: ManagerDep) -> object:
+def get_campaign(campaign_id: PathId, session: SessionDep, principal: ManagerDep) -> object:
     return service.get_campaign(session, principal.merchant_id, campaign_id)
 
 
 @router.patch("/{campaign_id}", response_model=CampaignOut, operation_id="update_campaign")
 def update_campaign(
-    campaign_id: int, body: CampaignPatch, session: SessionDep, principal: ManagerDep
+    campaign_id: PathId, body: CampaignPatch, session: SessionDep, principal: ManagerDep
 ) -> object:
     return service.update_campaign(session, principal.merchant_id, campaign_id, body)
 
 
 @router.post("/{campaign_id}/launch", response_model=CampaignOut, operation_id="launch_campaign")
 def launch_campaign(
-    campaign_id: int, body: LaunchIn, session: SessionDep, principal: ManagerDep
+    campaign_id: PathId, body: LaunchIn, session: SessionDep, principal: ManagerDep
 ) -> object:
     return service.launch(session, principal.merchant_id, campaign_id, body.at)
 
 
 @router.post("/{campaign_id}/pause", response_model=CampaignOut, operation_id="pause_campaign")
-def pause_campaign(campaign_id: int, session: SessionDep, principal: ManagerDep) -> object:
+def pause_campaign(campaign_id: PathId, session: SessionDep, principal: ManagerDep) -> object:
     return service.pause(session, principal.merchant_id, campaign_id)
 
 
 @router.post("/{campaign_id}/resume", response_model=CampaignOut, operation_id="resume_campaign")
-def resume_campaign(campaign_id: int, session: SessionDep, principal: ManagerDep) -> object:
+def resume_campaign(campaign_id: PathId, session: SessionDep, principal: ManagerDep) -> object:
     return service.resume(session, principal.merchant_id, campaign_id)
 
 
 @router.post("/{campaign_id}/cancel", response_model=CampaignOut, operation_id="cancel_campaign")
-def cancel_campaign(campaign_id: int, session: SessionDep, principal: ManagerDep) -> object:
+def cancel_campaign(campaign_id: PathId, session: SessionDep, principal: ManagerDep) -> object:
     return service.cancel(session, principal.merchant_id, campaign_id)
 
 
@@ -74,7 +74,7 @@ def cancel_campaign(campaign_id: int, session: SessionDep, principal: ManagerDep
     operation_id="list_campaign_recipients",
 )
 def list_recipients(
-    campaign_id: int,
+    campaign_id: PathId,
     session: SessionDep,
     principal: ManagerDep,
     page: PageDep,
@@ -87,7 +87,7 @@ def list_recipients(
 
 
 @router.get("/{campaign_id}/results", response_model=ResultsOut, operation_id="campaign_results")
-def campaign_results(campaign_id: int, session: SessionDep, principal: ManagerDep) -> object:
+def campaign_results(campaign_id: PathId, session: SessionDep, principal: ManagerDep) -> object:
     return results.campaign_results(session, principal.merchant_id, campaign_id)
 
 

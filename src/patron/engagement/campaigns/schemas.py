@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patron.core.patch import Patch
+
 
 class CampaignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -27,8 +29,11 @@ class CampaignIn(BaseModel):
     results_window_days: int = Field(default=30, ge=1, le=365)
 
 
-class CampaignPatch(BaseModel):
+class CampaignPatch(Patch):
     model_config = ConfigDict(extra="forbid")
+    clearable = frozenset(
+        {"segment_id", "member_ids", "coupon_template_id", "points", "rate_per_minute"}
+    )
 
     name: str | None = Field(default=None, min_length=1, max_length=120)
     segment_id: int | None = None

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import BusinessRuleViolation, InvalidInput, NotFound
 from patron.core.events import register_event_types
+from patron.core.owned import require_owned
 from patron.coupons import service as coupons
 from patron.engagement.campaigns.draw import draw_sql, prepare
 from patron.engagement.campaigns.models import (
@@ -54,6 +55,8 @@ def _validate(session: Session, merchant_id: int, c: Campaign) -> None:
         raise InvalidInput("give a segment_id or member_ids", code="invalid_audience")
     if c.segment_id is not None:
         get_segment(session, merchant_id, c.segment_id)
+    if c.member_ids is not None:
+        require_owned(session, Member, merchant_id, c.member_ids, field="member_ids", what="member")
     template = session.get(MessageTemplate, c.template_id)
     if template is None or template.merchant_id != merchant_id:
         raise NotFound("template not found", code="template_not_found")

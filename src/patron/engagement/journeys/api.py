@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
-from patron.core.http import Page, PageDep, SessionDep, page_of
+from patron.core.http import Page, PageDep, PathId, SessionDep, page_of
 from patron.engagement.journeys import service, stats, triggers
 from patron.engagement.journeys.library import LIBRARY
 from patron.engagement.journeys.models import Journey
@@ -51,9 +51,10 @@ def journey_library(principal: ManagerDep) -> list[LibraryOut]:
     return [LibraryOut(key=j.key, name=j.name, description=j.description) for j in LIBRARY.values()]
 
 
-@router.get("/journeys", response_model=list[JourneyOut], operation_id="list_journeys")
-def list_journeys(session: SessionDep, principal: ManagerDep) -> list[JourneyOut]:
-    return [_out(session, j) for j in service.list_journeys(session, principal.merchant_id)]
+@router.get("/journeys", response_model=Page[JourneyOut], operation_id="list_journeys")
+def list_journeys(session: SessionDep, principal: ManagerDep, page: PageDep) -> object:
+    rows = service.list_journeys(session, principal.merchant_id, page.limit, page.cursor)
+    return page_of(rows, page.limit, lambda j: _out(session, j))
 
 
 @router.post("/journeys", response_model=JourneyOut, status_code=201, operation_id="create_journey")
@@ -77,13 +78,13 @@ def from_library(body: FromLibraryIn, session: SessionDep, principal: ManagerDep
 
 
 @router.get("/journeys/{journey_id}", response_model=JourneyOut, operation_id="get_journey")
-def get_journey(journey_id: int, session: SessionDep, principal: ManagerDep) -> JourneyOut:
+def get_journey(journey_id: PathId, session: SessionDep, principal: ManagerDep) -> JourneyOut:
     return _out(session, service.get_journey(session, principal.merchant_id, journey_id))
 
 
 @router.patch("/journeys/{journey_id}", response_model=JourneyOut, operation_id="update_journey")
 def update_journey(
-    journey_id: int, body: JourneyPatch, session: SessionDep, principal: ManagerDep
+    journey_id: PathId, body: JourneyPatch, session: SessionDep, principal: ManagerDep
 ) -> JourneyOut:
     changes = body.model_dump(exclude_unset=True)
     journey = service.update_journey(session, principal.merchant_id, journey_id, changes)
@@ -94,7 +95,7 @@ def update_journey(
     "/journeys/{journey_id}/switch", response_model=JourneyOut, operation_id="switch_journey"
 )
 def switch_journey(
-    journey_id: int, body: SwitchIn, session: SessionDep, principal: ManagerDep
+    journey_id: PathId, body: SwitchIn, session: SessionDep, principal: ManagerDep
 ) -> JourneyOut:
     journey = service.switch(session, principal.merchant_id, journey_id, body.on)
     return _out(session, journey)
@@ -102,7 +103,7 @@ def switch_journey(
 
 @router.post("/journeys/{journey_id}/promote", operation_id="promote_product")
 def promote(
-    journey_id: int, body: PromoteIn, session: SessionDep, principal: ManagerDep
+    journey_id: PathId, body: PromoteIn, session: SessionDep, principal: ManagerDep
 ) -> dict[str, int]:
     journey = service.get_journey(session, principal.merchant_id, journey_id)
     return {"enrolled": triggers.promote(session, principal.merchant_id, journey, body.product_id)}
@@ -114,7 +115,7 @@ def promote(
     operation_id="list_journey_enrolments",
 )
 def journey_enrolments(
-    journey_id: int, session: SessionDep, principal: ManagerDep, page: PageDep
+    journey_id: PathId, session: SessionDep, principal: ManagerDep, page: PageDep
 ) -> object:
     rows = service.enrolments(
         session, principal.merchant_id, journey_id=journey_id, limit=page.limit, cursor=page.cursor
@@ -128,7 +129,7 @@ def journey_enrolments(
     operation_id="list_member_journey_enrolments",
 )
 def member_enrolments(
-    member_id: int, session: SessionDep, principal: ManagerDep, page: PageDep
+    member_id: PathId, session: SessionDep, principal: ManagerDep, page: PageDep
 ) -> object:
     get_member(session, principal.merchant_id, member_id)
     rows = service.enrolments(
@@ -138,7 +139,7 @@ def member_enrolments(
 
 
 @router.get("/journeys/{journey_id}/stats", response_model=StatsOut, operation_id="journey_stats")
-def journey_stats(journey_id: int, session: SessionDep, principal: ManagerDep) -> object:
+def journey_stats(journey_id: PathId, session: SessionDep, principal: ManagerDep) -> object:
     found = service.step_stats(session, principal.merchant_id, journey_id)
     counts = stats.step_message_counts(session, principal.merchant_id, journey_id)
     return {**found, "messages": {step: c.as_dict() for step, c in counts.items()}}
@@ -147,6 +148,6 @@ def journey_stats(journey_id: int, session: SessionDep, principal: ManagerDep) -
 @router.get(
     "/journeys/{journey_id}/reach", response_model=JourneyReachOut, operation_id="journey_reach"
 )
-def journey_reach(journey_id: int, session: SessionDep, principal: ManagerDep) -> object:
+def journey_reach(journey_id: PathId, session: SessionDep, principal: ManagerDep) -> object:
     """Each send step: how many of the audience it would reach now, and why not the rest."""
     return stats.step_reach(session, principal.merchant_id, journey_id)

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patron.core.patch import Patch
 from patron.engagement.campaigns.schemas import ChannelReachOut, MessageCountsOut
 
 
@@ -30,8 +31,9 @@ class FromLibraryIn(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class JourneyPatch(BaseModel):
+class JourneyPatch(Patch):
     model_config = ConfigDict(extra="forbid")
+    clearable = frozenset({"exit_rule", "reentry_days"})
 
     name: str | None = Field(default=None, min_length=1, max_length=120)
     trigger: dict[str, Any] | None = None

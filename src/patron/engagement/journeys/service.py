@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import known_event_types
+from patron.core.paging import newest_first
 from patron.engagement.journeys.festivals import FESTIVALS
 from patron.engagement.journeys.library import LIBRARY
 from patron.engagement.journeys.models import Journey, JourneyEnrolment, JourneyVersion
@@ -187,12 +188,12 @@ def current_version(session: Session, journey: Journey) -> JourneyVersion:
     return version
 
 
-def list_journeys(session: Session, merchant_id: int) -> list[Journey]:
-    return list(
-        session.scalars(
-            select(Journey).where(Journey.merchant_id == merchant_id).order_by(Journey.name)
-        )
-    )
+def list_journeys(
+    session: Session, merchant_id: int, limit: int | None = None, cursor: int | None = None
+) -> list[Journey]:
+    """The merchant's journeys by name; with ``limit``, one page newest first."""
+    query = select(Journey).where(Journey.merchant_id == merchant_id).order_by(Journey.name)
+    return list(session.scalars(newest_first(query, Journey.id, limit, cursor)))
 
 
 def enrolments(

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from patron.core.http import Page, PageDep, SessionDep, page_of
+from patron.core.http import Page, PageDep, PathId, SessionDep, page_of
 from patron.engagement.segments import service
 from patron.engagement.segments.rules import FIELDS
 from patron.members.schemas import MemberOut
@@ -47,7 +47,7 @@ class SegmentOut(BaseModel):
     updated_at: datetime
 
 
-class PreviewOut(BaseModel):
+class SegmentPreviewOut(BaseModel):
     count: int
     time_relative: bool
     sample: list[MemberOut]
@@ -85,25 +85,25 @@ def fields(principal: ClerkDep) -> list[FieldOut]:
     ]
 
 
-@router.post("/preview", response_model=PreviewOut, operation_id="preview_segment")
-def preview(body: RulesIn, session: SessionDep, principal: ClerkDep) -> PreviewOut:
+@router.post("/preview", response_model=SegmentPreviewOut, operation_id="preview_segment")
+def preview(body: RulesIn, session: SessionDep, principal: ClerkDep) -> SegmentPreviewOut:
     """The live count of rules being edited (nothing is stored)."""
     result = service.preview(session, principal.merchant_id, body.rules)
-    return PreviewOut(
+    return SegmentPreviewOut(
         count=result["count"],
         time_relative=result["time_relative"],
         sample=[MemberOut.model_validate(m) for m in result["sample"]],
     )
 
 
-@router.get("", response_model=list[SegmentOut], operation_id="list_segments")
+@router.get("", response_model=Page[SegmentOut], operation_id="list_segments")
 def list_segments(
-    session: SessionDep, principal: ClerkDep, include_archived: bool = False
-) -> list[SegmentOut]:
-    return [
-        SegmentOut.model_validate(s)
-        for s in service.list_segments(session, principal.merchant_id, include_archived)
-    ]
+    session: SessionDep, principal: ClerkDep, page: PageDep, include_archived: bool = False
+) -> object:
+    rows = service.list_segments(
+        session, principal.merchant_id, include_archived, page.limit, page.cursor
+    )
+    return page_of(rows, page.limit, SegmentOut.model_validate)
 
 
 @router.post("", response_model=SegmentOut, status_code=201, operation_id="create_segment")
@@ -115,7 +115,7 @@ def create_segment(body: SegmentIn, session: SessionDep, principal: ManagerDep) 
 
 
 @router.get("/{segment_id}", response_model=SegmentOut, operation_id="get_segment")
-def get_segment(segment_id: int, session: SessionDep, principal: ClerkDep) -> SegmentOut:
+def get_segment(segment_id: PathId, session: SessionDep, principal: ClerkDep) -> SegmentOut:
     return SegmentOut.model_validate(
         service.get_segment(session, principal.merchant_id, segment_id)
     )
@@ -123,7 +123,7 @@ def get_segment(segment_id: int, session: SessionDep, principal: ClerkDep) -> Se
 
 @router.patch("/{segment_id}", response_model=SegmentOut, operation_id="update_segment")
 def update_segment(
-    segment_id: int, body: SegmentPatch, session: SessionDep, principal: ManagerDep
+    segment_id: PathId, body: SegmentPatch, session: SessionDep, principal: ManagerDep
 ) -> SegmentOut:
     segment = service.update_segment(
         session,
@@ -137,14 +137,14 @@ def update_segment(
 
 
 @router.delete("/{segment_id}", response_model=SegmentOut, operation_id="archive_segment")
-def archive_segment(segment_id: int, session: SessionDep, principal: ManagerDep) -> SegmentOut:
+def archive_segment(segment_id: PathId, session: SessionDep, principal: ManagerDep) -> SegmentOut:
     return SegmentOut.model_validate(
         service.archive_segment(session, principal.merchant_id, segment_id)
     )
 
 
 @router.post("/{segment_id}/refresh", response_model=RefreshOut, operation_id="refresh_segment")
-def refresh_segment(segment_id: int, session: SessionDep, principal: ManagerDep) -> RefreshOut:
+def refresh_segment(segment_id: PathId, session: SessionDep, principal: ManagerDep) -> RefreshOut:
     segment = service.get_segment(session, principal.merchant_id, segment_id)
     entered, left = service.refresh(session, segment, announce=True)
     return RefreshOut(entered=entered, left=left, member_count=segment.member_count)
@@ -154,7 +154,7 @@ def refresh_segment(segment_id: int, session: SessionDep, principal: ManagerDep)
     "/{segment_id}/members", response_model=Page[MemberOut], operation_id="list_segment_members"
 )
 def members(
-    segment_id: int, session: SessionDep, principal: ClerkDep, page: PageDep
+    segment_id: PathId, session: SessionDep, principal: ClerkDep, page: PageDep
 ) -> dict[str, Any]:
     rows = service.segment_members(
         session, principal.merchant_id, segment_id, page.limit, page.cursor

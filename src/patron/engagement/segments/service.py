@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import OutboxEvent, consume_outbox, register_event_types
+from patron.core.paging import newest_first
 from patron.engagement.segments import calendar_fields
 from patron.engagement.segments.models import Segment, SegmentMember
 from patron.engagement.segments.rules import SEGMENT_LOADER, Context, compile_rule
@@ -195,12 +196,18 @@ def get_segment(session: Session, merchant_id: int, segment_id: int) -> Segment:
 
 
 def list_segments(
-    session: Session, merchant_id: int, include_archived: bool = False
+    session: Session,
+    merchant_id: int,
+    include_archived: bool = False,
+    limit: int | None = None,
+    cursor: int | None = None,
 ) -> list[Segment]:
+    """The merchant's segments by name; with ``limit``, one page newest first."""
     query = select(Segment).where(Segment.merchant_id == merchant_id)
     if not include_archived:
         query = query.where(Segment.status == "active")
-    return list(session.scalars(query.order_by(Segment.name)))
+    query = query.order_by(Segment.name)
+    return list(session.scalars(newest_first(query, Segment.id, limit, cursor)))
 
 
 def refresh(

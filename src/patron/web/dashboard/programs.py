@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput, PatronError
 from patron.core.http import SessionDep
+from patron.core.patch import NULL_REFUSED
 from patron.programs import rules
 from patron.programs.config import CONFIG_MODELS, Kind
 from patron.programs.models import ProgramRule
@@ -42,6 +43,7 @@ _BOUNDS = {
 _KNOWN = {
     "Field required": N_("This is needed."),
     "String should have at least 1 character": N_("This is needed."),
+    NULL_REFUSED: N_("This is needed."),  # null on a PATCH field that cannot be empty
     "List should have at least 1 item after validation, not 0": N_("Add at least one."),
     # The programs service's own reasons (patron.programs.config), word for word.
     "tiers go from the lowest threshold up, each higher than the last": N_(
