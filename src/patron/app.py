@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
 from patron.checkout.api import router as checkout_router
+from patron.core.admission import AdmissionControl, Slots
 from patron.core.clock import Clock
 from patron.core.config import Settings, get_settings
 from patron.core.db import make_engine, make_session_factory
@@ -61,7 +62,11 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Tests pass their own engine and clock; ``patron serve`` passes neither."""
     settings = settings or get_settings()
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pool_timeout=settings.database_pool_timeout_seconds,
+    )
     worker_wanted = settings.worker_in_process if run_worker is None else run_worker
 
     @asynccontextmanager
@@ -105,6 +110,13 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     install_web(app, settings)
+    # Added last, so it runs first: a refused request costs no session, cookie or thread.
+    app.state.request_slots = Slots(settings.max_requests_in_flight)
+    app.add_middleware(
+        AdmissionControl,
+        slots=app.state.request_slots,
+        queue_seconds=settings.request_queue_seconds,
+    )
     return app
 
 

@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     # health check before it is killed and replaced (uvicorn's own default, 5, is too short
     # for a busy two-core machine).
     serve_healthcheck_seconds: int = Field(default=30, ge=1)
+    # Requests one server process works on at once; more wait up to request_queue_seconds
+    # for a slot, then get 503 with Retry-After (docs/operations.md, ADR 0040).
+    max_requests_in_flight: int = Field(default=8, ge=1, le=1000)
+    request_queue_seconds: float = Field(default=0.5, ge=0, le=30)
+    # Database connections per process (SQLAlchemy pool): enough for every request in flight,
+    # the in-process worker and a page's analytics sync; a checkout that still finds none within
+    # the timeout is answered 503, not 500.
+    database_pool_size: int = Field(default=20, ge=1)
+    database_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     portal_link_max_age_seconds: int = 900
     login_max_failures_before_delay: int = 5
     webhook_timeout_seconds: float = 10.0
