@@ -16,6 +16,8 @@ from patron.core.config import Settings, get_settings
 from patron.core.db import make_engine, make_session_factory
 from patron.core.http import install_error_handlers
 from patron.core.logging import configure_logging
+from patron.core.metrics import install_metrics
+from patron.core.request_id import RequestIdMiddleware
 from patron.coupons.api import router as coupons_router
 from patron.engagement.api import router as engagement_router
 from patron.engagement.callbacks_api import router as engagement_callbacks_router
@@ -110,13 +112,17 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     install_web(app, settings)
-    # Added last, so it runs first: a refused request costs no session, cookie or thread.
+    # Added after the pages' middleware, so it runs before them: a refused request costs no
+    # session, cookie or thread.
     app.state.request_slots = Slots(settings.max_requests_in_flight)
     app.add_middleware(
         AdmissionControl,
         slots=app.state.request_slots,
         queue_seconds=settings.request_queue_seconds,
     )
+    # Outside admission control: refusals are counted and carry a request id too.
+    install_metrics(app, engine, app.state.request_slots, settings.metrics_token)
+    app.add_middleware(RequestIdMiddleware)
     return app
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.config import Settings
 from patron.core.deferred import deferred_module
+from patron.core.metrics import TASK_LAST_RUN
 from patron.coupons.automation import follow_events_task as coupons_follow_events
 from patron.coupons.automation import schedule_task as coupons_schedule
 from patron.engagement.campaigns.release import release_task as campaigns_release
@@ -75,8 +76,6 @@ TASKS: list[tuple[str, Task]] = [
 # their own, so a slow receiver or a model fit delays only its own lane, never segments,
 # journeys or messages (ADR 0041).
 OWN_LANE = frozenset({"webhooks.deliver", "analytics.predict"})
-# When each task of this process last finished a run (wall clock, seconds): /metrics shows it.
-LAST_RUN: dict[str, float] = {}
 
 
 def _run_tasks(
@@ -88,7 +87,7 @@ def _run_tasks(
             done += task(sessions, settings)
         except Exception:
             log.exception("worker task failed", extra={"task": name})
-        LAST_RUN[name] = time.time()
+        TASK_LAST_RUN[name] = time.time()
     return done
 
 

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     # the timeout is answered 503, not 500.
     database_pool_size: int = Field(default=20, ge=1)
     database_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    # /metrics wants `Authorization: Bearer <this>` when set; open when empty (docs/operations.md).
+    metrics_token: str = ""
     portal_link_max_age_seconds: int = 900
     login_max_failures_before_delay: int = 5
     webhook_timeout_seconds: float = 10.0
