@@ -35,6 +35,10 @@ from patron.web.install import install_web
 from patron.webhooks.api import router as webhooks_router
 from patron.worker import InProcessWorker
 
+# Requests that may write, at once, on SQLite (one writer at a time holds its lock; the next
+# waits at the door): ADR 0040.
+SQLITE_WRITES_IN_FLIGHT = 2
+
 # Each domain adds its router here (one line each).
 ROUTERS = [
     tenancy_router,
@@ -115,9 +119,14 @@ def create_app(
     # Added after the pages' middleware, so it runs before them: a refused request costs no
     # session, cookie or thread.
     app.state.request_slots = Slots(settings.max_requests_in_flight)
+    writes = settings.max_writes_in_flight
+    if writes is None:
+        writes = SQLITE_WRITES_IN_FLIGHT if engine.dialect.name == "sqlite" else 0
+    app.state.write_slots = Slots(writes) if writes else None
     app.add_middleware(
         AdmissionControl,
         slots=app.state.request_slots,
+        write_slots=app.state.write_slots,
         queue_seconds=settings.request_queue_seconds,
     )
     # Outside admission control: refusals are counted and carry a request id too.

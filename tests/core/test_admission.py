@@ -102,3 +102,28 @@ def test_no_free_database_connection_is_503_not_500(
     assert (busy.status_code, busy.headers["retry-after"]) == (503, "1")
     assert busy.json()["error"]["code"] == "overloaded"
     assert free.status_code == 200
+
+
+def test_on_sqlite_writes_also_take_one_of_two_write_slots(
+    engine: Engine, clock: FrozenClock, settings: Settings, tenant: Tenant
+) -> None:
+    app = create_app(settings, engine=engine, clock=clock, run_worker=False)
+    writes: Slots | None = app.state.write_slots
+    if engine.dialect.name == "postgresql":
+        assert writes is None
+        return
+    assert writes is not None and writes.size == 2
+    body = {"phone": "13800000001", "name": "Li"}
+    with TestClient(app) as client:
+        writes.busy = 2
+        refused = client.post("/api/v1/members", json=body, headers=tenant.headers)
+        read = client.get("/api/v1/members", headers=tenant.headers)
+        writes.busy = 0
+        created = client.post("/api/v1/members", json=body, headers=tenant.headers)
+    assert (refused.status_code, refused.headers["retry-after"]) == (503, "1")
+    assert read.status_code == 200
+    assert created.status_code == 201
+    assert (writes.busy, app.state.request_slots.busy) == (0, 0)
+    with TestClient(app) as client:
+        listed = client.get("/api/v1/members", headers=tenant.headers).json()["items"]
+    assert len(listed) == 1

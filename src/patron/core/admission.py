@@ -9,6 +9,10 @@ quickly), or a refusal it can retry. Without a bound, a burst piles every reques
 pool and the database pool, where each waits its turn behind all the others until clients time
 out (see docs/decisions/0040-bounded-requests-in-flight.md).
 
+Optionally, requests that may write (any method but GET, HEAD, OPTIONS) also take one of fewer
+write slots: on SQLite, where writers take turns on one lock, they then wait in this queue, in
+order, instead of in SQLite's busy handler, which polls and serves no one in particular.
+
 The middleware is generic (it knows no route); rate limits per client are another layer's job.
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -27,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 EXEMPT_PATHS = frozenset({"/health", "/ready", "/metrics"})
 EXEMPT_PREFIXES = ("/static/",)
 RETRY_AFTER_SECONDS = 1
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 BUSY_MESSAGE = "the server is busy: retry after the number of seconds in Retry-After"
 # Pages are read by people: a plain sentence in both of Patron's languages, not a JSON envelope.
 BUSY_PAGE = "Patron is busy: please try again in a moment.\nPatron 正忙，请稍后再试。\n"
@@ -79,22 +85,42 @@ class AdmissionControl:
     """ASGI middleware: at most ``slots.size`` requests at once; the rest wait up to
     ``queue_seconds`` for a slot, then get 503 with ``Retry-After``."""
 
-    def __init__(self, app: ASGIApp, *, slots: Slots, queue_seconds: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        slots: Slots,
+        queue_seconds: float,
+        write_slots: Slots | None = None,
+    ) -> None:
         self.app = app
         self.slots = slots
+        self.write_slots = write_slots
         self.queue_seconds = queue_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or _exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
-        if not await self.slots.take(self.queue_seconds):
+        # A write takes its write slot first, so it never holds a general slot (which a read
+        # could use) while it waits for one.
+        writes = self.write_slots if scope["method"] not in READ_METHODS else None
+        began = time.monotonic()
+        if writes is not None and not await writes.take(self.queue_seconds):
             await _refuse(scope, send)
             return
         try:
-            await self.app(scope, receive, send)
+            left = max(self.queue_seconds - (time.monotonic() - began), 0.0)
+            if not await self.slots.take(left):
+                await _refuse(scope, send)
+                return
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self.slots.give()
         finally:
-            self.slots.give()
+            if writes is not None:
+                writes.give()
 
 
 def _exempt(path: str) -> bool:

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # for a slot, then get 503 with Retry-After (docs/operations.md, ADR 0040).
     max_requests_in_flight: int = Field(default=8, ge=1, le=1000)
     request_queue_seconds: float = Field(default=0.5, ge=0, le=30)
+    # Of those, requests that may write (POST, PUT, PATCH, DELETE); 0: no separate bound.
+    # None: 2 on SQLite (writers take turns on one lock), no separate bound on PostgreSQL.
+    max_writes_in_flight: int | None = Field(default=None, ge=0, le=1000)
     # Database connections per process (SQLAlchemy pool): enough for every request in flight,
     # the in-process worker and a page's analytics sync; a checkout that still finds none within
     # the timeout is answered 503, not 500.
