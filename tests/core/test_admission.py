@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -63,19 +64,22 @@ def test_requests_beyond_the_slots_get_503_with_retry_after(
     engine: Engine, clock: FrozenClock, settings: Settings, tenant: Tenant
 ) -> None:
     settings = settings.model_copy(
-        update={"max_requests_in_flight": 1, "request_queue_seconds": 0.05}
+        update={"max_requests_in_flight": 1, "request_queue_seconds": 0.5}
     )
     app = create_app(settings, engine=engine, clock=clock, run_worker=False)
     slots: Slots = app.state.request_slots
     assert slots.size == 1
     with TestClient(app) as client:
         slots.busy = 1  # the only slot is taken by a request still running
+        began = time.monotonic()
         api = client.get("/api/v1/members", headers=tenant.headers)
+        waited = time.monotonic() - began
         page = client.get("/login")
         health = client.get("/health")
         slots.busy = 0
         after = client.get("/api/v1/members", headers=tenant.headers)
     assert (api.status_code, api.headers["retry-after"]) == (503, "1")
+    assert 0.5 <= waited < 1.0  # it waited its 0.5 s for a slot, then was refused at once
     assert api.json()["error"]["code"] == "overloaded"
     assert (page.status_code, page.headers["retry-after"]) == (503, "1")
     assert "正忙" in page.text
