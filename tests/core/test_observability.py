@@ -158,12 +158,16 @@ def test_uvicorn_lines_are_json_too(capsys: object) -> None:
         logging.getLogger("uvicorn.access").info(
             '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/health", "1.1", 200
         )
-        logging.getLogger("uvicorn.error").info("Started server process [%d]", 42)
+        logging.getLogger("uvicorn.error").info(
+            "Started server process [%d]", 42, extra={"color_message": "\x1b[36m%d\x1b[0m"}
+        )
+        logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
         err = capsys.readouterr().err  # type: ignore[attr-defined]
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert all("color_message" not in line for line in lines)
     assert [(line["logger"], line["msg"]) for line in lines] == [
         ("uvicorn.access", '127.0.0.1:5000 - "GET /health HTTP/1.1" 200'),
         ("uvicorn.error", "Started server process [42]"),

@@ -10,7 +10,12 @@ from typing import Any
 
 from patron.core.request_id import request_id
 
-_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# uvicorn adds `color_message` (its message with terminal colour codes) to its records.
+_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -60,8 +65,12 @@ def uvicorn_log_config(level: str = "INFO", json_lines: bool = True) -> dict[str
         },
         "root": {"handlers": ["stderr"], "level": level.upper()},
         "loggers": {
-            name: {"handlers": [], "level": level.upper(), "propagate": True}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            **{
+                name: {"handlers": [], "level": level.upper(), "propagate": True}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+            # /ready reads the schema's revision with Alembic, which says so at INFO each time.
+            "alembic.runtime.migration": {"level": "WARNING"},
         },
     }
 
