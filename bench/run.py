@@ -24,6 +24,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("bench.checkout", ["--size", "10"], ["--size", "200"]),
     ("bench.coupons_bulk", ["--size", "5000", "--pg", PG], ["--size", "100000", "--pg", PG]),
     ("bench.webhooks", ["--size", "200", "--pg", PG], ["--size", "2000", "--pg", PG]),
+    ("bench.load", ["--seconds", "5"], ["--seconds", "30"]),
     ("bench.segments", ["--members", "20000"], ["--members", "1000000"]),
     ("bench.messages", ["--members", "500"], ["--members", "100000"]),
     ("bench.analytics", ["--lines", "200000"], ["--lines", "10000000"]),

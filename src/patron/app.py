@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
 from patron.checkout.api import router as checkout_router
+from patron.core.admission import AdmissionControl, Slots
 from patron.core.body_limit import ApiBodyLimit
 from patron.core.clock import Clock
 from patron.core.config import Settings, get_settings
@@ -17,7 +18,9 @@ from patron.core.db import make_engine, make_session_factory
 from patron.core.http import install_error_handlers
 from patron.core.input_guard import InputGuard
 from patron.core.logging import configure_logging
+from patron.core.metrics import install_metrics
 from patron.core.openapi import install_openapi
+from patron.core.request_id import RequestIdMiddleware
 from patron.coupons.api import router as coupons_router
 from patron.engagement.api import router as engagement_router
 from patron.engagement.callbacks_api import router as engagement_callbacks_router
@@ -36,6 +39,10 @@ from patron.tenancy.api import router as tenancy_router
 from patron.web.install import install_web
 from patron.webhooks.api import router as webhooks_router
 from patron.worker import InProcessWorker
+
+# Requests that may write, at once, on SQLite (one writer at a time holds its lock; the next
+# waits at the door): ADR 0040.
+SQLITE_WRITES_IN_FLIGHT = 2
 
 # Each domain adds its router here (one line each).
 ROUTERS = [
@@ -68,7 +75,11 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Tests pass their own engine and clock; ``patron serve`` passes neither."""
     settings = settings or get_settings()
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pool_timeout=settings.database_pool_timeout_seconds,
+    )
     worker_wanted = settings.worker_in_process if run_worker is None else run_worker
 
     @asynccontextmanager
@@ -115,6 +126,22 @@ def create_app(
     install_web(app, settings)
     app.add_middleware(ApiBodyLimit, settings=settings)
     install_openapi(app)
+    # Added after the pages' middleware, so it runs before them: a refused request costs no
+    # session, cookie or thread.
+    app.state.request_slots = Slots(settings.max_requests_in_flight)
+    writes = settings.max_writes_in_flight
+    if writes is None:
+        writes = SQLITE_WRITES_IN_FLIGHT if engine.dialect.name == "sqlite" else 0
+    app.state.write_slots = Slots(writes) if writes else None
+    app.add_middleware(
+        AdmissionControl,
+        slots=app.state.request_slots,
+        write_slots=app.state.write_slots,
+        queue_seconds=settings.request_queue_seconds,
+    )
+    # Outside admission control: refusals are counted and carry a request id too.
+    install_metrics(app, engine, app.state.request_slots, settings.metrics_token)
+    app.add_middleware(RequestIdMiddleware)
     return app
 
 

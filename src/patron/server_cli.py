@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from patron.core.commands import fail
 from patron.core.config import get_settings
 from patron.core.db import check_database, display_url, make_engine, make_session_factory
-from patron.core.logging import configure_logging
+from patron.core.logging import configure_logging, uvicorn_log_config
 from patron.core.migrate import Upgrade, current_heads, pending_revisions, upgrade
 from patron.worker import drain, run_forever
 
@@ -87,6 +87,7 @@ def serve(
         reload=reload,
         workers=workers,
         log_level=settings.log_level.lower(),
+        log_config=uvicorn_log_config(settings.log_level, settings.log_json),
         timeout_worker_healthcheck=healthcheck_timeout or settings.serve_healthcheck_seconds,
     )
 

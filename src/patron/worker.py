@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.config import Settings
 from patron.core.deferred import deferred_module
+from patron.core.metrics import TASK_LAST_RUN
 from patron.coupons.automation import follow_events_task as coupons_follow_events
 from patron.coupons.automation import schedule_task as coupons_schedule
 from patron.engagement.campaigns.release import release_task as campaigns_release
@@ -46,6 +47,8 @@ Task = Callable[[sessionmaker[Session], Settings], int]
 
 def analytics_predict(sessions: sessionmaker[Session], settings: Settings) -> int:
     """The daily prediction run (:func:`patron.analytics.predict_run.predict_task`)."""
+    if not settings.analytics_predict_daily:
+        return 0  # without loading pandas, SciPy and DuckDB (seconds of CPU) to learn it
     return predict_run.predict_task(sessions, settings)
 
 
@@ -71,25 +74,63 @@ TASKS: list[tuple[str, Task]] = [
 ]
 
 
-def run_once(sessions: sessionmaker[Session], settings: Settings) -> int:
-    """Run every task once; return the total work done."""
+# Tasks that wait on other people's servers, or that run for long, each run in a thread of
+# their own, so a slow receiver or a model fit delays only its own lane, never segments,
+# journeys or messages (ADR 0041).
+OWN_LANE = frozenset({"webhooks.deliver", "analytics.predict"})
+
+
+def _run_tasks(
+    tasks: list[tuple[str, Task]], sessions: sessionmaker[Session], settings: Settings
+) -> int:
     done = 0
-    for name, task in TASKS:
+    for name, task in tasks:
         try:
             done += task(sessions, settings)
         except Exception:
             log.exception("worker task failed", extra={"task": name})
+        TASK_LAST_RUN[name] = time.time()
     return done
+
+
+def run_once(sessions: sessionmaker[Session], settings: Settings) -> int:
+    """Run every task once, one after the other; return the total work done."""
+    return _run_tasks(TASKS, sessions, settings)
+
+
+def _run_lane(
+    tasks: list[tuple[str, Task]],
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    stop: threading.Event,
+) -> None:
+    while not stop.is_set():
+        if _run_tasks(tasks, sessions, settings) == 0:
+            stop.wait(settings.worker_poll_seconds)
 
 
 def run_forever(
     sessions: sessionmaker[Session], settings: Settings, stop: threading.Event | None = None
 ) -> None:
+    """Run the tasks until ``stop`` is set: those in :data:`OWN_LANE` each in a thread of
+    their own, the rest in turn in this thread."""
     stop = stop or threading.Event()
     log.info("worker started", extra={"tasks": [name for name, _ in TASKS]})
-    while not stop.is_set():
-        if run_once(sessions, settings) == 0:
-            stop.wait(settings.worker_poll_seconds)
+    lanes = [
+        threading.Thread(
+            target=_run_lane,
+            args=([(name, task)], sessions, settings, stop),
+            name=f"patron-worker-{name}",
+            daemon=True,
+        )
+        for name, task in TASKS
+        if name in OWN_LANE
+    ]
+    for lane in lanes:
+        lane.start()
+    _run_lane([t for t in TASKS if t[0] not in OWN_LANE], sessions, settings, stop)
+    for lane in lanes:
+        lane.join(settings.webhook_timeout_seconds + 30)
     log.info("worker stopped")
 
 
@@ -110,7 +151,7 @@ class InProcessWorker:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         self._thread.join(timeout)
 

@@ -201,11 +201,12 @@ def test_timeout_is_recorded_and_retried(
     (delivery,) = deliveries(client, tenant)
     assert delivery["status"] == "pending"
     assert delivery["last_status_code"] is None
-    assert str(delivery["last_error"]).startswith("ReadTimeout")
+    # httpx's read timeout and the delivery's deadline are both 0.3 s: either may fire first.
+    assert str(delivery["last_error"]).startswith(("ReadTimeout", "DeadlineExceeded"))
     (attempt,) = detail(client, tenant, delivery["id"])["attempts"]  # type: ignore[misc]
     assert attempt["status_code"] is None
     assert attempt["response_body"] is None
-    assert attempt["error"].startswith("ReadTimeout")
+    assert attempt["error"] == delivery["last_error"]
     assert attempt["duration_ms"] >= 300
 
     clock.advance(timedelta(seconds=5))

@@ -64,7 +64,24 @@ class ApiBodyLimit:
                     raise BodyTooLarge(limit)
             return message
 
-        await self.app(scope, bounded, send)
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, bounded, watched)
+        except BodyTooLarge:
+            # Raised while a middleware (the input guard) read the body, outside any route's
+            # exception handlers: answer here, as FastAPI would inside a route.
+            if started:
+                raise
+            response = error_response(413, "payload_too_large", too_large_text(limit))
+            response.headers["Connection"] = "close"
+            await response(scope, receive, send)
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -47,6 +47,20 @@ class Settings(PatronSettings):
     # health check before it is killed and replaced (uvicorn's own default, 5, is too short
     # for a busy two-core machine).
     serve_healthcheck_seconds: int = Field(default=30, ge=1)
+    # Requests one server process works on at once; more wait up to request_queue_seconds
+    # for a slot, then get 503 with Retry-After (docs/operations.md, ADR 0040).
+    max_requests_in_flight: int = Field(default=8, ge=1, le=1000)
+    request_queue_seconds: float = Field(default=0.5, ge=0, le=30)
+    # Of those, requests that may write (POST, PUT, PATCH, DELETE); 0: no separate bound.
+    # None: 2 on SQLite (writers take turns on one lock), no separate bound on PostgreSQL.
+    max_writes_in_flight: int | None = Field(default=None, ge=0, le=1000)
+    # Database connections per process (SQLAlchemy pool): enough for every request in flight,
+    # the in-process worker and a page's analytics sync; a checkout that still finds none within
+    # the timeout is answered 503, not 500.
+    database_pool_size: int = Field(default=20, ge=1)
+    database_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    # /metrics wants `Authorization: Bearer <this>` when set; open when empty (docs/operations.md).
+    metrics_token: str = ""
     portal_link_max_age_seconds: int = 900
     # Wrong passwords an account, and a client address, may send before each further attempt
     # waits 2, 4, 8 … seconds (at most 15 minutes); failures are forgotten after a quiet spell.

@@ -90,6 +90,12 @@ def _sqlite_begin(conn: Any) -> None:
 
 # Seconds a PostgreSQL connection attempt may take before the database counts as unreachable.
 CONNECT_TIMEOUT = 10
+# The connection pool of every engine (``patron serve`` sizes its own from the settings): more
+# connections than requests in flight (PATRON_MAX_REQUESTS_IN_FLIGHT) plus the worker, and a
+# short wait for one, so a saturated pool answers 503 quickly instead of queueing for 30 s.
+POOL_SIZE = 20
+POOL_OVERFLOW = 10
+POOL_TIMEOUT = 5.0
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -105,6 +111,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 raise DatabaseUnavailable(
                     f"cannot create the database folder {folder}: {reason}"
                 ) from exc
+        if parsed.database and parsed.database != ":memory:":
+            kwargs.setdefault("pool_size", POOL_SIZE)
+            kwargs.setdefault("max_overflow", POOL_OVERFLOW)
+            kwargs.setdefault("pool_timeout", POOL_TIMEOUT)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -121,8 +131,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", POOL_OVERFLOW)
+    kwargs.setdefault("pool_timeout", POOL_TIMEOUT)
     kwargs.setdefault("pool_pre_ping", True)
     # Statement parameters are members' emails, phones and ids: never in an error's text or a
     # log line (docs/decisions/0018-no-personal-data-in-logs.md).

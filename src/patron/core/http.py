@@ -11,9 +11,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from patron.core.admission import BUSY_MESSAGE, RETRY_AFTER_SECONDS
 from patron.core.config import Settings
 from patron.core.errors import PatronError
 
@@ -171,6 +173,15 @@ def install_error_handlers(app: FastAPI) -> None:
         # the database cannot store is the request's fault, and the transaction rolled back.
         log.warning("value the database cannot store: %s", type(exc).__name__, exc_info=exc)
         return error_response(422, "invalid_request", "a value is out of the range Patron stores")
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(_request: Request, _exc: PoolTimeout) -> JSONResponse:
+        # Every database connection stayed busy for the pool's whole timeout: the server is
+        # overloaded, not broken. Refuse like admission control does (core/admission.py).
+        log.warning("no database connection free within the pool timeout")
+        response = error_response(503, "overloaded", BUSY_MESSAGE)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

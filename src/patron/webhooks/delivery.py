@@ -2,9 +2,11 @@
 
 Fan-out turns each committed outbox event into one delivery per matching endpoint, and marks the
 event in the same transaction, so an event is fanned out exactly once. Delivery leases due rows
-(:func:`patron.core.claim.claim_due`), commits the lease, POSTs outside any transaction, and
-records each attempt in a transaction of its own. A worker that dies mid-batch leaves leases that
-expire; those deliveries are sent again with the same ``webhook-id``, which receivers de-duplicate.
+(:func:`patron.core.claim.claim_due`), commits the lease, POSTs the batch outside any
+transaction (endpoints at once, each POST within ``PATRON_WEBHOOK_TIMEOUT_SECONDS`` from
+connecting to the last byte read), and records each attempt in a transaction of its own. A
+worker that dies mid-batch leaves leases that expire; those deliveries are sent again with the
+same ``webhook-id``, which receivers de-duplicate.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from functools import cache
 from math import floor
 from typing import Any
 
+import anyio
 import httpx
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,6 +49,8 @@ RETRY_SCHEDULE: tuple[timedelta, ...] = (
 )
 FAN_OUT_BATCH = 500
 DELIVERY_BATCH = 20
+# A batch of deliveries lasts at most this many delivery deadlines (see post_all).
+BATCH_DEADLINES = 2
 RESPONSE_BODY_LIMIT = 4096
 USER_AGENT = f"Patron-Webhooks/{__version__}"
 
@@ -143,8 +148,9 @@ def _claim(sessions: sessionmaker[Session], settings: Settings) -> tuple[list[Jo
     """Lease a batch; return the jobs to POST, how many rows were claimed, and the clock."""
     with transaction(sessions) as session:
         now = utcnow(session)
-        # The lease covers a whole batch of sequential POSTs, each bounded by the timeout.
-        lease = timedelta(seconds=DELIVERY_BATCH * (settings.webhook_timeout_seconds + 1) + 60)
+        # The lease covers a batch: its POSTs take at most BATCH_DEADLINES deadlines, then
+        # each outcome is recorded.
+        lease = timedelta(seconds=BATCH_DEADLINES * settings.webhook_timeout_seconds + 60)
         ids = claim_due(
             session,
             WebhookDelivery,
@@ -202,8 +208,17 @@ def _clean(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
-def post(client: httpx.Client, job: Job, clock: Clock) -> Outcome:
-    """POST one delivery, signed now; never raises (a failure is the attempt's outcome)."""
+def _deadline_exceeded(deadline: float) -> str:
+    return f"DeadlineExceeded: no complete answer within {deadline:g} s"
+
+
+async def post(client: httpx.AsyncClient, job: Job, clock: Clock, deadline: float) -> Outcome:
+    """POST one delivery, signed now, and read the answer, all within ``deadline`` seconds;
+    never raises (a failure is the attempt's outcome).
+
+    httpx's timeouts bound each read and write, so a receiver that trickles its answer a byte at
+    a time never trips them; the deadline bounds the whole exchange (ADR 0041).
+    """
     body = message_body(job.event_type, job.occurred_at, job.payload)
     attempted_at = clock.now()
     headers = {
@@ -214,26 +229,60 @@ def post(client: httpx.Client, job: Job, clock: Clock) -> Outcome:
         "webhook-signature": Webhook(job.secret).sign(job.message_id, attempted_at, body),
     }
     started = time.perf_counter()
+
+    def took() -> int:
+        return round((time.perf_counter() - started) * 1000)
+
     try:
-        with client.stream("POST", job.url, content=body.encode(), headers=headers) as response:
-            received = b""
-            for chunk in response.iter_bytes():
-                received += chunk
-                if len(received) >= RESPONSE_BODY_LIMIT:
-                    break
+        with anyio.fail_after(deadline):
+            async with client.stream(
+                "POST", job.url, content=body.encode(), headers=headers
+            ) as response:
+                received = b""
+                async for chunk in response.aiter_bytes():
+                    received += chunk
+                    if len(received) >= RESPONSE_BODY_LIMIT:
+                        break
         return Outcome(
             attempted_at,
-            round((time.perf_counter() - started) * 1000),
+            took(),
             status_code=response.status_code,
             body=_clean(received[:RESPONSE_BODY_LIMIT].decode("utf-8", errors="replace")),
             headers={k: _clean(v) for k, v in response.headers.items()},
         )
+    except TimeoutError:  # the deadline (httpx's own timeouts are httpx.TimeoutException)
+        return Outcome(attempted_at, took(), error=_deadline_exceeded(deadline))
     except Exception as exc:  # timeouts, refused connections, bad URLs: all are outcomes
         return Outcome(
-            attempted_at,
-            round((time.perf_counter() - started) * 1000),
-            error=_clean(f"{type(exc).__name__}: {exc}".rstrip(": ")),
+            attempted_at, took(), error=_clean(f"{type(exc).__name__}: {exc}".rstrip(": "))
         )
+
+
+async def post_all(jobs: list[Job], clock: Clock, deadline: float) -> list[Outcome | None]:
+    """POST a batch: endpoints at once, each endpoint's jobs one after the other (a receiver
+    gets no more connections than before), each within ``deadline``. A job is only started if
+    it can finish within two deadlines of the batch's start; the others are left unattempted
+    (``None``) for the next batch. So a batch takes at most about two deadlines, however slow
+    its receivers (ADR 0041)."""
+    outcomes: list[Outcome | None] = [None] * len(jobs)
+    by_endpoint: dict[int, list[int]] = defaultdict(list)
+    for n, job in enumerate(jobs):
+        by_endpoint[job.endpoint_id].append(n)
+    batch_ends = anyio.current_time() + BATCH_DEADLINES * deadline
+    async with httpx.AsyncClient(
+        timeout=deadline, follow_redirects=False, verify=_tls_context()
+    ) as client:
+
+        async def one_endpoint(indices: list[int]) -> None:
+            for n in indices:
+                if anyio.current_time() + deadline > batch_ends:
+                    return
+                outcomes[n] = await post(client, jobs[n], clock, deadline)
+
+        async with anyio.create_task_group() as group:
+            for indices in by_endpoint.values():
+                group.start_soon(one_endpoint, indices)
+    return outcomes
 
 
 def record(session: Session, job: Job, outcome: Outcome, max_attempts: int) -> None:
@@ -291,11 +340,20 @@ def deliver_due(sessions: sessionmaker[Session], settings: Settings) -> int:
     jobs, claimed, clock = _claim(sessions, settings)
     if not jobs:
         return claimed
-    with httpx.Client(
-        timeout=settings.webhook_timeout_seconds, follow_redirects=False, verify=_tls_context()
-    ) as client:
-        for job in jobs:
-            outcome = post(client, job, clock)
+    outcomes = anyio.run(post_all, jobs, clock, settings.webhook_timeout_seconds)
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        if outcome is not None:
             with transaction(sessions) as session:
                 record(session, job, outcome, settings.webhook_max_attempts)
+    unattempted = [
+        job.delivery_id for job, outcome in zip(jobs, outcomes, strict=True) if outcome is None
+    ]
+    if unattempted:
+        with transaction(sessions) as session:
+            session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(unattempted))
+                .values(locked_until=None)
+                .execution_options(synchronize_session=False)
+            )
     return claimed
