@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,9 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.clock import FrozenClock
 from patron.core.config import Settings
+from patron.core.db import transaction
 from patron.core.events import OutboxEvent
+from patron.engagement.segments.service import create_segment, follow_events, member_ids_in
+from patron.imports.runner import run_import
+from patron.members.models import Member
 from patron.worker import drain
 from tests.conftest import Tenant
+from tests.imports.fixtures import SHOPIFY_CUSTOMERS
 
 
 def member(client: TestClient, tenant: Tenant, **body: Any) -> int:
@@ -342,3 +348,36 @@ def test_bad_rules_are_422_and_store_nothing(client: TestClient, tenant: Tenant)
         f["name"] for f in client.get("/api/v1/segments/fields", headers=tenant.headers).json()
     }
     assert {"tag", "orders_count", "birthday_within_days", "bought_category", "consent"} <= fields
+
+
+def test_an_import_brings_its_members_into_the_segments(
+    sessions: sessionmaker[Session], tenant: Tenant
+) -> None:
+    """A bulk import names no member in an event; once it completes, the merchant's segments
+    are refreshed in full (before: an imported customer was in no segment until they did
+    something)."""
+    with transaction(sessions) as s:
+        everyone = create_segment(
+            s, tenant.merchant_id, "Everyone", {"field": "orders_count", "op": "gte", "value": 0}
+        ).id
+        vip = create_segment(
+            s, tenant.merchant_id, "VIP", {"field": "tag", "op": "has", "value": "vip"}
+        ).id
+        follow_events(s)
+    with transaction(sessions) as s:
+        assert member_ids_in(s, everyone) == [] and member_ids_in(s, vip) == []
+        run_import(
+            s,
+            tenant.merchant_id,
+            "customers",
+            io.BytesIO(SHOPIFY_CUSTOMERS.encode()),
+            fmt="shopify",
+        )
+    with transaction(sessions) as s:
+        follow_events(s)
+    with sessions() as s:
+        ids = sorted(s.scalars(select(Member.id).where(Member.merchant_id == tenant.merchant_id)))
+        mei = s.scalars(select(Member.id).where(Member.email == "mei.chen@example.com")).one()
+        assert len(ids) == 3
+        assert member_ids_in(s, everyone) == ids
+        assert member_ids_in(s, vip) == [mei]

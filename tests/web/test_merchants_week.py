@@ -25,6 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from patron.app import create_app
 from patron.core.clock import FrozenClock
 from patron.core.config import Settings
+from patron.core.db import transaction
+from patron.engagement import library
+from patron.engagement.models import Message
+from patron.engagement.segments.service import create_segment
 from patron.imports.models import ImportJob, ImportReject
 from patron.members.models import Member
 from patron.orders.models import Order, Refund
@@ -32,6 +36,7 @@ from patron.programs.models import OrderPayment, TopUp
 from patron.web.i18n import Formatter, translations_for
 from patron.worker import drain
 from tests.conftest import Tenant
+from tests.engagement.providers import SmtpSink
 from tests.imports.fixtures import SHOPIFY_CUSTOMERS, SHOPIFY_ORDERS
 from tests.live import live_server
 from tests.web.conftest import shot
@@ -40,6 +45,12 @@ from tests.web.test_import_pages import GBK_ORDERS
 from tests.web.till_data import balances, seed_shop
 
 pytestmark = pytest.mark.browser
+
+
+WINTER_TEAS = {
+    "en": {"subject": "Winter teas are in", "html": "<p>Come and taste.</p>", "text": "Come."},
+    "zh_Hans": {"subject": "冬季新茶到店", "html": "<p>欢迎品尝。</p>", "text": "欢迎品尝。"},
+}
 
 
 class Reader:
@@ -120,6 +131,11 @@ def test_a_merchants_week(
     m = tenant.merchant_id
     shop = seed_shop(sessions, clock, tenant)
     clerk_email, clerk_password = add_staff(sessions, tenant, "clerk")
+    with transaction(sessions) as s:
+        everyone = create_segment(
+            s, m, "Everyone", {"field": "orders_count", "op": "gte", "value": 0}
+        ).id
+        winter = library.create_template(s, m, "Winter teas", "email", WINTER_TEAS).id
     app = create_app(settings, engine=engine, clock=clock, run_worker=False)  # type: ignore[arg-type]
 
     def drain_now() -> None:
@@ -268,6 +284,61 @@ def test_a_merchants_week(
         assert till.inner_text("[data-testid=till-stored]") == me.money(total)
         shot(till, f"week-{lang}-till-top-up")
         clerk_context.close()
+
+        # Friday: the owner sets up email and launches a campaign to everyone; a real SMTP server
+        # receives what went out, and the page counts what was sent and what was skipped.
+        with SmtpSink() as smtp:
+            page.goto(f"{base}/message-settings")
+            form = "form#channel-email"
+            page.click(f"{form} label.switch[for=email-enabled]")  # the switch, as a user taps it
+            assert page.is_checked(f"{form} #email-enabled")
+            page.fill(f"{form} #email-host", "127.0.0.1")
+            page.fill(f"{form} #email-port", str(smtp.port))
+            page.fill(f"{form} #email-from_address", "news@alpha.test")
+            _go(page, f"{form} button[type=submit]")
+            page.goto(f"{base}/campaigns/new")
+            page.fill("#f-name", "Winter teas are in")
+            page.select_option("#f-segment_id", str(everyone))
+            page.select_option("#f-channel", "email")
+            page.select_option("#f-template_id", str(winter))
+            page.select_option("#f-topic", "marketing")
+            _go(page, f"form button[type=submit]:text-is('{me.says('Save draft')}')")
+            # Before launching: who it would reach, and why not the others.
+            reach = {
+                cell.get_attribute("data-reach"): int(cell.inner_text().replace(",", ""))
+                for cell in page.query_selector_all("tr[data-channel=email] [data-reach]")
+            }
+            shot(page, f"week-{lang}-campaign-draft")
+            _go(page, "form#launch button[type=submit]")
+            drain_now()
+            page.reload()
+            counts = {
+                cell.get_attribute("data-count"): int(
+                    cell.query_selector(".value").inner_text().replace(",", "")
+                )
+                for cell in page.query_selector_all("[data-counts] .stat[data-count]")
+            }
+            skipped = {
+                li.get_attribute("data-skipped"): int(li.query_selector("b").inner_text())
+                for li in page.query_selector_all("[data-skipped]")
+            }
+            shot(page, f"week-{lang}-campaign-sent")
+            with sessions() as s:
+                rows = s.execute(
+                    select(Message.status, Member.email)
+                    .join(Member, Member.id == Message.member_id)
+                    .where(Message.merchant_id == m, Message.channel == "email")
+                ).all()
+            received = sorted(str(mail["To"]) for mail in smtp.messages)
+        delivered = sorted(str(r.email) for r in rows if r.status in ("sent", "delivered"))
+        assert received == delivered == ["mei.chen@example.com"]  # the one who said yes
+        assert counts["sent"] + counts["delivered"] == len(received) == reach["reached"]
+        assert (
+            counts["skipped"] == sum(skipped.values()) == sum(r.status == "skipped" for r in rows)
+        )
+        why_not = {k: n for k, n in reach.items() if k not in ("reached", "quiet_hours") and n}
+        assert skipped == why_not == {"consent": 4}  # Li Wei, Tom, quiet@, the new buyer
+        assert (counts["queued"], counts["failed"], counts["unknown"]) == (0, 0, 0)
 
         # Sunday: the owner reads the week in analytics.
         from patron.analytics.store import wait_for_syncs

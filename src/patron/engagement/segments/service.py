@@ -43,6 +43,7 @@ for _provider in FIELD_PROVIDERS:
     importlib.import_module(_provider)
 
 REFRESH_EVERY = timedelta(hours=1)
+IMPORT_COMPLETED = "import.completed"  # emitted by patron.imports.runner
 CURSOR = "segments"
 ID_CHUNK = 1000
 
@@ -348,7 +349,15 @@ def follow_events(session: Session, batch: int = 1000) -> int:
     """Re-evaluate the members named by outbox events since the last run. Returns events read."""
 
     def handle(events: list[OutboxEvent]) -> None:
+        # An import writes its members and orders in bulk, naming none of them in an event: the
+        # merchant's segments are refreshed in full once it completes.
+        imported = {e.merchant_id for e in events if e.type == IMPORT_COMPLETED}
+        for merchant_id in sorted(imported):
+            for segment in list_segments(session, merchant_id):
+                refresh(session, segment, announce=True)
         for merchant_id, member_ids in _affected_members(events).items():
+            if merchant_id in imported:
+                continue
             for segment in list_segments(session, merchant_id):
                 refresh(session, segment, announce=True, member_ids=sorted(member_ids))
 
