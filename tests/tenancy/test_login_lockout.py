@@ -127,6 +127,11 @@ def test_parallel_wrong_passwords_over_http_lock_after_five(
         update={
             "rate_limit_sign_in_address": "1000/minute",
             "login_address_max_failures_before_delay": 1000,
+            # Every attempt reaches the sign-in at once: no admission queue or write slots
+            # (ADR 0040) between the 40 browsers and the race this test is about.
+            "max_requests_in_flight": 40,
+            "max_writes_in_flight": 0,
+            "request_queue_seconds": 30.0,
         }
     )
     app = create_app(roomy, engine=engine, clock=clock, run_worker=False)
