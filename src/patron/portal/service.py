@@ -13,10 +13,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from patron.core import server_sessions
 from patron.core.clock import utcnow
 from patron.core.config import Settings
 from patron.core.errors import Conflict, NotFound, PatronError
-from patron.core.ids import token, token_hash
 from patron.members.attention import record_activity
 from patron.members.models import Member
 from patron.portal.models import PortalLink, PortalSession, PortalVisit
@@ -165,54 +165,21 @@ def record_visit(session: Session, merchant_id: int, member_id: int) -> bool:
 def start_portal_session(session: Session, link: PortalLink, lifetime_seconds: int) -> str:
     """A portal session for the member a redeemed link signed in; the raw token (for the
     cookie) is returned, its hash kept so that signing out ends every copy of the cookie."""
-    raw = token(24)
-    now = utcnow(session)
-    session.add(
-        PortalSession(
-            merchant_id=link.merchant_id,
-            member_id=link.member_id,
-            token_hash=token_hash(raw),
-            created_at=now,
-            expires_at=now + timedelta(seconds=lifetime_seconds),
-        )
+    return server_sessions.start(
+        session, PortalSession, "member_id", link.merchant_id, link.member_id, lifetime_seconds
     )
-    session.flush()
-    return raw
 
 
 def portal_session_stands(session: Session, raw: str, member_id: int) -> bool:
     """Whether the portal session ``raw`` is the member's and neither ended nor expired."""
-    found = session.execute(
-        select(PortalSession.member_id, PortalSession.expires_at, PortalSession.ended_at).where(
-            PortalSession.token_hash == token_hash(raw)
-        )
-    ).first()
-    return (
-        found is not None
-        and found.member_id == member_id
-        and found.ended_at is None
-        and found.expires_at > utcnow(session)
-    )
+    return server_sessions.stands(session, PortalSession, "member_id", raw, member_id)
 
 
 def end_portal_session(session: Session, raw: str) -> None:
     """Signing out: the session ends on the server (a copied cookie stops working)."""
-    session.execute(
-        update(PortalSession)
-        .where(PortalSession.token_hash == token_hash(raw), PortalSession.ended_at.is_(None))
-        .values(ended_at=utcnow(session))
-    )
+    server_sessions.end(session, PortalSession, raw)
 
 
 def end_member_portal_sessions(session: Session, merchant_id: int, member_id: int) -> int:
     """Every open portal session of the member ends (e.g. a member erased or merged away)."""
-    result = session.execute(
-        update(PortalSession)
-        .where(
-            PortalSession.merchant_id == merchant_id,
-            PortalSession.member_id == member_id,
-            PortalSession.ended_at.is_(None),
-        )
-        .values(ended_at=utcnow(session))
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return server_sessions.end_all(session, PortalSession, "member_id", merchant_id, member_id)

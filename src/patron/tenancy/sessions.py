@@ -7,72 +7,39 @@ hash) says whether it still stands. Ending the row ends the session even in a co
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from patron.core import server_sessions
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput, NotFound
-from patron.core.ids import token, token_hash
 from patron.tenancy.models import StaffPasswordReset, StaffSession, StaffUser
 from patron.tenancy.service import hash_password
+
+OWNER = "staff_user_id"
 
 
 def start_staff_session(session: Session, user: StaffUser, lifetime_seconds: int) -> str:
     """A new session for ``user``; the raw token (for the cookie) is returned, its hash kept."""
-    raw = token(24)
-    now = utcnow(session)
-    session.add(
-        StaffSession(
-            merchant_id=user.merchant_id,
-            staff_user_id=user.id,
-            token_hash=token_hash(raw),
-            created_at=now,
-            expires_at=now + timedelta(seconds=lifetime_seconds),
-        )
+    return server_sessions.start(
+        session, StaffSession, OWNER, user.merchant_id, user.id, lifetime_seconds
     )
-    session.flush()
-    return raw
 
 
 def staff_session_stands(session: Session, raw: str, staff_user_id: int) -> bool:
     """Whether the session with token ``raw`` belongs to the user and is neither ended nor
-    expired (one lookup by the token's hash)."""
-    found = session.execute(
-        select(StaffSession.staff_user_id, StaffSession.expires_at, StaffSession.ended_at).where(
-            StaffSession.token_hash == token_hash(raw)
-        )
-    ).first()
-    return (
-        found is not None
-        and found.staff_user_id == staff_user_id
-        and found.ended_at is None
-        and found.expires_at > utcnow(session)
-    )
+    expired."""
+    return server_sessions.stands(session, StaffSession, OWNER, raw, staff_user_id)
 
 
 def end_staff_session(session: Session, raw: str) -> None:
     """Logout: this session ends (other devices of the same user stay signed in)."""
-    session.execute(
-        update(StaffSession)
-        .where(StaffSession.token_hash == token_hash(raw), StaffSession.ended_at.is_(None))
-        .values(ended_at=utcnow(session))
-    )
+    server_sessions.end(session, StaffSession, raw)
 
 
 def end_staff_sessions(session: Session, merchant_id: int, staff_user_id: int) -> int:
     """Every open session of the user ends; how many there were."""
-    result = session.execute(
-        update(StaffSession)
-        .where(
-            StaffSession.merchant_id == merchant_id,
-            StaffSession.staff_user_id == staff_user_id,
-            StaffSession.ended_at.is_(None),
-        )
-        .values(ended_at=utcnow(session))
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return server_sessions.end_all(session, StaffSession, OWNER, merchant_id, staff_user_id)
 
 
 def _staff_user(session: Session, merchant_id: int, staff_user_id: int) -> StaffUser:
