@@ -7,12 +7,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 import typer
 from rich.console import Console
 
 from patron.analytics.clv.api import MODEL_NAMES, clv_from_transactions
+from patron.analytics.copy_lock import copy_connection, hold_copy
 from patron.analytics.engines import connect_duckdb
 from patron.analytics.facts import PERIODS, Period
 from patron.analytics.suite import compute_suite
@@ -33,7 +33,7 @@ def sync_command(
     settings = get_settings()
     target = path or settings.analytics_path
     connect_duckdb(target).disconnect()  # creates the parent folder
-    with duckdb.connect(target) as duck:
+    with copy_connection(target) as duck:
         report = sync(make_engine(settings.database_url), duck)
     for table, rows in report.rows_read.items():
         console.print(f"{table}: {rows} rows read")
@@ -58,8 +58,13 @@ def metrics_command(
         err.print("[red]error:[/red] dates are YYYY-MM-DD")
         raise typer.Exit(1) from None
     p: Period = period
-    con = connect_duckdb(path or get_settings().analytics_path, read_only=True)
-    suite = compute_suite(con, merchant_id, first, after, p)
+    target = path or get_settings().analytics_path
+    with hold_copy(target):
+        con = connect_duckdb(target, read_only=True)
+        try:
+            suite = compute_suite(con, merchant_id, first, after, p)
+        finally:
+            con.disconnect()
     scalars = {k: v for k, v in suite.items() if not isinstance(v, pd.DataFrame)}
     console.print_json(json.dumps(scalars, default=str))
 

@@ -18,6 +18,7 @@ import duckdb
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from patron.analytics.copy_lock import CopyBusy, copy_connection, hold_copy
 from patron.analytics.engines import connect_duckdb
 from patron.analytics.predict import PredictConfig, score_members, store_predictions
 from patron.analytics.store import sync_now
@@ -68,11 +69,12 @@ def predict_merchant(
             )
         today = as_of
     # Not read-only: the pages may hold the file open in this process (one configuration).
-    con = connect_duckdb(path)
-    try:
-        scored = score_members(con, merchant_id, today, config)
-    finally:
-        con.disconnect()
+    with hold_copy(path):
+        con = connect_duckdb(path)
+        try:
+            scored = score_members(con, merchant_id, today, config)
+        finally:
+            con.disconnect()
     with transaction(sessions) as s:
         n = store_predictions(s, merchant_id, scored, config, now)
     return PredictOutcome(merchant_id, n, now)
@@ -100,7 +102,7 @@ def due_merchants(sessions: sessionmaker[Session], path: str) -> list[tuple[int,
 def _last_runs(path: str) -> dict[int, date]:
     if not Path(path).exists():
         return {}
-    with duckdb.connect(path) as duck:
+    with copy_connection(path) as duck:
         _runs_table(duck)
         rows = duck.execute(f"SELECT merchant_id, local_date FROM {RUNS_TABLE}").fetchall()
     return {int(m): d for m, d in rows}
@@ -114,7 +116,7 @@ def _runs_table(duck: duckdb.DuckDBPyConnection) -> None:
 
 
 def _record(path: str, merchant_id: int, day: date, members: int, outcome: str) -> None:
-    with duckdb.connect(path) as duck:
+    with copy_connection(path) as duck:
         _runs_table(duck)
         duck.execute(
             f"INSERT OR REPLACE INTO {RUNS_TABLE} VALUES (?, ?, ?, ?, ?)",
@@ -128,6 +130,17 @@ def predict_task(sessions: sessionmaker[Session], settings: Settings) -> int:
     if not settings.analytics_predict_daily:
         return 0
     path = settings.analytics_path
+    # The whole run in one turn on the copy, taken only if no other process has it: with
+    # several processes (serve --workers N, a separate worker) one runs the day's predictions
+    # and records them, the others find nothing due afterwards.
+    try:
+        with hold_copy(path, wait_seconds=0):
+            return _predict_due(sessions, path)
+    except CopyBusy:
+        return 0
+
+
+def _predict_due(sessions: sessionmaker[Session], path: str) -> int:
     due = due_merchants(sessions, path)
     if not due:
         return 0

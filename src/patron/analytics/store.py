@@ -1,10 +1,11 @@
 """The analytics copy as the pages and the report use it: read at once, synced in the background.
 
-A DuckDB file accepts one process at a time; inside Patron's process every user opens its own
-connection to it (DuckDB shares one database between the connections of a process and isolates
-them by MVCC), so a page reads the copy while a sync writes it (ADR 0506). One sync runs at a
-time per process (:func:`start_sync`); the pages never wait for one. ``patron report`` and the
-CLI use :func:`open_copy`, which syncs first when the copy is stale.
+A DuckDB file accepts one process at a time: processes take turns on it through
+:mod:`patron.analytics.copy_lock`. Inside a process every user opens its own connection to it
+(DuckDB shares one database between the connections of a process and isolates them by MVCC),
+so a page reads the copy while a sync writes it (ADR 0506). One sync runs at a time per process
+(:func:`start_sync`); the pages never wait for one. ``patron report`` and the CLI use
+:func:`open_copy`, which syncs first when the copy is stale.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import duckdb
 import ibis
 from sqlalchemy import Engine
 
+from patron.analytics.copy_lock import PAGE_WAIT_SECONDS, copy_connection, hold_copy
 from patron.analytics.sync import COMPLETE, STATE_TABLE, sync
 
 log = logging.getLogger("patron.analytics.store")
@@ -74,11 +76,8 @@ def copy_state(path: str) -> CopyState:
     syncing = is_syncing(path)
     if not Path(path).exists():
         return CopyState(None, syncing)
-    duck = duckdb.connect(path)
-    try:
+    with copy_connection(path, PAGE_WAIT_SECONDS) as duck:
         return CopyState(last_sync(duck), syncing)
-    finally:
-        duck.close()
 
 
 def is_syncing(path: str) -> bool:
@@ -114,12 +113,8 @@ def _sync_then(engine: Engine, path: str, then: Callable[[], None] | None) -> No
 def sync_now(engine: Engine, path: str) -> None:
     """Sync the copy at ``path`` in this thread (one sync at a time in the process)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with _sync_lock:
-        duck = duckdb.connect(path)
-        try:
-            sync(engine, duck)
-        finally:
-            duck.close()
+    with _sync_lock, copy_connection(path) as duck:
+        sync(engine, duck)
 
 
 def wait_for_syncs(timeout: float = 60.0) -> None:
@@ -133,11 +128,8 @@ def wait_for_syncs(timeout: float = 60.0) -> None:
 @contextmanager
 def read_copy(path: str) -> Iterator[Any]:
     """An Ibis connection on the copy for one page's queries (its own DuckDB connection)."""
-    duck = duckdb.connect(path)
-    try:
+    with copy_connection(path, PAGE_WAIT_SECONDS) as duck:
         yield ibis.duckdb.from_connection(duck)
-    finally:
-        duck.close()
 
 
 @contextmanager
@@ -146,12 +138,10 @@ def open_copy(
 ) -> Iterator[Copy]:
     """Open the copy at ``path``; sync it from ``engine`` first when it is older than
     ``max_age_minutes`` (or never synced, or ``force_sync``)."""
-    state = copy_state(path)
-    synced_now = force_sync or state.stale(max_age_minutes)
-    if synced_now:
-        sync_now(engine, path)
-    duck = duckdb.connect(path)
-    try:
-        yield Copy(ibis.duckdb.from_connection(duck), last_sync(duck), synced_now)
-    finally:
-        duck.close()
+    with hold_copy(path):
+        state = copy_state(path)
+        synced_now = force_sync or state.stale(max_age_minutes)
+        if synced_now:
+            sync_now(engine, path)
+        with copy_connection(path) as duck:
+            yield Copy(ibis.duckdb.from_connection(duck), last_sync(duck), synced_now)
