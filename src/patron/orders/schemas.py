@@ -85,9 +85,15 @@ class OrderLineIn(BaseModel):
     discount_minor: StrictInt = Field(default=0, ge=0, le=10**13)
 
 
+# orders.external_id holds this many characters.
+EXTERNAL_ID_MAX_LENGTH = 120
+
+
 class OrderCreate(BaseModel):
     external_id: str = Field(
-        min_length=1, max_length=120, description="the merchant's order id; unique"
+        min_length=1,
+        max_length=EXTERNAL_ID_MAX_LENGTH,
+        description="the merchant's order id; unique",
     )
     member_id: int | None = None
     customer: CustomerRef | None = None
