@@ -11,6 +11,7 @@ The ``Idempotency-Key`` header has one schema wherever it is taken, required or 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -59,8 +60,13 @@ ERROR_SCHEMA: dict[str, Any] = {
 FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 
 
-def install_openapi(app: FastAPI, prefix: str = "/api/v1") -> None:
-    """Replace ``app.openapi`` with one that documents the error envelope on every operation."""
+def install_openapi(
+    app: FastAPI,
+    prefix: str = "/api/v1",
+    examples: Mapping[str, dict[str, Any]] | None = None,
+) -> None:
+    """Replace ``app.openapi`` with one that documents the error envelope on every operation
+    and puts ``examples[operationId]`` on its JSON request body."""
 
     def build() -> dict[str, Any]:
         if app.openapi_schema is not None:
@@ -88,6 +94,9 @@ def install_openapi(app: FastAPI, prefix: str = "/api/v1") -> None:
                     if status in WITH_RETRY_AFTER:
                         responses[status]["headers"] = RETRY_AFTER
                 _one_key_schema(operation)
+                body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+                if body is not None and examples and operation["operationId"] in examples:
+                    body["example"] = examples[operation["operationId"]]
         app.openapi_schema = schema
         return schema
 

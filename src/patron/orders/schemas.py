@@ -15,6 +15,8 @@ from pydantic import (
     model_validator,
 )
 
+from patron.core.patch import Patch
+
 
 class ProductCreate(BaseModel):
     sku: str = Field(min_length=1, max_length=80)
@@ -33,7 +35,9 @@ class ProductCreate(BaseModel):
         return value.astimezone(UTC) if value is not None else None
 
 
-class ProductUpdate(BaseModel):
+class ProductUpdate(Patch):
+    clearable = frozenset({"category", "release_at"})
+
     name: str | None = Field(default=None, min_length=1, max_length=300)
     category: str | None = Field(default=None, max_length=120)
     price_minor: StrictInt | None = Field(default=None, ge=0, le=10**12)
