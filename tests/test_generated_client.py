@@ -121,28 +121,18 @@ def test_a_generated_client_runs_a_sale(
                 ),
             )
             assert isinstance(given, models.EntryOut), given
-            sale = api["checkout.checkout_commit"].sync(
-                client=patron,
-                idempotency_key="till-1-sale-0001",
-                body=models.CommitRequest(
-                    member_id=mei.id,
-                    lines=[models.CartLineIn(sku="TEA-01", quantity=2)],
-                ),
+            cart = models.CommitRequest(
+                member_id=mei.id, lines=[models.CartLineIn(sku="TEA-01", quantity=2)]
             )
+            till = {"client": patron, "idempotency_key": "till-1-sale-0001", "body": cart}
+            sale = api["checkout.checkout_commit"].sync(**till)
             assert isinstance(sale, models.CommitOut), sale
             assert isinstance(sale.quote, models.QuoteOut)
             assert (sale.replayed, sale.order_external_id) == (False, "checkout-till-1-sale-0001")
             quote = sale.quote
             assert (quote.subtotal_minor, quote.total_minor, quote.cash_due_minor) == (3600,) * 3
             assert quote.points_to_earn == 36
-            again = api["checkout.checkout_commit"].sync_detailed(
-                client=patron,
-                idempotency_key="till-1-sale-0001",
-                body=models.CommitRequest(
-                    member_id=mei.id,
-                    lines=[models.CartLineIn(sku="TEA-01", quantity=2)],
-                ),
-            )
+            again = api["checkout.checkout_commit"].sync_detailed(**till)
             assert again.status_code == 200 and again.parsed.order_id == sale.order_id
             balances = api["ledger.member_balances"].sync(mei.id, client=patron)
             assert isinstance(balances, models.BalancesOut)
