@@ -8,10 +8,14 @@ from typing import Any
 
 import jsonschema_rs
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
+from patron.app import create_app
+from patron.core.clock import FrozenClock
+from patron.core.config import Settings
 from tests.conftest import Tenant
 
-ERRORS = ("401", "403", "404", "409", "422", "429")
+ERRORS = ("401", "403", "404", "409", "422", "429", "503")
 # Operations a provider calls with its own signature instead of an API key.
 NO_KEY = {"provider_callback", "provider_callback_check", "whatsapp_verify"}
 
@@ -76,3 +80,61 @@ def _local_refs(schema: dict[str, Any]) -> dict[str, Any]:
     text = json.dumps(schema).replace("#/components/schemas/", "#/$defs/")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
+
+
+def test_429_503_and_413_are_documented_where_they_can_happen(client: TestClient) -> None:
+    """Every API operation can meet a rate limit (429) and admission control (503), both with
+    ``Retry-After``; every operation that reads a body can meet the body limit (413)."""
+    spec = client.get("/openapi.json").json()
+    retry_after = {
+        "Retry-After": {
+            "description": "seconds to wait before retrying",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    }
+    with_body = 0
+    for path, item in spec["paths"].items():
+        if not path.startswith("/api/v1"):
+            continue
+        for method, op in item.items():
+            where = f"{method.upper()} {path}"
+            for status in ("429", "503"):
+                assert op["responses"][status]["headers"] == retry_after, f"{where} {status}"
+                assert _envelope_ref(op, status), f"{where} {status}"
+            if "requestBody" in op:
+                with_body += 1
+                assert _envelope_ref(op, "413"), where
+            else:
+                assert "413" not in op["responses"], where
+    assert with_body >= 50
+
+
+def test_a_real_429_and_413_match_the_documented_responses(
+    settings: Settings, engine: Engine, clock: FrozenClock, tenant: Tenant
+) -> None:
+    limited = settings.model_copy(update={"rate_limit_api_key": "1/minute", "api_max_body_mb": 1})
+    app = create_app(limited, engine=engine, clock=clock, run_worker=False)
+    with TestClient(app) as c:
+        spec = c.get("/openapi.json").json()
+        member = {"first_name": "Mei"}
+        too_large = {"first_name": "Mei", "notes": "x" * (1 << 20)}
+        answers = {
+            "413": c.post("/api/v1/members", json=too_large, headers=tenant.clerk_headers),
+            "201": c.post("/api/v1/members", json=member, headers=tenant.headers),
+            "429": c.post("/api/v1/members", json=member, headers=tenant.headers),
+        }
+    assert {k: a.status_code for k, a in answers.items()} == {"413": 413, "201": 201, "429": 429}
+    op = spec["paths"]["/api/v1/members"]["post"]
+    for status in ("413", "429"):
+        documented = op["responses"][status]["content"]["application/json"]["schema"]
+        schema = _local_refs({**documented, "$defs": spec["components"]["schemas"]})
+        jsonschema_rs.validate(schema, answers[status].json())
+    assert answers["413"].json()["error"]["code"] == "payload_too_large"
+    assert answers["429"].json()["error"]["code"] == "rate_limited"
+    header = op["responses"]["429"]["headers"]["Retry-After"]["schema"]
+    jsonschema_rs.validate(header, int(answers["429"].headers["Retry-After"]))
+
+
+def _envelope_ref(op: dict[str, Any], status: str) -> bool:
+    schema = op["responses"][status]["content"]["application/json"]["schema"]
+    return bool(schema == {"$ref": "#/components/schemas/Error"})

@@ -119,7 +119,7 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
     entry = client.post(
         f"/api/v1/members/{member['id']}/adjustments",
         json={"asset": "points", "amount": 10, "reason_code": "welcome", "description": "Hi"},
-        headers=a.headers,
+        headers={**a.headers, "Idempotency-Key": "alpha-adjust-1"},
     ).json()
     endpoint = client.post(
         "/api/v1/webhook-endpoints",
@@ -158,7 +158,7 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
     entry = client.post(
         f"/api/v1/members/{member['id']}/adjustments",
         json={"asset": "points", "amount": 10, "reason_code": "welcome", "description": "Hi"},
-        headers=a.headers,
+        headers={**a.headers, "Idempotency-Key": "alpha-adjust-1"},
     ).json()
     with transaction(sessions) as s:
         job = imports_jobs.create_job(

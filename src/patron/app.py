@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
+from patron.api_examples import REQUEST_EXAMPLES
 from patron.checkout.api import router as checkout_router
 from patron.core.admission import AdmissionControl, Slots
 from patron.core.body_limit import ApiBodyLimit
@@ -125,7 +126,7 @@ def create_app(
         app.include_router(router)
     install_web(app, settings)
     app.add_middleware(ApiBodyLimit, settings=settings)
-    install_openapi(app)
+    install_openapi(app, examples=REQUEST_EXAMPLES)
     # Added after the pages' middleware, so it runs before them: a refused request costs no
     # session, cookie or thread.
     app.state.request_slots = Slots(settings.max_requests_in_flight)

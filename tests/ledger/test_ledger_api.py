@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from uuid import uuid4
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -27,7 +28,8 @@ def adjust(
         "description": "Sorry for the wait",
         **fields,
     }
-    headers = {**tenant.headers, **({"Idempotency-Key": key} if key else {})}
+    # The key is required on every balance-moving POST (ADR 0034): a fresh one unless given.
+    headers = {**tenant.headers, "Idempotency-Key": key or f"adjust-{uuid4()}"}
     return client.post(f"/api/v1/members/{member_id}/adjustments", json=body, headers=headers)
 
 

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Response
 
 from patron.checkout import service
 from patron.checkout.members import membership_qr_svg
 from patron.checkout.schemas import CommitOut, CommitRequest, QuoteOut, QuoteRequest
 from patron.core.config import Settings
-from patron.core.http import PathId, SessionDep, answer_replay, get_settings_dep, replay_responses
+from patron.core.http import (
+    IdempotencyKey,
+    PathId,
+    SessionDep,
+    answer_replay,
+    get_settings_dep,
+    replay_responses,
+)
 from patron.members.service import get_member
 from patron.tenancy.auth import ClerkDep
 
@@ -39,7 +46,7 @@ def commit(
     session: SessionDep,
     principal: ClerkDep,
     settings: SettingsDep,
-    idempotency_key: Annotated[str, Header(min_length=1, max_length=180)],
+    idempotency_key: IdempotencyKey,
 ) -> CommitOut:
     """Record the purchase with every benefit, payment and earning in one transaction.
     ``Idempotency-Key`` is required: a retry returns the first result."""

@@ -18,10 +18,11 @@ from patron.core.clock import utcnow
 from patron.core.config import get_settings
 from patron.core.errors import Conflict, InvalidInput, PatronError
 from patron.core.events import emit, events_batched, register_event_types
+from patron.core.ids import fingerprint
 from patron.coupons.benefits import FittingCoupon, fitting_coupons
 from patron.ledger.idempotency import stored_result
 from patron.ledger.service import idempotent
-from patron.orders.schemas import OrderCreate, OrderLineIn
+from patron.orders.schemas import EXTERNAL_ID_MAX_LENGTH, OrderCreate, OrderLineIn
 from patron.orders.service import create_order, order_lines
 from patron.programs.benefits import PROVIDERS
 from patron.programs.purchase import CHECKOUT_LINES, CHECKOUT_ORDER, settle_order
@@ -130,6 +131,13 @@ def _order_of(q: Quote, external_id: str, placed_at: datetime) -> OrderCreate:
     )
 
 
+def _order_id_of_key(idempotency_key: str) -> str:
+    """The order id of a sale the till did not name: ``checkout-<key>``, or ``checkout-<hash>``
+    when the key (up to 200 characters, ADR 0034) would make it longer than an order id."""
+    named = f"checkout-{idempotency_key}"
+    return named if len(named) <= EXTERNAL_ID_MAX_LENGTH else f"checkout-{fingerprint(named)}"
+
+
 def commit(
     session: Session,
     merchant_id: int,
@@ -157,7 +165,7 @@ def commit(
             return CommitOut.model_validate({**slot.replay, "replayed": True})
         at = utcnow(session)
         q = build_quote(session, merchant_id, req, at, secret)
-        external_id = req.order_external_id or f"checkout-{idempotency_key}"
+        external_id = req.order_external_id or _order_id_of_key(idempotency_key)
         session.info[CHECKOUT_ORDER] = external_id
         try:
             order, created = create_order(session, merchant_id, _order_of(q, external_id, at))

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
@@ -67,6 +67,38 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # Every idempotent write answers its first call 201 and a replay 200 with this header and the
 # first call's answer (ADR 0032).
 REPLAY_HEADER = "Idempotent-Replayed"
+
+
+# One Idempotency-Key rule for every operation (ADR 0034): 1 to 200 characters, documented the
+# same everywhere. Required where a retry could move a balance twice (checkout commit, top-ups,
+# mall redemptions, balance adjustments); optional elsewhere. Orders and refunds carry their
+# own key in the body (``external_id``). Stored keys gain a short domain prefix
+# (``checkout:…``), which the idempotency table's wider column holds.
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX_LENGTH = 200
+IDEMPOTENCY_KEY_WORDS = (
+    "1 to 200 characters, unique per merchant (a UUID is a good choice). A retry with the same "
+    "key and body answers the first result (200, `Idempotent-Replayed: true`); the same key "
+    "with another body is a 409 `idempotency_key_reused`."
+)
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias=IDEMPOTENCY_KEY_HEADER,
+        min_length=1,
+        max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
+        description=IDEMPOTENCY_KEY_WORDS,
+    ),
+]
+OptionalIdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=IDEMPOTENCY_KEY_HEADER,
+        min_length=1,
+        max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
+        description=IDEMPOTENCY_KEY_WORDS,
+    ),
+]
 
 
 def answer_replay(response: Response, replayed: bool) -> None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 
 from patron.checkout.quote import build_quote
 from patron.checkout.schemas import QuoteRequest
 from patron.core.clock import utcnow
 from patron.core.errors import NotFound, PatronError
 from patron.core.http import (
+    IdempotencyKey,
     Page,
     PageDep,
     PathId,
@@ -53,7 +54,6 @@ from patron.tenancy.auth import ClerkDep, ManagerDep
 # Importing segment_fields registers has_coupon / coupon_expiring_within_days.
 _FIELDS = segment_fields.NAMES
 router = APIRouter(prefix="/api/v1", tags=["coupons"])
-IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=120)]
 
 
 # Templates ------------------------------------------------------------------------------------

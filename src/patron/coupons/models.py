@@ -174,7 +174,7 @@ class MallOrder(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     points: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16))
-    idempotency_key: Mapped[str] = mapped_column(String(120))
+    idempotency_key: Mapped[str] = mapped_column(String(200))  # the client's, ADR 0034
     request_hash: Mapped[str] = mapped_column(String(64))
     spend_entry_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     refund_entry_id: Mapped[int | None] = mapped_column(BigId, nullable=True)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Response
 
-from fastapi import APIRouter, Header, Response
-
-from patron.core.http import Page, PageDep, PathId, SessionDep, answer_replay, replay_responses
+from patron.core.http import (
+    IdempotencyKey,
+    Page,
+    PageDep,
+    PathId,
+    SessionDep,
+    answer_replay,
+    replay_responses,
+)
 from patron.ledger import queries
 from patron.ledger.schemas import (
     AdjustmentIn,
@@ -90,10 +96,10 @@ def adjust_member_balance(
     response: Response,
     session: SessionDep,
     principal: ManagerDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: IdempotencyKey,
 ) -> EntryOut:
     """A manual change of a member's points or stored value, with a reason (manager role).
-    Send ``Idempotency-Key`` so a retry does not adjust twice."""
+    ``Idempotency-Key`` is required: a retry does not adjust twice."""
     queries.check_member(session, principal.merchant_id, member_id)
     info = EntryInfo(
         reason_code=body.reason_code,

@@ -30,9 +30,11 @@ from patron.core.db import UTCDateTime
 from patron.core.errors import Conflict, InvalidInput
 from patron.core.ids import fingerprint
 from patron.ledger.journal import PostedEntry, load_posted
-from patron.ledger.models import KEYS, IdempotencyKey
+from patron.ledger.models import KEYS, STORED_KEY_LENGTH, IdempotencyKey
 
-MAX_KEY_LENGTH = 200
+# A stored key is the client's (at most IDEMPOTENCY_KEY_MAX_LENGTH, core.http) behind a short
+# domain prefix such as ``checkout:``; the column holds both (ADR 0034).
+MAX_KEY_LENGTH = STORED_KEY_LENGTH
 _INSERT_KEY = text(
     "INSERT INTO idempotency_keys (merchant_id, key, fingerprint, created_at) "
     "VALUES (:merchant_id, :key, :fingerprint, :created_at) RETURNING id"

@@ -110,7 +110,8 @@ class JournalEntry(Base):
     note: Mapped[str | None] = mapped_column(Text, nullable=True)  # staff only
     actor: Mapped[str] = mapped_column(String(120))
     object_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    object_id: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    # An object's id, or a top-up's Idempotency-Key (up to 200 characters, ADR 0034).
+    object_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     rule_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     reverses_entry_id: Mapped[int | None] = mapped_column(
@@ -185,6 +186,10 @@ class PointsAllocation(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
 
 
+# The client's Idempotency-Key (at most 200 characters) behind a domain prefix (ADR 0034).
+STORED_KEY_LENGTH = 255
+
+
 class IdempotencyKey(Base):
     """A retried write returns its first result (ARCHITECTURE §3.2)."""
 
@@ -193,7 +198,7 @@ class IdempotencyKey(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(STORED_KEY_LENGTH))
     fingerprint: Mapped[str] = mapped_column(String(64))
     result: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

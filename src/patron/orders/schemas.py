@@ -15,6 +15,8 @@ from pydantic import (
     model_validator,
 )
 
+from patron.core.patch import Patch
+
 
 class ProductCreate(BaseModel):
     sku: str = Field(min_length=1, max_length=80)
@@ -33,7 +35,9 @@ class ProductCreate(BaseModel):
         return value.astimezone(UTC) if value is not None else None
 
 
-class ProductUpdate(BaseModel):
+class ProductUpdate(Patch):
+    clearable = frozenset({"category", "release_at"})
+
     name: str | None = Field(default=None, min_length=1, max_length=300)
     category: str | None = Field(default=None, max_length=120)
     price_minor: StrictInt | None = Field(default=None, ge=0, le=10**12)
@@ -85,9 +89,15 @@ class OrderLineIn(BaseModel):
     discount_minor: StrictInt = Field(default=0, ge=0, le=10**13)
 
 
+# orders.external_id holds this many characters.
+EXTERNAL_ID_MAX_LENGTH = 120
+
+
 class OrderCreate(BaseModel):
     external_id: str = Field(
-        min_length=1, max_length=120, description="the merchant's order id; unique"
+        min_length=1,
+        max_length=EXTERNAL_ID_MAX_LENGTH,
+        description="the merchant's order id; unique",
     )
     member_id: int | None = None
     customer: CustomerRef | None = None

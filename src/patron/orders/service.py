@@ -72,8 +72,6 @@ def update_product(
 ) -> Product:
     product = get_product(session, merchant_id, product_id)
     for key, value in data.model_dump(exclude_unset=True).items():
-        if value is None and key in {"name", "price_minor", "tags", "active"}:
-            raise InvalidInput(f"{key} cannot be empty", code="invalid_product")
         setattr(product, key, value)
     product.updated_at = utcnow(session)
     session.flush()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 
-from patron.core.http import SessionDep
-from patron.ledger.idempotency import MAX_KEY_LENGTH, idempotent
+from patron.core.http import OptionalIdempotencyKey, SessionDep
+from patron.ledger.idempotency import idempotent
 from patron.privacy.erase import erase_member
 from patron.privacy.export import export_member
 from patron.privacy.schemas import ErasureIn, ErasureOut, MemberExport
@@ -35,9 +35,7 @@ def erase(
     response: Response,
     session: SessionDep,
     principal: ManagerDep,
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=MAX_KEY_LENGTH)
-    ] = None,
+    idempotency_key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:
     """Erase the member's personal data; orders, balances and totals stay (docs/privacy.md).
     Repeating it (with or without ``Idempotency-Key``) answers the first erasure."""

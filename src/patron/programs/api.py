@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
-from patron.core.errors import InvalidInput
-from patron.core.http import PathId, QueryId, SessionDep, answer_replay, replay_responses
+from patron.core.http import (
+    IdempotencyKey,
+    PathId,
+    QueryId,
+    SessionDep,
+    answer_replay,
+    replay_responses,
+)
 from patron.ledger import queries
 from patron.programs import rules, segment_fields, stored_value, tiers
 from patron.programs.config import Kind
@@ -117,11 +121,9 @@ def top_up(
     response: Response,
     session: SessionDep,
     principal: ClerkDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: IdempotencyKey,
 ) -> TopUpOut:
     """Top up stored value (the bonus level applies). ``Idempotency-Key`` is required."""
-    if not idempotency_key:
-        raise InvalidInput("an Idempotency-Key header is required", code="idempotency_key_required")
     row, created = stored_value.top_up(
         session,
         principal.merchant_id,
