@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -204,53 +205,100 @@ def _timed(fn: Any) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
-def run(engine: Engine, n: int) -> list[tuple[str, str, float, float, int]]:
+def run(engine: Engine, n: int, rounds: int) -> list[tuple[str, str, float, float, int]]:
     """(rule set, measure, ours s, hand-written s, rows) for count and materialise."""
     started = time.perf_counter()
     merchant_id = fill(engine, n)
     print(f"filled {n:,} members on {engine.dialect.name} in {time.perf_counter() - started:.0f} s")
     results = []
     for index, name in enumerate(RULES):
-        results.extend(measure(engine, merchant_id, name, f"s{index}"))
+        results.extend(measure(engine, merchant_id, name, f"s{index}", rounds))
     return results
 
 
 def measure(
-    engine: Engine, merchant_id: int, name: str, segment_name: str
+    engine: Engine, merchant_id: int, name: str, segment_name: str, rounds: int = 5
 ) -> list[tuple[str, str, float, float, int]]:
-    """Count and materialise one rule set, ours and by hand, on the same data."""
+    """Count and materialise one rule set, ours and by hand, on the same data: one untimed run
+    of each side first (the database's cache warm for both), then ``rounds`` timed rounds whose
+    order alternates (ours first in even rounds, hand-written first in odd ones); the medians."""
     rules, where = RULES[name], HAND_WHERE[name]
     sessions = make_session_factory(engine, FrozenClock(NOW))
     params = {"m": merchant_id, "d90": NOW - timedelta(days=90), "d30": NOW - timedelta(days=30)}
-    with sessions() as s:
-        ours_count, preview = _timed(lambda: service.preview(s, merchant_id, rules, sample=10))
-    with engine.connect() as conn:
-        hand_count, hand = _timed(
-            lambda: conn.execute(text(f"SELECT count(*) {where}"), params).scalar()
-        )
-    assert preview["count"] == hand, (name, preview["count"], hand)
-    with transaction(sessions) as s:
-        ours_made, segment = _timed(
-            lambda: service.create_segment(s, merchant_id, segment_name, rules)
-        )
-        segment_id = segment.id
-    with transaction(sessions) as s:
-        s.execute(delete(SegmentMember).where(SegmentMember.segment_id == segment_id))
     sql = (
         "INSERT INTO segment_members (merchant_id, segment_id, member_id, entered_at) "
         f"SELECT :m, :seg, m.id, :now {where}"
     )
-    with engine.begin() as conn:
-        hand_made, done = _timed(
-            lambda: conn.execute(text(sql), {**params, "seg": segment_id, "now": NOW})
-        )
     with transaction(sessions) as s:
-        s.execute(delete(SegmentMember).where(SegmentMember.segment_id == segment_id))
-        s.execute(delete(Segment).where(Segment.id == segment_id))
+        # the hand-written side inserts under this segment's id; its rows go after each round
+        segment_id = service.create_segment(s, merchant_id, segment_name, rules).id
+
+    def clear(segment: int, drop: bool = False) -> None:
+        with transaction(sessions) as s:
+            s.execute(delete(SegmentMember).where(SegmentMember.segment_id == segment))
+            if drop:
+                s.execute(delete(Segment).where(Segment.id == segment))
+
+    def ours_count() -> int:
+        with sessions() as s:
+            return int(service.preview(s, merchant_id, rules, sample=10)["count"])
+
+    def hand_count() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT count(*) {where}"), params).scalar() or 0)
+
+    def ours_made(i: int) -> tuple[float, int]:
+        started = time.perf_counter()
+        with transaction(sessions) as s:
+            made_id = service.create_segment(s, merchant_id, f"{segment_name}-{i}", rules).id
+        took = time.perf_counter() - started
+        count = _segment_size(engine, made_id)
+        clear(made_id, drop=True)
+        return took, count
+
+    def hand_made(_i: int) -> tuple[float, int]:
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            done = conn.execute(text(sql), {**params, "seg": segment_id, "now": NOW})
+        took = time.perf_counter() - started
+        clear(segment_id)
+        return took, int(done.rowcount)
+
+    clear(segment_id)
+    times: dict[str, list[float]] = {"oc": [], "hc": [], "om": [], "hm": []}
+    counts: dict[str, int] = {}
+    for i in range(-1, rounds):  # round -1 warms the cache for both sides, untimed
+        sides = [("oc", ours_count), ("hc", hand_count)]
+        made = [("om", ours_made), ("hm", hand_made)]
+        if i % 2:
+            sides.reverse()
+            made.reverse()
+        for key, fn in sides:
+            took, counts[key] = _timed(fn)
+            if i >= 0:
+                times[key].append(took)
+        for key, made_fn in made:
+            took, counts[key] = made_fn(i)
+            if i >= 0:
+                times[key].append(took)
+    assert counts["oc"] == counts["hc"] == counts["om"] == counts["hm"], (name, counts)
+    clear(segment_id, drop=True)
+    med = {k: statistics.median(v) for k, v in times.items()}
     return [
-        (name, "count", ours_count, hand_count, int(hand or 0)),
-        (name, "materialise", ours_made, hand_made, int(done.rowcount)),
+        (name, "count", med["oc"], med["hc"], counts["hc"]),
+        (name, "materialise", med["om"], med["hm"], counts["hm"]),
     ]
+
+
+def _segment_size(engine: Engine, segment_id: int) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT count(*) FROM segment_members WHERE segment_id = :s"),
+                {"s": segment_id},
+            ).scalar()
+            or 0
+        )
 
 
 def explain(engine: Engine, merchant_id: int, rules: dict[str, Any]) -> str:
@@ -269,6 +317,7 @@ def main() -> None:
     parser.add_argument("--members", "--size", type=int, default=50_000)
     parser.add_argument("--pg", default=None, help="PostgreSQL server URL (a scratch db is made)")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per side (medians)")
     args = parser.parse_args()
     targets: list[tuple[str, Engine]] = []
     tmp = tempfile.TemporaryDirectory()
@@ -284,9 +333,12 @@ def main() -> None:
     rows = []
     for label, engine in targets:
         upgrade(engine)
-        rows.extend((label, *r) for r in run(engine, args.members))
+        rows.extend((label, *r) for r in run(engine, args.members, args.rounds))
         engine.dispose()
-    print(f"\n## Segments ({args.members:,} members)\n")
+    print(
+        f"\n## Segments ({args.members:,} members, median of {args.rounds} alternating "
+        "rounds after a warm-up)\n"
+    )
     print("| database | rule set | measure | members | ours (s) | hand SQL (s) | ours / hand |")
     print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
     for label, name, measure, ours, hand, count in rows:

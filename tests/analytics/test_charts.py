@@ -15,7 +15,7 @@ from babel.dates import format_skeleton
 
 from patron.analytics import charts
 from patron.analytics.charts import PAD_B, H, Series, W, text_width
-from patron.web.i18n import Formatter
+from patron.i18n import Formatter
 
 TEXT = re.compile(r'<text x="([-\d.]+)" y="([-\d.]+)" text-anchor="(\w+)"[^>]*>([^<]*)</text>')
 

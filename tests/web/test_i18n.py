@@ -10,7 +10,7 @@ from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from patron.web.i18n import Formatter, negotiate, normalise_locale
+from patron.i18n import Formatter, negotiate, normalise_locale
 from tests.conftest import Tenant
 from tests.web.helpers import csrf_of, seed_member, sign_in
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.db import transaction
+from patron.core.member_fields import FIELDS
 from patron.engagement import library
 from patron.engagement.journeys import engine as journey_engine
 from patron.engagement.journeys import service as journeys
@@ -19,7 +20,6 @@ from patron.engagement.journeys.models import Journey
 from patron.engagement.models import ChannelSetting
 from patron.engagement.segments import service as segments
 from patron.engagement.segments.models import Segment
-from patron.engagement.segments.rules import FIELDS
 from patron.members import service as members
 from patron.members.models import Member
 from patron.members.schemas import MemberCreate

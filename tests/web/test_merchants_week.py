@@ -29,11 +29,11 @@ from patron.core.db import transaction
 from patron.engagement import library
 from patron.engagement.models import Message
 from patron.engagement.segments.service import create_segment
+from patron.i18n import Formatter, translations_for
 from patron.imports.models import ImportJob, ImportReject
 from patron.members.models import Member
 from patron.orders.models import Order, Refund
 from patron.programs.models import OrderPayment, TopUp
-from patron.web.i18n import Formatter, translations_for
 from patron.worker import drain
 from tests.conftest import Tenant
 from tests.engagement.providers import SmtpSink

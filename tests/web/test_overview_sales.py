@@ -20,8 +20,8 @@ from patron.core.clock import FrozenClock
 from patron.core.config import Settings
 from patron.core.db import transaction
 from patron.engagement.models import Message, MessageEvent
+from patron.i18n import Formatter
 from patron.portal.models import PortalVisit
-from patron.web.i18n import Formatter
 from tests.conftest import Tenant
 from tests.web.analytics_data import seed_shop
 from tests.web.helpers import add_staff, sign_in, sign_in_as

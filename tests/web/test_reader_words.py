@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from patron.web.i18n import Formatter, translations_for
-from patron.web.labels import Said, consent_source_label, funnel_reason
+from patron.i18n import Formatter, translations_for
+from patron.i18n.labels import Said, consent_source_label, funnel_reason
 from tests.conftest import Tenant
 from tests.web.helpers import csrf_of, seed_loyalty, seed_member, sign_in
 from tests.web.visible import visible_text

@@ -9,12 +9,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from patron.core.config import Settings
 from patron.core.db import transaction
 from patron.core.money import format_money
+from patron.i18n import Formatter
 from patron.ledger.service import EntryInfo, earn_points
 from patron.ledger.words import Words, render
 from patron.portal import service as portal
 from patron.programs import rules, stored_value
 from patron.programs.config import Kind
-from patron.web.i18n import Formatter
 from tests.conftest import Tenant, make_tenant
 from tests.web.helpers import csrf_of, seed_member, sign_in
 

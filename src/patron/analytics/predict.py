@@ -25,7 +25,7 @@ from patron.analytics.clv import GammaGamma, fit_model, rfm_summary
 from patron.analytics.facts import Scope, all_purchases
 from patron.analytics.models import MemberPrediction
 from patron.core.errors import BusinessRuleViolation
-from patron.members.merge import MERGE_HOOKS
+from patron.core.merge_hooks import register_merge_hook
 from patron.members.models import Member
 
 PredictionModel = Literal["bgnbd", "pnbd"]
@@ -161,6 +161,6 @@ def forget_merged(session: Session, merchant_id: int, keep_id: int, gone_id: int
     )
 
 
-MERGE_HOOKS.append(forget_merged)
+register_merge_hook(forget_merged)
 # The prediction fields are registered with the segment rules wherever predictions are used.
 assert segment_fields.NUMERIC_OPS

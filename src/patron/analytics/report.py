@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session
 
 from patron.analytics.facts import Filters, Period
 from patron.analytics.insights import Insights, build_insights
+from patron.analytics.labels import labels_for
 from patron.analytics.store import open_copy
 from patron.core.config import Settings, get_settings
 from patron.core.db import make_engine, make_session_factory
+from patron.i18n import LANGUAGES, Formatter, normalise_locale
+from patron.i18n.templates import STATIC_DIR, environment
 from patron.tenancy.models import Merchant
-from patron.web.dashboard.analytics import labels_for
-from patron.web.i18n import LANGUAGES, Formatter, normalise_locale
-from patron.web.rendering import STATIC_DIR, environment
 
 err = Console(stderr=True)
 

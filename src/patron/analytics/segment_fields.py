@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 
 from patron.analytics.models import MemberPrediction
-from patron.engagement.segments.rules import (
+from patron.core.member_fields import (
     COMPARE,
     Context,
     ValueKind,

@@ -26,9 +26,9 @@ from patron.core.config import Settings
 from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.core.events import OutboxEvent, consume_outbox
+from patron.core.sqlfn import month_day
 from patron.coupons import refunds, service
 from patron.coupons.models import CodeSource, CouponCode, CouponTemplate
-from patron.engagement.segments.sqlfn import month_day
 from patron.members.models import Member
 from patron.programs.models import MemberTier
 from patron.programs.rules import tiers_rule

@@ -10,8 +10,8 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from patron.core.merge_hooks import STAGE_ROWS, register_merge_hook
 from patron.coupons.models import CouponCode, GiftGrant, MallOrder
-from patron.members.merge import STAGE_ROWS, register_merge_hook
 
 _KEY_LENGTH = 80
 

@@ -1,4 +1,4 @@
-"""Segment rule fields about coupons (registered in the segments ``FIELDS`` registry)."""
+"""Segment rule fields about coupons (registered in ``patron.core.member_fields``)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, exists, not_, or_
 
+from patron.core.member_fields import Context, ValueKind, register_field
 from patron.coupons.models import CodeStatus, CouponCode
-from patron.engagement.segments.rules import Context, ValueKind, register_field
 from patron.members.models import Member
 
 NAMES = ("has_coupon", "coupon_expiring_within_days")

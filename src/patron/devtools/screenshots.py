@@ -38,8 +38,8 @@ from patron.devtools.gallery import Gallery, Shot
 from patron.devtools.pages import Page
 from patron.devtools.serving import free_port, serving
 from patron.devtools.stage import Stage, prepare_stage
+from patron.i18n import LANGUAGES
 from patron.portal.service import create_portal_link
-from patron.web.i18n import LANGUAGES
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -11,12 +11,12 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from patron.core.merge_hooks import STAGE_AFTER, STAGE_ROWS, register_merge_hook
 from patron.engagement.campaigns.models import CampaignRecipient
 from patron.engagement.journeys.models import JourneyEnrolment
 from patron.engagement.models import InboxItem, Message
 from patron.engagement.segments.models import Segment
 from patron.engagement.segments.service import refresh
-from patron.members.merge import STAGE_AFTER, STAGE_ROWS, register_merge_hook
 
 
 def _move(session: Session, model: type, merchant_id: int, keep_id: int, gone_id: int) -> None:

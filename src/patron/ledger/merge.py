@@ -13,11 +13,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
+from patron.core.merge_hooks import STAGE_LEDGER, register_merge_hook
 from patron.ledger.journal import EntryInfo, Leg, PostedEntry, post_legs
 from patron.ledger.models import ACCOUNTS, LOTS, AllocationKind, Asset
 from patron.ledger.points import SYSTEM_ACTOR, expire_member_due, take_from_lots
 from patron.ledger.words import Words
-from patron.members.merge import STAGE_LEDGER, register_merge_hook
 
 MERGE_REASON = "member_merge"
 

@@ -2,15 +2,13 @@
 
 Everything that pointed at the merged member now points at the kept one: identities, tags,
 notes, consents and their history, funnel history, orders. Other domains (ledger, programs,
-engagement, coupons) register a hook with :func:`register_merge_hook` to move their rows in
-the same transaction; ``patron.merge_hooks`` imports every one of them and is imported here when
-a merge runs, so no caller can merge without them (ADR 0370). The merged record stays as a
-tombstone with ``merged_into_id`` so old references resolve.
+engagement, coupons, portal) register a hook in ``patron.core.merge_hooks`` to move their rows
+in the same transaction; a merge loads every hook module first (entry points and the built-in
+names), so no caller can merge without them and members imports none of them (ADR 0370, 0920).
+The merged record stays as a tombstone with ``merged_into_id`` so old references resolve.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -18,6 +16,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput
 from patron.core.events import emit
+from patron.core.merge_hooks import MERGE_HOOKS, STAGE_AFTER, load_merge_hooks, stage_of
 from patron.members.attention import merge_activities
 from patron.members.funnel import recompute_funnel
 from patron.members.models import (
@@ -32,30 +31,6 @@ from patron.members.models import (
 from patron.members.service import get_member, member_payload
 from patron.members.summary import refresh_member_summary
 from patron.orders.models import Order
-from patron.portal.models import PortalLink
-
-# hook(session, merchant_id, keep_id, gone_id): move the domain's rows to the kept member.
-MergeHook = Callable[[Session, int, int, int], None]
-MERGE_HOOKS: list[MergeHook] = []
-_STAGES: dict[MergeHook, int] = {}
-
-# Stages: balances move first, then what is computed from them (tiers); hooks of stage
-# STAGE_AFTER and up run once the tombstone is marked and the summaries are fresh (segments
-# evaluate everything about the kept member).
-STAGE_LEDGER = 10
-STAGE_PROGRAMS = 20
-STAGE_ROWS = 30
-STAGE_AFTER = 90
-
-
-def register_merge_hook(hook: MergeHook, stage: int = STAGE_ROWS) -> None:
-    """Run ``hook`` in every merge, after hooks of lower stages (registering twice is a no-op)."""
-    if hook in _STAGES:
-        return
-    _STAGES[hook] = stage
-    MERGE_HOOKS.append(hook)
-    MERGE_HOOKS.sort(key=lambda h: _STAGES.get(h, STAGE_ROWS))
-
 
 _FILLABLE = (
     "first_name",
@@ -71,7 +46,8 @@ _FILLABLE = (
 )
 
 
-def _repoint(session: Session, model: type, merchant_id: int, keep_id: int, gone_id: int) -> None:
+def repoint(session: Session, model: type, merchant_id: int, keep_id: int, gone_id: int) -> None:
+    """Point the rows of ``model`` that belong to member ``gone_id`` at ``keep_id``."""
     session.execute(
         update(model)
         .where(model.merchant_id == merchant_id, model.member_id == gone_id)  # type: ignore[attr-defined]
@@ -122,9 +98,7 @@ def _merge_profile(keep: Member, gone: Member) -> None:
 
 def merge_members(session: Session, merchant_id: int, keep_id: int, gone_id: int) -> Member:
     """Fold member ``gone_id`` into ``keep_id``; returns the kept member."""
-    # Imported here, not at the top: the hook modules import this one to register.
-    import patron.merge_hooks  # noqa: F401
-
+    load_merge_hooks()
     if keep_id == gone_id:
         raise InvalidInput("cannot merge a member into itself", code="merge_same_member")
     keep = get_member(session, merchant_id, keep_id)
@@ -134,13 +108,13 @@ def merge_members(session: Session, merchant_id: int, keep_id: int, gone_id: int
     if keep.erased_at is not None or gone.erased_at is not None:
         raise InvalidInput("one of these members was erased", code="member_erased")
     session.flush()
-    for model in (MemberIdentity, MemberNote, ConsentChange, FunnelTransition, Order, PortalLink):
-        _repoint(session, model, merchant_id, keep_id, gone_id)
+    for model in (MemberIdentity, MemberNote, ConsentChange, FunnelTransition, Order):
+        repoint(session, model, merchant_id, keep_id, gone_id)
     _merge_tags(session, merchant_id, keep_id, gone_id)
     _merge_consents(session, keep_id, gone_id)
     merge_activities(session, merchant_id, keep_id, gone_id)
     for hook in MERGE_HOOKS:
-        if _STAGES.get(hook, STAGE_ROWS) < STAGE_AFTER:
+        if stage_of(hook) < STAGE_AFTER:
             hook(session, merchant_id, keep_id, gone_id)
     _merge_profile(keep, gone)
     now = utcnow(session)
@@ -150,7 +124,7 @@ def merge_members(session: Session, merchant_id: int, keep_id: int, gone_id: int
     refresh_member_summary(session, merchant_id, [keep_id, gone_id])
     recompute_funnel(session, merchant_id, [keep_id], f"merged with member {gone_id}")
     for hook in MERGE_HOOKS:
-        if _STAGES.get(hook, STAGE_ROWS) >= STAGE_AFTER:
+        if stage_of(hook) >= STAGE_AFTER:
             hook(session, merchant_id, keep_id, gone_id)
     keep = get_member(session, merchant_id, keep_id)
     emit(

@@ -1,6 +1,7 @@
-"""Segment rule fields about loyalty programs: tier and balances (registered in the segments
-``FIELDS`` registry). Every change to them emits an event naming the member (``tier.changed``,
-``points.*``, ``stored_value.*``, ``order.*``), so materialised segments follow them."""
+"""Segment rule fields about loyalty programs: tier and balances (registered in
+``patron.core.member_fields``; the segments of engagement find this module by name). Every
+change to them emits an event naming the member (``tier.changed``, ``points.*``,
+``stored_value.*``, ``order.*``), so materialised segments follow them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 
-from patron.engagement.segments.rules import (
+from patron.core.member_fields import (
     COMPARE,
     Context,
     ValueKind,

@@ -12,8 +12,8 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from patron.core.errors import PatronError
+from patron.i18n import N_
 from patron.web.auth import LoginRequired, NotAllowed, PortalSignInRequired
-from patron.web.i18n import N_
 from patron.web.rendering import render
 from patron.web.security import is_portal_path
 

@@ -7,6 +7,7 @@ from fastapi.staticfiles import StaticFiles
 
 from patron.core.config import Settings
 from patron.core.ratelimit import RateLimits
+from patron.i18n.templates import STATIC_DIR
 from patron.web.errors import (
     csrf_failure_page,
     install_error_pages,
@@ -15,7 +16,6 @@ from patron.web.errors import (
 )
 from patron.web.nav import collect
 from patron.web.registry import DASHBOARD, PORTAL
-from patron.web.rendering import STATIC_DIR
 from patron.web.security import AreaSessions, CsrfMiddleware, SecurityHeaders
 
 

@@ -11,16 +11,29 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize
+from threadpoolctl import ThreadpoolController
 
 FloatArray = npt.NDArray[np.float64]
 ArrayLike = npt.ArrayLike
 
 LogLikGrad = Callable[[FloatArray], tuple[float, FloatArray]]
+
+# BLAS threads during a fit (None: the library's default, one per core). The fits' matrix
+# products are small; with more than one OpenBLAS thread the idle threads spin between calls
+# and, on a 2-core machine, made the fits 2.5-30x slower (ADR 0920, docs/benchmarks.md).
+BLAS_THREADS: int | None = 1
+
+
+@cache
+def _thread_pools() -> ThreadpoolController:
+    """The process's BLAS/OpenMP pools (found once: looking them up reads the loaded libraries)."""
+    return ThreadpoolController()
 
 
 @dataclass(frozen=True)
@@ -217,6 +230,20 @@ def maximise(
     the gradient down to rounding level. ``converged`` is judged on that gradient
     (:data:`GRADIENT_TOLERANCE`), not on L-BFGS-B's stopping message.
     """
+    if BLAS_THREADS is None:
+        return _maximise(model, names, loglik_grad, total_weight, initial, max_iter)
+    with _thread_pools().limit(limits=BLAS_THREADS, user_api="blas"):
+        return _maximise(model, names, loglik_grad, total_weight, initial, max_iter)
+
+
+def _maximise(
+    model: str,
+    names: Sequence[str],
+    loglik_grad: LogLikGrad,
+    total_weight: float,
+    initial: Sequence[float] | None,
+    max_iter: int,
+) -> FitResult:
     x0 = np.zeros(len(names)) if initial is None else np.log(np.asarray(initial, dtype=float))
     x0 = np.clip(x0, -_BOUND + 1.0, _BOUND - 1.0)
     scale = 1.0 / total_weight

@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import known_event_types
+from patron.core.member_fields import Context
 from patron.core.paging import newest_first
 from patron.engagement.journeys.festivals import FESTIVALS
 from patron.engagement.journeys.library import LIBRARY
 from patron.engagement.journeys.models import Journey, JourneyEnrolment, JourneyVersion
 from patron.engagement.journeys.steps import validate_steps
-from patron.engagement.segments.rules import Context, compile_rule
+from patron.engagement.segments.rules import compile_rule
 from patron.tenancy.models import Merchant
 
 REENTRY = {"once", "per_key", "after_days"}

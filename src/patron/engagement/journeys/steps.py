@@ -29,10 +29,11 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from patron.core.errors import InvalidInput, NotFound, PatronError
+from patron.core.member_fields import Context
 from patron.engagement import grants
 from patron.engagement.channels import get_channel
 from patron.engagement.messages import KINDS, enqueue_message
-from patron.engagement.segments.rules import Context, compile_rule
+from patron.engagement.segments.rules import compile_rule
 from patron.engagement.templates import validate_variants
 from patron.members import service as members
 from patron.members import topics

@@ -27,11 +27,11 @@ from patron.core.config import Settings
 from patron.core.db import transaction
 from patron.core.errors import BusinessRuleViolation, NotFound
 from patron.core.events import OutboxEvent, consume_outbox
+from patron.core.sqlfn import has_in_json_array, month_day
 from patron.engagement.journeys.engine import enrol
 from patron.engagement.journeys.festivals import festival_date
 from patron.engagement.journeys.models import Journey, JourneyVersion
 from patron.engagement.segments.models import SegmentMember
-from patron.engagement.segments.sqlfn import has_in_json_array, month_day
 from patron.members.models import Member
 from patron.orders.models import Product
 from patron.tenancy.models import Merchant

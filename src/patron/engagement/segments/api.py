@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from patron.core.http import Page, PageDep, PathId, SessionDep, page_of
+from patron.core.member_fields import FIELDS
 from patron.engagement.segments import service
-from patron.engagement.segments.rules import FIELDS
 from patron.members.schemas import MemberOut
 from patron.tenancy.auth import ClerkDep, ManagerDep
 

@@ -12,13 +12,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_
 
-from patron.engagement.segments.rules import (
-    DATE_OPS,
-    Context,
-    FieldCompiler,
-    ValueKind,
-    register_field,
-)
+from patron.core.member_fields import Context, FieldCompiler, ValueKind, register_field
+from patron.engagement.segments.rules import DATE_OPS
 from patron.members.models import Member
 
 

@@ -8,9 +8,10 @@ A rule is one of::
     {"segment": 12}                 the member is in segment 12 (its rules, evaluated now)
     {"field": "orders_count", "op": "gte", "value": 3}
 
-Fields are registered in ``FIELDS`` (other domains add theirs: tier, points balance, RFM …). Each
-compiles to a SQLAlchemy boolean over ``members``, so a segment is evaluated by the database in one
-query — never by a Python loop over members. Each field also says what kind of value it takes
+Fields are registered in ``FIELDS`` (``patron.core.member_fields``, the contract below every
+domain; other domains add theirs: tier, points balance, RFM …). Each compiles to a SQLAlchemy
+boolean over ``members``, so a segment is evaluated by the database in one query — never by a
+Python loop over members. Each field also says what kind of value it takes
 (:class:`ValueKind`: money in minor units, a count, days, a date, a choice…), so a form can ask
 for the value in its own type instead of as JSON.
 """
@@ -18,9 +19,7 @@ for the value in its own type instead of as JSON.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,78 +27,26 @@ from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from patron.core.errors import InvalidInput
-from patron.engagement.segments.sqlfn import has_in_json_array, month_day
+from patron.core.member_fields import (  # the field contract (ADR 0920)
+    COMPARE,
+    FIELDS,
+    Context,
+    FieldCompiler,
+    ValueKind,
+    compare,
+    register_field,
+)
+from patron.core.sqlfn import has_in_json_array, month_day
 from patron.members.models import Member, MemberConsent, MemberTag
 from patron.orders.models import Order, OrderLine, OrderStatus
 
 MAX_DEPTH = 8
 COUNTED = (OrderStatus.COMPLETED.value, OrderStatus.PARTIALLY_REFUNDED.value)
-COMPARE = {"eq", "ne", "gt", "gte", "lt", "lte", "between", "in", "not_in"}
 DATE_OPS = {"before", "after", "on", "between"}
 
 
-class ValueKind(StrEnum):
-    """What a field's ``value`` is (``GET /api/v1/segments/fields`` lists it as ``kind``)."""
-
-    TEXT = "text"
-    CHOICE = "choice"  # one of a known list (a stage, a store id, a tier code…)
-    COUNT = "count"  # a whole number (orders, points)
-    NUMBER = "number"  # a decimal number
-    MONEY = "money"  # minor units of the merchant's currency
-    PROBABILITY = "probability"  # 0 to 1
-    DAYS = "days"  # a number of days
-    DATE = "date"  # an ISO date, YYYY-MM-DD, in the merchant's calendar
-    TAG = "tag"
-    YES_NO = "yes_no"  # true or false
-    NONE = "none"  # no value to give (everyone)
-    OBJECT = "object"  # several parts, e.g. {"days": 30, "count": 2}
-
-
-@dataclass
-class Context:
-    """What a rule needs to compile: whose members, what time it is, how to load nested segments."""
-
-    session: Session
-    merchant_id: int
-    now: datetime
-    timezone: str
-    depth: int = 0
-    seen_segments: set[int] = field(default_factory=set)
-    time_relative: bool = False
-
-
-FieldCompiler = Callable[[Context, str, Any], ColumnElement[bool]]
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    compile: FieldCompiler
-    ops: frozenset[str]
-    description: str
-    time_relative: bool = False
-    kind: ValueKind = ValueKind.TEXT
-
-
-FIELDS: dict[str, FieldSpec] = {}
 # Resolves {"segment": id} to that segment's rules (set by the segment service).
 SEGMENT_LOADER: list[Callable[[Session, int, int], dict[str, Any]]] = []
-
-
-def register_field(
-    name: str,
-    ops: set[str],
-    description: str,
-    *,
-    time_relative: bool = False,
-    kind: ValueKind = ValueKind.TEXT,
-) -> Callable[[FieldCompiler], FieldCompiler]:
-    """Decorator: make ``name`` usable in segment rules, taking values of ``kind``."""
-
-    def wrap(fn: FieldCompiler) -> FieldCompiler:
-        FIELDS[name] = FieldSpec(fn, frozenset(ops), description, time_relative, kind)
-        return fn
-
-    return wrap
 
 
 def compile_rule(ctx: Context, rule: Any, path: str = "rules") -> ColumnElement[bool]:
@@ -167,62 +114,6 @@ def _field_rule(ctx: Context, rule: dict[str, Any], path: str) -> ColumnElement[
         raise InvalidInput(
             f"{path}: bad value for {name!r}: {exc}", code="invalid_segment_rule"
         ) from exc
-
-
-def _typed(column: Any, value: Any) -> Any:
-    """``value`` if it has the column's type (a number for a count, text for a name), else a
-    ValueError naming the type: a rule must not turn into a database error or a comparison that
-    silently matches nobody (``orders_count > 'three'``)."""
-    try:
-        python_type = column.type.python_type
-    except (AttributeError, NotImplementedError):
-        return value
-    if python_type in (int, float):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"a number, not {value!r}")
-    elif python_type is str and not isinstance(value, str):
-        raise ValueError(f"text, not {value!r}")
-    return value
-
-
-def compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
-    """``column <op> value`` for the comparison operators; ``eq``/``ne`` null mean "is empty" /
-    "is not empty"."""
-    if op in ("eq", "ne") and value is None:
-        return column.is_(None) if op == "eq" else column.is_not(None)  # type: ignore[no-any-return]
-    if op in ("between", "in", "not_in"):
-        items = _as_list(value)
-        if op == "between" and len(items) != 2:
-            raise ValueError("between takes [low, high]")
-        value = [_typed(column, v) for v in items]
-    else:
-        value = _typed(column, value)
-    if op == "eq":
-        return column == value  # type: ignore[no-any-return]
-    if op == "ne":
-        return or_(column != value, column.is_(None))
-    if op == "gt":
-        return column > value  # type: ignore[no-any-return]
-    if op == "gte":
-        return column >= value  # type: ignore[no-any-return]
-    if op == "lt":
-        return column < value  # type: ignore[no-any-return]
-    if op == "lte":
-        return column <= value  # type: ignore[no-any-return]
-    if op == "between":
-        low, high = value
-        return column.between(low, high)  # type: ignore[no-any-return]
-    if op == "in":
-        return column.in_(_as_list(value))  # type: ignore[no-any-return]
-    if op == "not_in":
-        return or_(column.not_in(_as_list(value)), column.is_(None))
-    raise ValueError(f"unsupported op {op}")
-
-
-def _as_list(value: Any) -> list[Any]:
-    if not isinstance(value, list) or not value:
-        raise ValueError("a non-empty list")
-    return value
 
 
 def _number(value: Any) -> int:

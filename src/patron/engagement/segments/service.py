@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import OutboxEvent, consume_outbox, register_event_types
+from patron.core.member_fields import Context
 from patron.core.paging import newest_first
 from patron.engagement.segments import calendar_fields
 from patron.engagement.segments.models import Segment, SegmentMember
-from patron.engagement.segments.rules import SEGMENT_LOADER, Context, compile_rule
+from patron.engagement.segments.rules import SEGMENT_LOADER, compile_rule
 from patron.members.models import Member
 from patron.tenancy.models import Merchant
 

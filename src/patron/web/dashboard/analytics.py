@@ -13,20 +13,21 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_interval, format_skeleton, format_timedelta
+from babel.dates import format_timedelta
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron.analytics.labels import labels_for
 from patron.core.clock import utcnow
 from patron.core.config import Settings
 from patron.core.deferred import deferred_module
 from patron.core.errors import Conflict, NotFound
 from patron.core.http import SessionDep, SettingsDep
+from patron.i18n import N_, Formatter
 from patron.tenancy.models import Role, Store
 from patron.web.auth import ManagerPageDep, StaffContext
-from patron.web.i18n import N_, Formatter, translations_for
 from patron.web.nav import NavItem
 from patron.web.rendering import flash, render, resolve_locale, translate
 
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from patron.analytics import facts, insights, page_cache
     from patron.analytics import store as analytics_store
     from patron.analytics.facts import Filters, Period
-    from patron.analytics.insights import Labels, PageData
+    from patron.analytics.insights import PageData
     from patron.analytics.store import CopyState
 else:
     # The analytics engine (pandas, Ibis, DuckDB) loads with the first analytics request, not
@@ -141,26 +142,6 @@ def _stores(session: Session, merchant_id: int) -> list[Store]:
 
 def _channels(session: Session, merchant_id: int) -> list[str]:
     return sorted({s.channel for s in _stores(session, merchant_id)})
-
-
-def labels_for(locale: str, currency: str) -> Labels:
-    """Words in the reader's language, money in the merchant's currency."""
-    fmt = Formatter(locale, currency)
-    babel_locale = fmt.locale
-
-    def period(d: date, p: Period) -> str:
-        skeleton = "yMMM" if p == "month" else "MMMd"
-        return str(format_skeleton(skeleton, d, locale=babel_locale))
-
-    def span(first: date, last: date) -> str:
-        return str(format_interval(first, last, "MMMd", locale=babel_locale))
-
-    return insights.Labels(
-        gettext=translations_for(locale).gettext,
-        money=lambda minor: fmt.money(round(minor)),
-        period=period,
-        span=span,
-    )
 
 
 def freshness(state: CopyState, locale: str) -> str:

@@ -25,10 +25,10 @@ from patron.engagement.campaigns.models import Campaign, CampaignStatus
 from patron.engagement.campaigns.schemas import CampaignPatch
 from patron.engagement.models import MessageTemplate
 from patron.engagement.segments.models import Segment
+from patron.i18n import N_
 from patron.tenancy.models import Role
 from patron.web.auth import ManagerPageDep, StaffContext, StaffDep
 from patron.web.dashboard import campaign_view as view
-from patron.web.i18n import N_
 from patron.web.nav import NavItem
 from patron.web.rendering import flash, render, resolve_locale, translate
 

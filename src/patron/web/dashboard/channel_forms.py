@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from patron.web.i18n import N_
+from patron.i18n import N_
 
 
 @dataclass(frozen=True)

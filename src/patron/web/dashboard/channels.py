@@ -13,10 +13,10 @@ from fastapi.responses import RedirectResponse, Response
 from patron.core.errors import InvalidInput, NotFound, PatronError
 from patron.core.http import SessionDep
 from patron.engagement import library, policy
+from patron.i18n import N_
 from patron.tenancy.models import Role
 from patron.web.auth import ManagerPageDep
 from patron.web.dashboard.channel_forms import CHANNEL_FORMS, NO_SETUP
-from patron.web.i18n import N_
 from patron.web.nav import NavItem
 from patron.web.rendering import flash, render, translate
 

@@ -24,6 +24,7 @@ from patron.coupons import service
 from patron.coupons.models import CodeStatus, CouponCode, CouponTemplate
 from patron.coupons.schemas import BulkIssueIn, TemplateIn, TemplatePatch
 from patron.engagement.segments import service as segments
+from patron.i18n import N_
 from patron.members import service as members
 from patron.members.models import Member
 from patron.tenancy.models import Role, Store
@@ -32,7 +33,6 @@ from patron.web.dashboard import offer_forms as forms
 from patron.web.dashboard.program_fields import money_text
 from patron.web.dashboard.program_forms import exponent
 from patron.web.dashboard.programs import submitted_form
-from patron.web.i18n import N_
 from patron.web.nav import NavItem
 from patron.web.rendering import flash, render, translate
 

@@ -19,12 +19,12 @@ from patron.core.http import SessionDep
 from patron.coupons import gifts
 from patron.coupons.models import GiftGrant, GiftRule
 from patron.coupons.schemas import GiftRuleIn, GiftRulePatch
+from patron.i18n import N_
 from patron.tenancy.models import Role
 from patron.web.auth import ManagerPageDep, StaffContext, StaffDep
 from patron.web.dashboard import offer_forms as forms
 from patron.web.dashboard.program_forms import exponent
 from patron.web.dashboard.programs import submitted_form
-from patron.web.i18n import N_
 from patron.web.nav import NavItem
 from patron.web.rendering import flash, render, translate
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.csv_safe import csv_writer
 from patron.core.http import SessionDep, SettingsDep
+from patron.i18n import N_, translations_for
 from patron.imports import jobs
 from patron.imports.export import stream_csv
 from patron.imports.models import ImportJob, JobStatus
@@ -29,7 +30,6 @@ from patron.imports.report import report_rows
 from patron.imports.rows import Reason, reason_text
 from patron.tenancy.models import Role
 from patron.web.auth import ManagerPageDep
-from patron.web.i18n import N_, translations_for
 from patron.web.nav import NavItem
 from patron.web.rendering import render, resolve_locale
 

@@ -26,10 +26,10 @@ from patron.engagement.templates import (
     choose_locale,
     render_variant,
 )
+from patron.i18n import N_
+from patron.i18n.labels import humanise
 from patron.web.dashboard.segment_text import Reader, Said, describe
 from patron.web.dashboard.segment_words import op_words
-from patron.web.i18n import N_
-from patron.web.labels import humanise
 
 Tr = Callable[..., str]
 

@@ -28,6 +28,7 @@ from patron.engagement.journeys.models import Journey
 from patron.engagement.messages import KINDS
 from patron.engagement.segments.service import list_segments
 from patron.engagement.templates import LOCALES
+from patron.i18n import N_
 from patron.members import service as members
 from patron.members.models import Member
 from patron.tenancy.models import Role
@@ -35,7 +36,6 @@ from patron.web.auth import ManagerPageDep, StaffContext, StaffDep
 from patron.web.dashboard import journey_view as view
 from patron.web.dashboard.campaign_view import member_names, topic_choices
 from patron.web.dashboard.segments import reader_for
-from patron.web.i18n import N_
 from patron.web.nav import NavItem, Panel
 from patron.web.rendering import flash, render, resolve_locale, translate
 

@@ -22,13 +22,13 @@ from patron.core.http import SessionDep
 from patron.coupons import mall, service
 from patron.coupons.models import MallItem, MallItemKind, MallOrder, MallOrderStatus
 from patron.coupons.schemas import MallItemIn, MallItemPatch
+from patron.i18n import N_
 from patron.members.models import Member
 from patron.tenancy.models import Role
 from patron.web.auth import ManagerPageDep, StaffContext, StaffDep
 from patron.web.dashboard import offer_forms as forms
 from patron.web.dashboard.program_forms import exponent
 from patron.web.dashboard.programs import submitted_form
-from patron.web.i18n import N_
 from patron.web.nav import NavItem
 from patron.web.rendering import flash, render, translate
 

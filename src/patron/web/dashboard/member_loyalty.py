@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.errors import NotFound, PatronError
 from patron.core.http import SessionDep
+from patron.i18n import N_
 from patron.ledger import queries
 from patron.ledger.service import Asset, EntryInfo, adjust_balance
 from patron.members import service as members
@@ -21,7 +22,6 @@ from patron.web import loyalty
 from patron.web.auth import ManagerPageDep, StaffDep, safe_next
 from patron.web.dashboard.program_fields import Unreadable, read_value
 from patron.web.dashboard.program_forms import Field
-from patron.web.i18n import N_
 from patron.web.nav import Panel
 from patron.web.rendering import flash, render, translate
 

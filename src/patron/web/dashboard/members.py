@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.errors import InvalidInput, NotFound, PatronError
 from patron.core.http import SessionDep, SettingsDep
+from patron.i18n import N_
 from patron.members import service as members
 from patron.members.language import language_of
 from patron.members.models import ConsentChannel, FunnelStage, Member, MemberTag
@@ -19,7 +20,6 @@ from patron.orders import service as orders
 from patron.portal import service as portal
 from patron.tenancy.models import Store
 from patron.web.auth import StaffContext, StaffDep
-from patron.web.i18n import N_
 from patron.web.nav import NavItem, Shell
 from patron.web.order_card import order_cards
 from patron.web.rendering import flash, render, translate

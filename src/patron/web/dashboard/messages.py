@@ -16,11 +16,11 @@ from patron.engagement import messages
 from patron.engagement.channels import channel_names
 from patron.engagement.counts import message_counts
 from patron.engagement.models import MessageStatus
+from patron.i18n import N_
 from patron.members.models import Member
 from patron.members.topics import labels_by_code
 from patron.tenancy.models import Role
 from patron.web.auth import ManagerPageDep, StaffDep
-from patron.web.i18n import N_
 from patron.web.nav import NavItem, Panel
 from patron.web.rendering import flash, render, resolve_locale, translate
 

@@ -17,12 +17,13 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from patron.analytics.charts import percent, plain
+from patron.analytics.labels import labels_for
 from patron.core.config import Settings
 from patron.core.deferred import deferred_module
+from patron.i18n import N_
 from patron.tenancy.models import Role
 from patron.web.auth import StaffContext
-from patron.web.dashboard.analytics import copy_for_page, freshness, labels_for, merchant_today
-from patron.web.i18n import N_
+from patron.web.dashboard.analytics import copy_for_page, freshness, merchant_today
 from patron.web.rendering import resolve_locale
 
 if TYPE_CHECKING:

@@ -13,13 +13,13 @@ from fastapi.responses import RedirectResponse, Response
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput, PatronError
 from patron.core.http import SessionDep
+from patron.i18n import N_
 from patron.orders import service as orders
 from patron.orders.schemas import ProductUpdate
 from patron.programs.calendar import merchant_zone
 from patron.programs.rules import member_day_rule
 from patron.tenancy.models import Role
 from patron.web.auth import ManagerPageDep, StaffDep
-from patron.web.i18n import N_
 from patron.web.nav import NavItem
 from patron.web.rendering import flash, render, translate
 

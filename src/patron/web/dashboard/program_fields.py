@@ -8,9 +8,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from patron.i18n import N_
 from patron.programs.config import Kind
 from patron.web.dashboard.program_forms import BLANK_ROWS, FORMS, Field, Parsed, Rows
-from patron.web.i18n import N_
 
 # ---------- values shown in the form ----------
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 
+from patron.i18n import N_
 from patron.programs.config import Kind
-from patron.web.i18n import N_
 
 # Blank rows offered under a row group so a merchant can add entries without scripts.
 BLANK_ROWS = 2

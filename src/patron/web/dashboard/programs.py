@@ -16,6 +16,7 @@ from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput, PatronError
 from patron.core.http import SessionDep
 from patron.core.patch import NULL_REFUSED
+from patron.i18n import N_
 from patron.programs import rules
 from patron.programs.config import CONFIG_MODELS, Kind
 from patron.programs.models import ProgramRule
@@ -23,7 +24,6 @@ from patron.tenancy.models import Role
 from patron.web.auth import ManagerPageDep, StaffContext
 from patron.web.dashboard import program_fields as fields
 from patron.web.dashboard.program_forms import FORMS, INTROS, TITLES, WEEKDAYS, Rows, exponent
-from patron.web.i18n import N_
 from patron.web.nav import NavItem
 from patron.web.rendering import flash, render, translate
 
@@ -213,7 +213,7 @@ async def submitted_form(request: Request) -> FormData:
     return await request.form()
 
 
-def _effective_from(text: str, timezone: str) -> datetime | None:
+def read_effective_from(text: str, timezone: str) -> datetime | None:
     """The datetime-local input, read in the shop's time zone (blank: now)."""
     if not text.strip():
         return None
@@ -240,7 +240,7 @@ def save(
     parsed = fields.read_form(which, raw, exponent(staff.merchant.currency))
     errors = {loc: translate(request, msg) for loc, msg in parsed.errors.items()}
     try:
-        when = _effective_from(when_text, staff.merchant.timezone)
+        when = read_effective_from(when_text, staff.merchant.timezone)
     except InvalidInput:
         errors["effective_from"] = translate(request, "Enter a date and time.")
     if not errors:

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.coupons.models import CouponTemplate
+from patron.i18n import LANGUAGES, Formatter
+from patron.i18n.labels import humanise, source_label
 from patron.members import topics
 from patron.members.models import Member, MemberConsent, MemberTag
 from patron.orders.models import Product
@@ -19,8 +21,6 @@ from patron.programs import rules as program_rules
 from patron.programs.models import MemberTier
 from patron.tenancy.models import Store
 from patron.web.dashboard.segment_words import FIXED_CHOICES
-from patron.web.i18n import LANGUAGES, Formatter
-from patron.web.labels import humanise, source_label
 
 Choices = dict[str, list[tuple[str, str]]]
 Tr = Callable[..., str]

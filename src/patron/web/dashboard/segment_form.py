@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from patron.engagement.segments.rules import FIELDS
+from patron.core.member_fields import FIELDS
+from patron.i18n import N_
 from patron.web.dashboard.program_fields import Unreadable, money_text, read_value
 from patron.web.dashboard.program_forms import Field
 from patron.web.dashboard.segment_words import (
@@ -25,7 +26,6 @@ from patron.web.dashboard.segment_words import (
     FieldWords,
     words_for,
 )
-from patron.web.i18n import N_
 
 JOINS = ("all", "any")
 MAX_RULES = 30

@@ -12,10 +12,10 @@ from typing import Any
 
 from babel.lists import format_list
 
+from patron.i18n import N_, Formatter
+from patron.i18n.labels import humanise
 from patron.web.dashboard.segment_choices import Choices
 from patron.web.dashboard.segment_words import VALUE_KEYS, WINDOW_LABELS, op_words, words_for
-from patron.web.i18n import N_, Formatter
-from patron.web.labels import humanise
 
 Tr = Callable[..., str]
 

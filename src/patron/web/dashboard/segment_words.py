@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from patron.web.i18n import N_
-from patron.web.labels import humanise
+from patron.i18n import N_
+from patron.i18n.labels import humanise
 
 PROFILE = N_("Profile")
 PURCHASES = N_("Purchases")

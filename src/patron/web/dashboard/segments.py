@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 
 from patron.core.errors import InvalidInput, NotFound, PatronError
 from patron.core.http import SessionDep
+from patron.core.member_fields import FIELDS
 from patron.engagement.segments import service as segments
 from patron.engagement.segments.models import Segment
-from patron.engagement.segments.rules import FIELDS
+from patron.i18n import N_
 from patron.tenancy.models import Role
 from patron.web.auth import ManagerPageDep, StaffContext, StaffDep
 from patron.web.dashboard import segment_form as form_rows
@@ -32,7 +33,6 @@ from patron.web.dashboard.segment_choices import Choices, load_choices
 from patron.web.dashboard.segment_form import Row, RowError
 from patron.web.dashboard.segment_text import Reader, describe
 from patron.web.dashboard.segment_words import FIELD_WORDS, GROUPS, op_words, words_for
-from patron.web.i18n import N_
 from patron.web.nav import NavItem
 from patron.web.rendering import flash, formatter_for, render, translate
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from patron.core.errors import TooManyAttempts, Unauthorized
 from patron.core.http import SessionDep, SettingsDep
+from patron.i18n import N_
 from patron.members.models import FunnelStage, Member
 from patron.tenancy import login as staff_login
 from patron.tenancy.models import StaffUser
@@ -23,7 +24,6 @@ from patron.web.auth import (
     sign_out,
 )
 from patron.web.dashboard.overview_sales import SALES_DAYS, chosen_days, sales_for
-from patron.web.i18n import N_
 from patron.web.nav import NavItem
 from patron.web.rendering import remember_language, render, session_data
 

@@ -15,8 +15,8 @@ from patron.core.http import SessionDep, SettingsDep
 from patron.engagement import library
 from patron.engagement.models import MessageTemplate
 from patron.engagement.templates import CHANNEL_FIELDS
+from patron.i18n import N_
 from patron.web.auth import ManagerPageDep, StaffDep
-from patron.web.i18n import N_
 from patron.web.nav import NavItem
 from patron.web.rendering import flash, render, translate
 

@@ -24,6 +24,7 @@ from patron.core.clock import utcnow
 from patron.core.errors import NotFound, PatronError
 from patron.core.http import SessionDep, SettingsDep
 from patron.coupons.service import normalize_code
+from patron.i18n import N_
 from patron.members import service as members
 from patron.members.models import Member
 from patron.orders import service as orders
@@ -46,7 +47,6 @@ from patron.web.dashboard.till_cart import (
 )
 from patron.web.dashboard.till_members import find_members, live_member, member_panel
 from patron.web.dashboard.till_refusals import REFUSALS, refusal
-from patron.web.i18n import N_
 from patron.web.nav import NavItem
 from patron.web.rendering import flash, render, translate
 

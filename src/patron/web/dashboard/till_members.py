@@ -19,6 +19,7 @@ from patron.checkout.service import TillQuote
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput, NotFound, PatronError
 from patron.core.http import SessionDep
+from patron.i18n import N_
 from patron.members import service as members
 from patron.members.models import Member
 from patron.orders import service as orders
@@ -34,7 +35,6 @@ from patron.web.dashboard.program_fields import Unreadable, money_text, read_val
 from patron.web.dashboard.program_forms import Field
 from patron.web.dashboard.till_cart import KEY_PATTERN, current_sale
 from patron.web.dashboard.till_refusals import refusal
-from patron.web.i18n import N_
 from patron.web.rendering import flash, formatter_for, render, translate
 
 router = APIRouter()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from patron.core.errors import PatronError
-from patron.web.i18n import N_
+from patron.i18n import N_
 from patron.web.rendering import formatter_for, translate
 
 REFUSALS: dict[str, str] = {

@@ -11,11 +11,11 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
+from patron.i18n import N_
 from patron.members.models import Member
 from patron.orders.service import upcoming_releases
 from patron.programs.context import current_tier, load_programs
 from patron.programs.early_access import early_access_refusal
-from patron.web.i18n import N_
 from patron.web.nav import NavItem, Panel
 
 router = APIRouter(prefix="/portal")

@@ -12,11 +12,11 @@ from patron.core.errors import NotFound
 from patron.core.http import SessionDep
 from patron.engagement import inbox
 from patron.engagement.consent import allows
+from patron.i18n import N_
 from patron.members import service as members
 from patron.members import topics as consent_topics
 from patron.members.models import ConsentChannel
 from patron.members.schemas import ConsentIn
-from patron.web.i18n import N_
 from patron.web.nav import NavItem
 from patron.web.portal.pages import VisitorDep
 from patron.web.rendering import flash, render, resolve_locale, translate

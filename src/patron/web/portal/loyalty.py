@@ -17,11 +17,11 @@ from patron.checkout.members import membership_qr_svg, membership_qr_token
 from patron.core.errors import PatronError
 from patron.core.http import SessionDep, SettingsDep
 from patron.coupons import mall
+from patron.i18n import N_
 from patron.members.models import Member
 from patron.programs import stored_value
 from patron.web import loyalty
 from patron.web.auth import MemberDep
-from patron.web.i18n import N_
 from patron.web.nav import NavItem, Panel
 from patron.web.portal.pages import VisitorDep
 from patron.web.rendering import flash, formatter_for, render, translate

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from patron.core.db import transaction
 from patron.core.errors import NotFound, PatronError
 from patron.core.http import SessionDep, SettingsDep
+from patron.i18n import N_
 from patron.members import service as members
 from patron.members.models import ConsentChannel
 from patron.members.schemas import ConsentIn, MemberUpdate, Preferences
@@ -21,7 +22,6 @@ from patron.orders import service as orders
 from patron.orders.models import Order, OrderLine, Product
 from patron.portal import service as portal
 from patron.web.auth import MemberContext, current_member, sign_out
-from patron.web.i18n import N_
 from patron.web.nav import NavItem, Shell
 from patron.web.rendering import flash, remember_language, render, translate
 from patron.web.security import PORTAL_SESSION_SECONDS, ensure_csrf_token

@@ -1,7 +1,9 @@
-"""Languages of the pages: English and Simplified Chinese.
+"""Languages of the pages and reports: English and Simplified Chinese.
 
 Catalogs are ``.po`` files under ``web/translations/<locale>/LC_MESSAGES/messages.po``; they are
 compiled in memory when the app starts, so a fresh ``pip install -e .`` needs no build step.
+This package sits below ``web`` and ``analytics`` so both use it (the web pages, and the
+self-contained HTML report of ``patron report``), ADR 0920; the catalogs stay in ``web/``.
 Dates are shown in the merchant's time zone and money in the merchant's currency, both in the
 reader's locale.
 """
@@ -28,7 +30,7 @@ from patron.core.languages import normalise_locale as normalise_locale  # re-exp
 from patron.core.money import format_money
 from patron.ledger import words as ledger_words
 
-TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
+TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "web" / "translations"
 DEFAULT_LOCALE = "en"
 
 

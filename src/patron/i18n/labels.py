@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from patron.web.i18n import N_
+from patron.i18n import N_
 
 MEMBER_SOURCES = {
     "api": N_("Added through the API"),
