@@ -41,6 +41,7 @@ while time.monotonic() < until:
             con.raw_sql("SELECT count(*) FROM _sync_state").fetchall()
             time.sleep(0.02)  # a page's queries take a moment
         counts["read"] += 1
+        time.sleep(0.01)  # the next page view
     except CopyBusy:
         counts["busy"] += 1  # the page says "being updated, try again in a moment"
     except duckdb.IOException:

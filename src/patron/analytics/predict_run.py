@@ -32,6 +32,7 @@ log = logging.getLogger("patron.analytics.predict")
 RUNS_TABLE = "_prediction_runs"
 # Local hour from which a merchant's daily run is due (after the night's orders are in).
 DAILY_HOUR = 3
+PREDICT_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -130,11 +131,12 @@ def predict_task(sessions: sessionmaker[Session], settings: Settings) -> int:
     if not settings.analytics_predict_daily:
         return 0
     path = settings.analytics_path
-    # The whole run in one turn on the copy, taken only if no other process has it: with
-    # several processes (serve --workers N, a separate worker) one runs the day's predictions
-    # and records them, the others find nothing due afterwards.
+    # The whole run in one turn on the copy: with several processes (serve --workers N, a
+    # separate worker) one runs the day's predictions and records them, the others find
+    # nothing due when their turn comes. A process that waits longer than a page's read gives
+    # up for this tick (another one is predicting) and looks again on the next.
     try:
-        with hold_copy(path, wait_seconds=0):
+        with hold_copy(path, wait_seconds=PREDICT_WAIT_SECONDS):
             return _predict_due(sessions, path)
     except CopyBusy:
         return 0
