@@ -22,6 +22,7 @@ from patron.core.clock import utcnow
 from patron.core.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
 from patron.core.events import emit
 from patron.core.ids import fingerprint
+from patron.core.merchant_cache import MERCHANT_CACHE, merchant_version
 from patron.core.money import check_order_amount
 from patron.members.funnel import recompute_funnel
 from patron.members.models import IdentityKind, Member
@@ -39,7 +40,7 @@ from patron.orders.schemas import (
 )
 from patron.programs.purchase import on_order_recorded
 from patron.programs.refunds import RefundOutcome, on_refund
-from patron.tenancy.models import Merchant, Store
+from patron.tenancy.shop import ShopStore, find_store, shop
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
 
@@ -120,6 +121,36 @@ def upcoming_releases(
     )
 
 
+@dataclass(frozen=True)
+class CatalogueItem:
+    """A product as a quote or an order line reads it (cached: ADR 0900)."""
+
+    sku: str
+    name: str
+    category: str | None
+    price_minor: int
+    release_at: datetime | None
+
+
+def catalogue(session: Session, merchant_id: int, skus: Sequence[str]) -> dict[str, CatalogueItem]:
+    """The products of these skus (unknown skus left out), from the merchant cache while the
+    merchant's set-up version holds; the skus not held yet read in one statement."""
+
+    def load(missing: set[str]) -> dict[str, CatalogueItem]:
+        rows = session.execute(
+            select(
+                Product.sku, Product.name, Product.category, Product.price_minor, Product.release_at
+            ).where(Product.merchant_id == merchant_id, Product.sku.in_(missing))
+        ).all()
+        return {r.sku: CatalogueItem(*r) for r in rows}
+
+    if not skus:
+        return {}
+    version = merchant_version(session, merchant_id)
+    held = MERCHANT_CACHE.keyed(merchant_id, version, "catalogue", skus, load)
+    return {sku: item for sku, item in held.items() if item is not None}
+
+
 def products_by_sku(session: Session, merchant_id: int, skus: Sequence[str]) -> dict[str, Product]:
     if not skus:
         return {}
@@ -147,18 +178,8 @@ def split_by_weight(amount: int, weights: Sequence[int]) -> list[int]:
 # --- orders -----------------------------------------------------------------------------------
 
 
-def _resolve_store(session: Session, merchant_id: int, data: OrderCreate) -> Store | None:
-    if data.store_id is not None:
-        store = session.get(Store, data.store_id)
-    elif data.store_code is not None:
-        store = session.scalar(
-            select(Store).where(Store.merchant_id == merchant_id, Store.code == data.store_code)
-        )
-    else:
-        return None
-    if store is None or store.merchant_id != merchant_id:
-        raise NotFound("store not found", code="store_not_found")
-    return store
+def _resolve_store(session: Session, merchant_id: int, data: OrderCreate) -> ShopStore | None:
+    return find_store(session, merchant_id, data.store_id, data.store_code)
 
 
 def resolve_customer(session: Session, merchant_id: int, ref: CustomerRef) -> Member:
@@ -217,10 +238,10 @@ def _build_lines(session: Session, merchant_id: int, data: OrderCreate) -> list[
         for ln in data.lines
         if ln.sku and (ln.name is None or ln.unit_price_minor is None or ln.category is None)
     ]
-    catalogue = products_by_sku(session, merchant_id, fill)
+    known = catalogue(session, merchant_id, fill)
     lines = []
     for no, ln in enumerate(data.lines, start=1):
-        product = catalogue.get(ln.sku) if ln.sku else None
+        product = known.get(ln.sku) if ln.sku else None
         name = ln.name or (product.name if product else None)
         price = (
             ln.unit_price_minor
@@ -268,8 +289,7 @@ def create_order(session: Session, merchant_id: int, data: OrderCreate) -> tuple
         )
     if placed_at > now + FUTURE_TOLERANCE:
         raise InvalidInput("placed_at is in the future", code="order_in_future")
-    merchant = session.get(Merchant, merchant_id)
-    assert merchant is not None
+    currency = shop(session, merchant_id).currency
     store = _resolve_store(session, merchant_id, data)
     lines = _build_lines(session, merchant_id, data)
     subtotal = sum(ln["total_minor"] for ln in lines)
@@ -290,7 +310,7 @@ def create_order(session: Session, merchant_id: int, data: OrderCreate) -> tuple
         channel=store.channel if store else "online",
         status=OrderStatus.COMPLETED.value,
         placed_at=placed_at,
-        currency=merchant.currency,
+        currency=currency,
         subtotal_minor=subtotal,
         discount_minor=data.discount_minor,
         total_minor=subtotal - data.discount_minor,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +23,7 @@ from patron.ledger.service import Asset, EntryInfo, Leg
 from patron.ledger.words import Words
 from patron.programs import stored_value, tiers
 from patron.programs.calendar import expiry_at
+from patron.programs.config import Tier
 from patron.programs.context import Programs, current_tier, earn_context, load_programs
 from patron.programs.earning import Earning, EarnLine, earn_growth
 from patron.programs.earning import earn_points as compute_points
@@ -59,9 +60,12 @@ def compute_earning(
     store_code: str | None,
     lines: Sequence[EarnLine],
     cash_share: Fraction,
+    tier: Tier | Literal["unread"] | None = "unread",
 ) -> Earning:
-    """Points and growth these lines earn (no writes): the one formula quote and commit use."""
-    tier = current_tier(session, programs, merchant_id, member_id)
+    """Points and growth these lines earn (no writes): the one formula quote and commit use.
+    ``tier``: the member's tier when the caller read it already."""
+    if tier == "unread":
+        tier = current_tier(session, programs, merchant_id, member_id)
     out = Earning(0, 0)
     if programs.points is not None:
         ctx = earn_context(session, programs, merchant_id, member_id, tier, store_code, cash_share)
@@ -134,6 +138,7 @@ def settle_order(
     ``earning``: what checkout's quote computed for this order in the same transaction (same
     rules, lines and payments), so it is not computed a second time."""
     merchant_id, member_id = order.merchant_id, order.member_id
+    given_programs = programs is not None
     programs = programs or load_programs(session, merchant_id, order.placed_at)
     total = order.total_minor
     cash = total - payments.non_cash_minor
@@ -212,7 +217,11 @@ def settle_order(
     session.add(row)
     session.flush()
     if earning.growth:
-        tiers.reevaluate(session, merchant_id, member_id, f"order {order.external_id}")
+        # Programs given by the caller are the ones in force now (checkout sells now).
+        now_in_force = (programs.tiers, programs.zone) if given_programs else None
+        tiers.reevaluate(
+            session, merchant_id, member_id, f"order {order.external_id}", now_in_force
+        )
     return row
 
 
