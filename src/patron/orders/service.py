@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from patron.core.clock import utcnow
+from patron.core.db import in_all_or_nothing, savepoint
 from patron.core.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
 from patron.core.events import emit
 from patron.core.ids import fingerprint
@@ -38,8 +39,7 @@ from patron.orders.schemas import (
     ProductUpdate,
     RefundCreate,
 )
-from patron.programs.purchase import on_order_recorded
-from patron.programs.refunds import RefundOutcome, on_refund
+from patron.orders.settlement import RefundOutcome, settle_recorded, settle_refunded
 from patron.tenancy.shop import ShopStore, find_store, shop
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
@@ -276,11 +276,33 @@ def _build_lines(session: Session, merchant_id: int, data: OrderCreate) -> list[
 
 
 def create_order(session: Session, merchant_id: int, data: OrderCreate) -> tuple[Order, bool]:
-    """Record a purchase. Returns ``(order, created)``; ``created`` is False for a replay."""
+    """Record a purchase, settled by the registered settlers (the programs: points, growth).
+    Returns ``(order, created)``; ``created`` is False for a replay."""
+    recorded = record_order(session, merchant_id, data)
+    return recorded.order, recorded.created
+
+
+@dataclass(frozen=True)
+class RecordedOrder:
+    """An order and its lines as written (``lines`` empty for a replay)."""
+
+    order: Order
+    created: bool
+    lines: list[OrderLine] = field(default_factory=list)
+
+
+def record_order(
+    session: Session, merchant_id: int, data: OrderCreate, *, settle: bool = True
+) -> RecordedOrder:
+    """Record a purchase (see :func:`create_order`). ``settle=False``: the caller settles the
+    member's payments and earnings itself (checkout, which knows how the member paid)."""
     body_hash = fingerprint(data.model_dump(mode="json"))
-    existing = _existing_order(session, merchant_id, data.external_id, body_hash)
+    # Inside all_or_nothing (a checkout commit) an order id already taken is refused at the
+    # INSERT below, with no read before it and no savepoint around it (ADR 0900).
+    whole = in_all_or_nothing(session)
+    existing = None if whole else _existing_order(session, merchant_id, data.external_id, body_hash)
     if existing is not None:
-        return existing, False
+        return RecordedOrder(existing, False)
     now = utcnow(session)
     placed_at = data.placed_at or now
     if placed_at.tzinfo is None:
@@ -321,14 +343,18 @@ def create_order(session: Session, merchant_id: int, data: OrderCreate) -> tuple
     )
     # Claim the order id first: concurrent repeats wait on the unique index, then replay.
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(order)
             session.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
+        if whole:
+            raise Conflict(
+                f"order {data.external_id!r} was already recorded", code="order_already_recorded"
+            ) from exc
         replay = _existing_order(session, merchant_id, data.external_id, body_hash)
         if replay is None:
             raise
-        return replay, False
+        return RecordedOrder(replay, False)
     if data.customer is not None:
         member = _order_member(session, merchant_id, data)
         order.member_id = member.id if member else None
@@ -336,11 +362,12 @@ def create_order(session: Session, merchant_id: int, data: OrderCreate) -> tuple
     session.add_all(line_rows)
     session.flush()
     if member is not None:
-        on_order_recorded(session, order, line_rows)
+        if settle:
+            settle_recorded(session, order, line_rows)
         _count_purchase(session, member.id, order)
         recompute_funnel(session, merchant_id, [member.id], f"order {order.external_id}")
     emit(session, merchant_id, "order.created", order_payload(order, lines), subject_id=order.id)
-    return order, True
+    return RecordedOrder(order, True, line_rows)
 
 
 def _order_member(session: Session, merchant_id: int, data: OrderCreate) -> Member | None:
@@ -587,7 +614,7 @@ def record_refund(
     session.flush()
     outcome = RefundOutcome(cash_minor=refund.amount_minor)
     if order.member_id is not None:
-        outcome = on_refund(session, order, refund, list(lines.values()))
+        outcome = settle_refunded(session, order, refund, list(lines.values()))
         refresh_member_summary(session, merchant_id, [order.member_id])
         recompute_funnel(session, merchant_id, [order.member_id], f"refund {refund.external_id}")
     emit(

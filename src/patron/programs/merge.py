@@ -13,7 +13,7 @@ from patron.core.clock import utcnow
 from patron.members.merge import STAGE_AFTER, STAGE_PROGRAMS, register_merge_hook
 from patron.programs.models import OrderPayment, TierChange, TopUp
 from patron.programs.rules import tiers_rule
-from patron.programs.tiers import _rank, member_tier, reevaluate
+from patron.programs.tiers import member_tier, reevaluate, tier_rank
 
 
 def _repoint(session: Session, model: type, merchant_id: int, keep_id: int, gone_id: int) -> None:
@@ -37,12 +37,12 @@ def _merge_tier(session: Session, merchant_id: int, keep_id: int, gone_id: int) 
     rule = tiers_rule(session, merchant_id, utcnow(session))
     if rule is not None:
         cfg = rule.config
-        if _rank(cfg, gone.tier_code) > _rank(cfg, keep.tier_code):
+        if tier_rank(cfg, gone.tier_code) > tier_rank(cfg, keep.tier_code):
             keep.tier_code, keep.since = gone.tier_code, gone.since
         # Neither record is demoted by the merge: the higher tier is kept until the next
         # evaluation, as an evaluation would have kept it.
         floors = (keep.floor_code, gone.floor_code, keep.tier_code)
-        keep.floor_code = max(floors, key=lambda code: _rank(cfg, code))
+        keep.floor_code = max(floors, key=lambda code: tier_rank(cfg, code))
     session.delete(gone)
     session.flush()
 

@@ -1,9 +1,9 @@
 """A member's purchase through the programs: spend what paid for it, earn points and growth,
 update the tier; and a refund reverses it by the lines refunded (ADR 0353).
 
-Orders call :func:`on_order_recorded` and :func:`on_refund` (the layering is
-ledger ← programs ← orders); checkout settles its own orders with :func:`settle_order` and
-marks them so the order hook does not earn twice.
+Orders know no programs: :mod:`patron.programs.settlement` registers :func:`on_order_recorded`
+and :func:`on_refund` with them (ADR 0901); checkout records its orders unsettled and settles
+them itself with :func:`settle_order` (with the payments its quote chose).
 """
 
 from __future__ import annotations
@@ -34,10 +34,6 @@ GROWTH_ISSUED = "growth_issued"
 # Reason codes of the one entry a purchase posts and of the one entry each refund posts.
 PURCHASE = "purchase"
 PURCHASE_REFUNDED = "purchase_refunded"
-# session.info key: the external id of the order checkout is settling itself.
-CHECKOUT_ORDER = "patron.checkout_order"
-# session.info key: the lines of that order as just written (checkout need not read them back).
-CHECKOUT_LINES = "patron.checkout_lines"
 
 
 @dataclass(frozen=True)
@@ -227,10 +223,7 @@ def settle_order(
 
 def on_order_recorded(session: Session, order: Any, lines: Sequence[Any]) -> OrderPayment | None:
     """An order recorded through the orders API earns points and growth for its member
-    (paid in cash: no redemptions). Orders that checkout settles itself are skipped."""
-    if session.info.get(CHECKOUT_ORDER) == order.external_id:
-        session.info[CHECKOUT_LINES] = list(lines)
-        return None
+    (paid in cash: no redemptions)."""
     if order.member_id is None:
         return None
     return settle_order(session, order, lines, Payments(), actor="orders")

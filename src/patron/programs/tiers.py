@@ -59,13 +59,14 @@ def qualifying_tier(cfg: TiersConfig, growth: int) -> Tier:
     return reached[-1] if reached else cfg.tiers[0]
 
 
-def _rank(cfg: TiersConfig, code: str | None) -> int:
+def tier_rank(cfg: TiersConfig, code: str | None) -> int:
+    """The tier's place in the ladder (0: the entry tier; an unknown code counts as 0)."""
     codes = [t.code for t in cfg.tiers]
     return codes.index(code) if code in codes else 0
 
 
 def tier_of(cfg: TiersConfig, code: str | None) -> Tier:
-    return cfg.tiers[_rank(cfg, code)]
+    return cfg.tiers[tier_rank(cfg, code)]
 
 
 _TIER_ROWS = "patron.member_tiers"  # session.info: (merchant, member) -> MemberTier found
@@ -127,7 +128,9 @@ def _change(
             changed_at=now,
         )
     )
-    direction = "up" if _rank(rule.config, to.code) > _rank(rule.config, row.tier_code) else "down"
+    direction = (
+        "up" if tier_rank(rule.config, to.code) > tier_rank(rule.config, row.tier_code) else "down"
+    )
     emit(
         session,
         row.merchant_id,
@@ -179,7 +182,7 @@ def reevaluate(
         )
         session.add(row)
         session.flush()
-    if _rank(cfg, row.floor_code) > _rank(cfg, target.code):
+    if tier_rank(cfg, row.floor_code) > tier_rank(cfg, target.code):
         target = tier_of(cfg, row.floor_code)
     if target.code != row.tier_code:
         _change(session, row, target, reason, growth, rule)

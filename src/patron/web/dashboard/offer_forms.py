@@ -28,7 +28,7 @@ from starlette.datastructures import FormData
 from patron.core.errors import InvalidInput, PatronError
 from patron.web.dashboard import program_fields
 from patron.web.dashboard.program_forms import Field, Section
-from patron.web.dashboard.programs import _effective_from, service_message
+from patron.web.dashboard.programs import effective_from_input, service_message
 from patron.web.i18n import N_
 from patron.web.rendering import flash, translate
 
@@ -339,7 +339,7 @@ def _read_one(f: Field, form: FormData, digits: int, timezone: str) -> Any:
         return text or None
     if f.kind == "datetime":
         try:
-            return _effective_from(text, timezone)
+            return effective_from_input(text, timezone)
         except InvalidInput as exc:
             raise program_fields.Unreadable(N_("Enter a date and time.")) from exc
     if f.kind == "coupon":

@@ -213,7 +213,7 @@ async def submitted_form(request: Request) -> FormData:
     return await request.form()
 
 
-def _effective_from(text: str, timezone: str) -> datetime | None:
+def effective_from_input(text: str, timezone: str) -> datetime | None:
     """The datetime-local input, read in the shop's time zone (blank: now)."""
     if not text.strip():
         return None
@@ -240,7 +240,7 @@ def save(
     parsed = fields.read_form(which, raw, exponent(staff.merchant.currency))
     errors = {loc: translate(request, msg) for loc, msg in parsed.errors.items()}
     try:
-        when = _effective_from(when_text, staff.merchant.timezone)
+        when = effective_from_input(when_text, staff.merchant.timezone)
     except InvalidInput:
         errors["effective_from"] = translate(request, "Enter a date and time.")
     if not errors:
