@@ -493,9 +493,13 @@ def measure(url: str, clients: int, n: int, rounds: int, database: str | None) -
 
         def http_commit(i: int, k: int, r: int) -> None:
             key = {"Idempotency-Key": f"{tag}h{r}-{i}-{k}"}
-            got = http[i].post(
-                "/api/v1/checkout/commit", json=request(shop.members[i]), headers=headers | key
-            )
+            for _attempt in range(50):  # a till retries a 503 (admission control, ADR 0040)
+                got = http[i].post(
+                    "/api/v1/checkout/commit", json=request(shop.members[i]), headers=headers | key
+                )
+                if got.status_code != 503:
+                    break
+                time.sleep(0.05)
             assert got.status_code == 201, got.text
 
         def http_no_op(i: int, k: int) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -25,7 +25,12 @@ from patron.core.events import emit
 from patron.core.ids import fingerprint
 from patron.core.merchant_cache import MERCHANT_CACHE, merchant_version
 from patron.core.money import check_order_amount
-from patron.members.funnel import recompute_funnel
+from patron.members.funnel import (
+    COUNTED_STATUSES,
+    recent_orders_since,
+    recompute_funnel,
+    recompute_funnel_of,
+)
 from patron.members.models import IdentityKind, Member
 from patron.members.normalize import normalize_email, normalize_phone
 from patron.members.schemas import ExternalId, MemberCreate
@@ -364,8 +369,7 @@ def record_order(
     if member is not None:
         if settle:
             settle_recorded(session, order, line_rows)
-        _count_purchase(session, member.id, order)
-        recompute_funnel(session, merchant_id, [member.id], f"order {order.external_id}")
+        _count_purchase(session, merchant_id, member.id, order)
     emit(session, merchant_id, "order.created", order_payload(order, lines), subject_id=order.id)
     return RecordedOrder(order, True, line_rows)
 
@@ -399,9 +403,21 @@ def _existing_order(
     return order
 
 
-def _count_purchase(session: Session, member_id: int, order: Order) -> None:
+def _count_purchase(session: Session, merchant_id: int, member_id: int, order: Order) -> None:
+    """Count the order in the member's totals and move the member along the funnel: one
+    statement reads back what the funnel needs (issue 12)."""
     at = order.placed_at
-    session.execute(
+    recent = (
+        select(func.count())
+        .where(
+            Order.merchant_id == merchant_id,
+            Order.member_id == member_id,
+            Order.placed_at >= recent_orders_since(utcnow(session)),
+            Order.status.in_(COUNTED_STATUSES),
+        )
+        .scalar_subquery()
+    )
+    row = session.execute(
         update(Member)
         .where(Member.id == member_id)
         .values(
@@ -416,13 +432,22 @@ def _count_purchase(session: Session, member_id: int, order: Order) -> None:
                 else_=Member.last_order_at,
             ),
         )
+        .returning(
+            Member.id,
+            Member.registered_at,
+            Member.orders_count,
+            Member.engagement_score,
+            Member.funnel_stage,
+            recent,
+        )
         .execution_options(synchronize_session=False)
-    )
+    ).one()
     # Only the counted columns of this member changed: expiring everything would make the rest
     # of the transaction (checkout) read the order, member and lots it just wrote again.
     loaded = session.identity_map.get(identity_key(Member, member_id))
     if loaded is not None:
         session.expire(loaded, list(_COUNTED))
+    recompute_funnel_of(session, merchant_id, row[:5], int(row[5]), f"order {order.external_id}")
 
 
 _COUNTED = ("orders_count", "total_spent_minor", "first_order_at", "last_order_at")
