@@ -1,30 +1,36 @@
-"""Committed purchases per second (quote + commit) through the service layer and through HTTP,
-beside the raw database executing the same statements, in the same run.
+"""Checkout against the strongest baselines, in one run, interleaved (issue 12).
 
     python -m bench.checkout [--size PURCHASES_PER_CLIENT] [--clients 1,8]
-                             [--backends sqlite,postgresql] [--profile] [--processes]
+                             [--backends sqlite,postgresql] [--rounds 3] [--profile]
 
-A purchase is what a till does: a quote (read-only transaction), then a commit with an
-idempotency key (one write transaction): two lines from the catalogue, 100 points and 10.00 of
-stored value paying part of it, the rest cash; it earns points (pending for the return window)
-and growth. Every client has its own member; all share the merchant's accounts, as in a shop.
+A purchase is what a till does: two lines from the catalogue, 100 points and 10.00 of stored
+value paying part of it, the rest cash; it earns points (pending for the return window) and
+growth. Every client has its own member; all share the merchant's accounts, as in a shop.
 
-The raw figure replays the SQL one purchase through the service layer actually sent (captured
-with a SQLAlchemy ``before_cursor_execute`` listener: every statement with its parameters, the
-quote's and the commit's), straight to sqlite3 / psycopg, with the ids each INSERT … RETURNING
-produced mapped to the new rows' ids and the purchase's key made unique. ``--profile`` prints the
-statements per purchase by kind and a cProfile of the service-layer purchase.
+Contenders, each run ``--rounds`` times in turn with ``size / rounds`` purchases per client:
+- **patron commit**: ``checkout.commit`` through the service layer (one write transaction);
+- **patron quote+commit**: the quote (read transaction) then the commit, as a till does;
+- **plain SQL**: the least a purchase must write, by hand (``bench/checkout_sql/``): the
+  idempotency row, the order, the member's accounts, the merchant's accounts, a journal entry,
+  its postings, an outbox event — 7 statements and a commit, on psycopg / sqlite3 directly;
+- **plain function** (PostgreSQL): the same 7 statements as one PL/pgSQL call;
+- **HTTP commit** and **HTTP no-op**: the commit endpoint and an endpoint that does nothing,
+  served by the same app on the same uvicorn server; then the commit endpoint paced at half its
+  measured rate, for the p99 latency.
 
-Clients are threads of this process by default; ``--processes`` forks one process per client
-for both the service layer and the raw replay (as ``patron serve --workers N`` serves several
-tills from several processes; ADR 0375), without the HTTP column.
+CPU per purchase: this process's CPU (``time.process_time``, every thread) plus, on
+PostgreSQL, the CPU of the database's backends (``/proc/<pid>/stat`` of the processes serving
+the benchmark's database), divided by the purchases. ``--profile`` prints the statements of one
+commit and one quote, and a cProfile of commits.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
-import multiprocessing
+import hashlib
+import json
+import os
 import pstats
 import re
 import sqlite3
@@ -32,17 +38,16 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
-from sqlalchemy import JSON, Engine, event, text
+from fastapi import Body
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 from tests.live import live_server
 
@@ -50,7 +55,7 @@ from patron.app import create_app
 from patron.checkout import service as checkout
 from patron.checkout.schemas import CommitRequest, QuoteRequest
 from patron.core.config import Settings
-from patron.core.db import Base, make_engine, make_session_factory, transaction
+from patron.core.db import make_engine, make_session_factory, transaction
 from patron.core.migrate import upgrade
 from patron.ledger import service as ledger
 from patron.members.models import Member
@@ -60,6 +65,8 @@ from patron.programs import stored_value
 from patron.programs.config import Kind
 from patron.programs.rules import put_rule
 from patron.tenancy import service as tenancy
+
+SQL_DIR = Path(__file__).parent / "checkout_sql"
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 MEMBER_IDS = 900_000_001
@@ -134,7 +141,6 @@ def setup(url: str, clients: int) -> Shop:
             ledger.earn_points(s, m, member_id, 10**7, info)
             stored_value.top_up(s, m, member_id, 10**9, f"top-{member_id}", "bench")
     reads = make_session_factory(engine, read_only=True)
-    spread_ids(engine)
     return Shop(engine, sessions, reads, m, member_ids, clerk_key)
 
 
@@ -160,270 +166,206 @@ def purchase(shop: Shop, member_id: int, key: str) -> None:
         assert not out.replayed
 
 
-# --- capturing the SQL of one purchase ------------------------------------------------------
+def commit_only(shop: Shop, member_id: int, key: str) -> None:
+    """The commit alone (its quote recomputed inside, as the endpoint does)."""
+    body = request(member_id)
+    with transaction(shop.sessions) as s:
+        out = checkout.commit(
+            s, shop.merchant_id, CommitRequest.model_validate(body), key, "bench", SECRET
+        )
+        assert not out.replayed
 
 
-COMMIT = "<commit>"
-
-
-@dataclass
-class Captured:
-    statements: list[tuple[str, Any, bool]] = field(default_factory=list)
+# --- counting statements --------------------------------------------------------------------
 
 
 @contextmanager
-def capture(engine: Engine) -> Iterator[Captured]:
-    got = Captured()
+def counting(engine: Engine) -> Iterator[list[str]]:
+    """Every statement sent (BEGIN left out: PostgreSQL's is implicit) and "COMMIT"s."""
+    got: list[str] = []
 
-    def listener(
-        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
-    ) -> None:
-        got.statements.append((statement, params, many))
+    def statement(_c: Any, _cur: Any, sql: str, *_a: Any) -> None:
+        if not sql.startswith("BEGIN"):
+            got.append(sql)
 
-    def committed(conn: Any) -> None:
-        got.statements.append((COMMIT, None, False))
+    def committed(_c: Any) -> None:
+        got.append("COMMIT")
 
-    event.listen(engine, "before_cursor_execute", listener)
+    event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "commit", committed)
     try:
         yield got
     finally:
-        event.remove(engine, "before_cursor_execute", listener)
+        event.remove(engine, "before_cursor_execute", statement)
         event.remove(engine, "commit", committed)
 
 
 def kind_of(statement: str) -> str:
-    if statement == COMMIT:
-        return "COMMIT"
     words = statement.split()
     head = words[0].upper()
-    if head == "WITH":  # a CTE then the statement proper: name that
-        m = re.search(r"\)\s+(UPDATE|INSERT INTO|DELETE FROM|SELECT)\s+(\w+)", statement, re.I)
-        if m:
-            verb = m.group(1).split()[0].upper()
-            return f"{verb} {m.group(2)} (WITH)"
     if head in {"INSERT", "DELETE"}:
         return f"{head} {words[2]}"
     if head == "UPDATE":
         return f"UPDATE {words[1]}"
-    if head == "SELECT":
-        m = re.search(r"\bFROM\s+(\w+)", statement, re.I)
-        return f"SELECT {m.group(1) if m else '?'}"
+    if head == "SELECT" and " FROM " in statement.upper():
+        return "SELECT " + statement.upper().split(" FROM ", 1)[1].split()[0].lower()
     return head
 
 
-_INSERT = re.compile(r"^\s*INSERT INTO (\w+)", re.I)
+# --- the plain purchase -----------------------------------------------------------------------
 
 
-def id_tables() -> list[str]:
-    import patron.models  # noqa: F401  (every table registered on the metadata)
-
-    return [t.name for t in Base.metadata.sorted_tables if "id" in t.c]
-
-
-def max_ids(engine: Engine) -> dict[str, int]:
-    with engine.connect() as conn:
-        return {
-            name: int(conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {name}")).scalar_one())
-            for name in id_tables()
-        }
-
-
-def spread_ids(engine: Engine) -> None:
-    """Give every table its own id range (table k: from k * 10**7), so an id in the captured
-    SQL names one row of one table. PostgreSQL: move the sequences. SQLite (next id = largest
-    + 1): a placeholder row at the range start, written with foreign keys off, under merchant 0
-    so no query of the shop ever sees it."""
-    tables = [t for t in Base.metadata.sorted_tables if "id" in t.c]
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            # Never backwards: a second shop in the same database (1 client, then 8) would
-            # otherwise hand out the ids of the first shop's rows again.
-            for k, t in enumerate(tables, start=1):
-                conn.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{t.name}', 'id'), "
-                        f"greatest({k * 10**7}, (SELECT coalesce(max(id), 0) FROM {t.name})))"
-                    )
-                )
-            return
-    raw = sqlite3.connect(engine.url.database or "", isolation_level=None)
-    raw.execute("PRAGMA foreign_keys=OFF")
-    raw.execute("PRAGMA ignore_check_constraints=ON")
-    raw.execute("BEGIN IMMEDIATE")
-    for k, t in enumerate(tables, start=1):
-        row = {"id": k * 10**7}
-        for c in t.c:
-            if c.name != "id" and (not c.nullable or c.name == "merchant_id"):
-                row[c.name] = _placeholder(c, t.name)
-        marks = ", ".join("?" for _ in row)
-        raw.execute(
-            f"INSERT OR IGNORE INTO {t.name} ({', '.join(row)}) VALUES ({marks})",
-            list(row.values()),
+def _statements(name: str, dialect: str) -> list[str]:
+    sql = (SQL_DIR / name).read_text()
+    if dialect == "sqlite":
+        sql = sql.replace(
+            "bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", "integer PRIMARY KEY"
         )
-    raw.execute("COMMIT")
-    raw.close()
+    body = "\n".join(ln for ln in sql.splitlines() if not ln.startswith("--"))
+    return [s.strip() for s in body.split("\n;\n") if s.strip()]
 
 
-def _placeholder(column: Any, table: str) -> Any:
-    if column.name == "merchant_id":
-        return 0
-    if isinstance(column.type, JSON):
-        return "{}"
-    try:
-        kind = column.type.python_type
-    except NotImplementedError:  # JSON
-        return "{}"
-    if kind is bool:
-        return 0
-    if kind is int:  # satisfies "positive" checks and "remaining <= amount" alike
-        return 1
-    if kind is str:
-        return f"~{table}.{column.name}"
-    if kind in (dict, list):
-        return "{}"
-    if kind is date:
-        return "2000-01-01"
-    return "2000-01-01 00:00:00.000000"
+# The seven statements of bench/checkout_sql/purchase.pgbench, with parameters.
+PLAIN = [
+    "INSERT INTO plain_idempotency VALUES (:m, :k, :f) ON CONFLICT DO NOTHING RETURNING 1",
+    "INSERT INTO plain_orders (merchant_id, member_id, external_id, total_minor) "
+    "VALUES (:m, :mem, :k, :total) RETURNING id",
+    "UPDATE plain_accounts SET balance = balance + CASE id WHEN :points THEN :earn - :spend "
+    "ELSE :earn END WHERE id IN (:points, :growth) AND balance >= :spend",
+    "UPDATE plain_accounts SET balance = balance + CASE id WHEN :redeemed THEN :spend "
+    "ELSE -2 * :earn END WHERE id IN (:redeemed, :issued)",
+    "INSERT INTO plain_entries (merchant_id, reason, order_id) VALUES (:m, 'purchase', :o) "
+    "RETURNING id",
+    "INSERT INTO plain_postings (merchant_id, entry_id, account_id, amount) VALUES "
+    "(:m, :e, :points, :earn - :spend), (:m, :e, :growth, :earn), (:m, :e, :redeemed, :spend), "
+    "(:m, :e, :issued, -2 * :earn)",
+    "INSERT INTO plain_outbox (merchant_id, type, payload) VALUES (:m, 'checkout.committed', :p)",
+]
+FUNCTION_CALL = (
+    "SELECT plain_purchase(:m, :mem, :k, :total, :spend, :earn, :points, :growth, :redeemed, "
+    ":issued)"
+)
 
 
-def inserted_ids(engine: Engine, got: Captured, before: dict[str, int]) -> dict[str, list[int]]:
-    """The ids the captured purchase's INSERTs produced, per table in order: the rows above
-    each table's highest id before the purchase (one writer, so ids are handed out in order)."""
-    tables = {m.group(1) for s, _p, _many in got.statements if (m := _INSERT.match(s))}
-    out: dict[str, list[int]] = {}
-    with engine.connect() as conn:
-        for table in tables:
-            rows = conn.execute(
-                text(f"SELECT id FROM {table} WHERE id > :b ORDER BY id"), {"b": before[table]}
-            )
-            out[table] = [r[0] for r in rows]
-    return out
+def _pyformat(sql: str) -> str:
+    return re.sub(r"(?<!:):([a-z]+)", r"%(\1)s", sql)
 
 
-class Replay:
-    """The captured statements, replayed on a raw driver connection for another member/key.
+class Plain:
+    """The plain purchase on a raw connection (psycopg or sqlite3)."""
 
-    ``got`` and ``twin`` are two consecutive purchases of the same member: a parameter that
-    differs between them and equals an id ``got`` inserted is that id, and is mapped to the id
-    the replay's own INSERT produced (a constant that happens to equal such an id — an account
-    id, a price — stays as it is)."""
-
-    def __init__(
-        self,
-        url: str,
-        got: Captured,
-        twin: Captured,
-        old_ids: dict[str, list[int]],
-        member_id: int,
-        tag: str,
-    ) -> None:
-        self.pg = url.startswith("postgresql")
-        self.url = url
-        self.got = got
-        self.old_ids = old_ids
-        self.member_id = member_id
-        self.tag = tag
-        same = len(twin.statements) == len(got.statements)
-        self.twins = (
-            [t[1] if same else None for t in twin.statements]
-            if same
-            else [None] * len(got.statements)
-        )
+    def __init__(self, url: str, sqlite_path: str | None) -> None:
+        self.url, self.sqlite_path = url, sqlite_path
+        self.dialect = "sqlite" if sqlite_path else "postgresql"
+        self.plain = PLAIN if sqlite_path else [_pyformat(s) for s in PLAIN]
+        self.call = _pyformat(FUNCTION_CALL)
 
     def connect(self) -> Any:
-        if self.pg:
-            return psycopg.connect(self.url.replace("postgresql+psycopg", "postgresql"))
-        conn = sqlite3.connect(
-            self.url.removeprefix("sqlite:///"),
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=30,
-        )
-        for pragma in (
-            "journal_mode=WAL",
-            "synchronous=NORMAL",
-            "foreign_keys=ON",
-            "busy_timeout=30000",
-        ):
-            conn.execute(f"PRAGMA {pragma}")
-        return conn
+        if self.sqlite_path:
+            conn = sqlite3.connect(self.sqlite_path, isolation_level=None, check_same_thread=False)
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000"):
+                conn.execute(f"PRAGMA {pragma}")
+            return conn
+        return psycopg.connect(self.url.replace("postgresql+psycopg", "postgresql"))
 
-    def _sub(self, value: Any, twin: Any, ids: dict[int, int], member_id: int, tag: str) -> Any:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int):
-            if value == self.member_id:
-                return member_id
-            return ids.get(value, value) if value != twin else value
-        if isinstance(value, str) and self.tag in value:
-            return value.replace(self.tag, tag)
-        return value
-
-    def _params(self, params: Any, twin: Any, ids: dict[int, int], member_id: int, tag: str) -> Any:
-        if isinstance(params, dict):
-            tw = twin if isinstance(twin, dict) else {}
-            return {
-                k: self._sub(v, tw.get(k, object()), ids, member_id, tag) for k, v in params.items()
-            }
-        if isinstance(params, (list, tuple)):
-            tw = (
-                twin
-                if isinstance(twin, (list, tuple)) and len(twin) == len(params)
-                else [object()] * len(params)
+    def install(self, clients: int) -> dict[int, dict[str, int]]:
+        """The tables (and function), the merchant's two accounts and each client's two."""
+        conn = self.connect()
+        for statement in _statements("schema.sql", self.dialect):
+            conn.execute(statement)
+        if self.dialect == "postgresql":
+            conn.execute(_statements("function.sql", self.dialect)[0])
+        ids: dict[int, dict[str, int]] = {}
+        add = "INSERT INTO plain_accounts (id, merchant_id, member_id, code, balance) VALUES "
+        conn.execute(add + "(3, 1, NULL, 'points_redeemed', 0), (4, 1, NULL, 'points_issued', 0)")
+        for i in range(clients):
+            points, growth = 10 + 2 * i, 11 + 2 * i
+            conn.execute(
+                add + f"({points}, 1, {i + 1}, 'points', {10**12}), ({growth}, 1, {i + 1}, "
+                f"'growth', {10**12})"
             )
-            if params and isinstance(params[0], (dict, list, tuple)):
-                return [
-                    self._params(p, t, ids, member_id, tag) for p, t in zip(params, tw, strict=True)
-                ]
-            return tuple(
-                self._sub(v, t, ids, member_id, tag) for v, t in zip(params, tw, strict=True)
-            )
-        return params
+            ids[i] = {"mem": i + 1, "points": points, "growth": growth, "redeemed": 3, "issued": 4}
+        conn.commit()
+        conn.close()
+        return ids
 
-    def run(self, conn: Any, member_id: int, tag: str) -> None:
+    def params(self, who: dict[str, int], key: str) -> dict[str, Any]:
+        f = hashlib.sha256(key.encode()).hexdigest()
+        return {"m": 1, "k": key, "f": f, "total": 29150, "spend": 100, "earn": 291, **who}
+
+    def purchase(self, conn: Any, who: dict[str, int], key: str) -> None:
+        p = self.params(who, key)
+        if self.dialect == "sqlite":
+            conn.execute("BEGIN IMMEDIATE")
+        cur = conn.cursor()
+        cur.execute(self.plain[0], p)
+        if cur.fetchone() is None:  # a replay: nothing more to write
+            conn.rollback()
+            return
+        p["o"] = cur.execute(self.plain[1], p).fetchone()[0]
+        if cur.execute(self.plain[2], p).rowcount != 2:
+            conn.rollback()
+            raise RuntimeError("insufficient balance")
+        cur.execute(self.plain[3], p)
+        p["e"] = cur.execute(self.plain[4], p).fetchone()[0]
+        cur.execute(self.plain[5], p)
+        cur.execute(self.plain[6], {**p, "p": json.dumps({"order_id": p["o"], "total": 29150})})
+        conn.commit()
+
+    def function(self, conn: Any, who: dict[str, int], key: str) -> None:
+        conn.execute(self.call, self.params(who, key)).fetchone()
+        conn.commit()
+
+
+# --- running and measuring ------------------------------------------------------------------
+
+
+def backend_cpu(database: str | None) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving ``database``."""
+    if database is None:
+        return 0.0
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
         try:
-            self._run(conn, member_id, tag)
-        except BaseException:
-            conn.rollback()  # never leave locks behind for the other clients
-            raise
-
-    def _run(self, conn: Any, member_id: int, tag: str) -> None:
-        ids: dict[int, int] = {}
-        queues = {t: list(v) for t, v in self.old_ids.items()}
-        for (statement, params, many), twin in zip(self.got.statements, self.twins, strict=True):
-            if statement == COMMIT:
-                conn.commit()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+            if not cmd.startswith(b"postgres: ") or f" {database} ".encode() not in cmd:
                 continue
-            p = self._params(params, twin, ids, member_id, tag)
-            rows = p if many and isinstance(p, list) else [p]
-            if many and isinstance(p, list):
-                cur = conn.cursor()
-                cur.executemany(statement, p)
-            else:
-                cur = conn.execute(statement, p)
-            m = _INSERT.match(statement)
-            if m:
-                old = queues.get(m.group(1), [])
-                if cur.description is not None:
-                    new = sorted(r[0] for r in cur.fetchall())
-                elif not self.pg and len(rows) == 1:
-                    new = [cur.lastrowid]
-                else:  # rows nobody refers to later (postings, allocations)
-                    del old[: len(rows)]
-                    continue
-                for n in new:
-                    if old:
-                        ids[old.pop(0)] = n
-            elif cur.description is not None:
-                cur.fetchall()
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except OSError:
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
 
 
-# --- running clients -----------------------------------------------------------------------
+@dataclass
+class Run:
+    purchases: int = 0
+    seconds: float = 0.0
+    client_cpu: float = 0.0
+    server_cpu: float = 0.0
+
+    def add(self, other: Run) -> None:
+        self.purchases += other.purchases
+        self.seconds += other.seconds
+        self.client_cpu += other.client_cpu
+        self.server_cpu += other.server_cpu
+
+    @property
+    def rate(self) -> float:
+        return self.purchases / self.seconds if self.seconds else float("nan")
+
+    def ms(self, cpu: float) -> float:
+        return 1000 * cpu / self.purchases if self.purchases else float("nan")
 
 
-def run_clients(clients: int, n: int, work: Callable[[int, int], None]) -> float:
-    """Purchases per second with ``clients`` threads doing ``n`` purchases each."""
+def run_clients(
+    clients: int, n: int, work: Callable[[int, int], None], database: str | None
+) -> Run:
+    """``clients`` threads doing ``n`` purchases each: wall time and CPU."""
     barrier = threading.Barrier(clients + 1)
     errors: list[BaseException] = []
 
@@ -438,103 +380,50 @@ def run_clients(clients: int, n: int, work: Callable[[int, int], None]) -> float
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
+    cpu, server = time.process_time(), backend_cpu(database)
     barrier.wait()
     started = time.perf_counter()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
+    run = Run(clients * n, elapsed, time.process_time() - cpu, backend_cpu(database) - server)
     if errors:
         raise errors[0]
-    return clients * n / elapsed
+    return run
 
 
-def run_processes(
-    clients: int, n: int, work: Callable[[int, int], None], before: Callable[[], None]
-) -> float:
-    """Purchases per second with ``clients`` forked processes doing ``n`` purchases each (as
-    several server processes would serve several tills). ``before`` runs first in each child
-    (drop connections inherited from the parent)."""
-    ctx = multiprocessing.get_context("fork")
-    barrier = ctx.Barrier(clients + 1)
-    failed = ctx.Value("i", 0)
+def paced_latencies(
+    clients: int, rate: float, seconds: float, work: Callable[[int, int], None]
+) -> list[float]:
+    """Each client sends at ``rate / clients`` per second for ``seconds``: every latency."""
+    latencies: list[float] = []
+    gap = clients / rate
+    count = max(1, int(seconds / gap))
 
-    def child(i: int) -> None:
-        before()
-        barrier.wait()
-        try:
-            for k in range(n):
-                work(i, k)
-        except BaseException:
-            with failed.get_lock():
-                failed.value += 1
-            raise
+    def client(i: int) -> None:
+        start = time.perf_counter() + i * gap / clients
+        for k in range(count):
+            wait = start + k * gap - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            t0 = time.perf_counter()
+            work(i, k)
+            latencies.append(time.perf_counter() - t0)
 
-    procs = [ctx.Process(target=child, args=(i,)) for i in range(clients)]
-    for p in procs:
-        p.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for p in procs:
-        p.join()
-    elapsed = time.perf_counter() - started
-    if failed.value or any(p.exitcode for p in procs):
-        raise RuntimeError(f"{failed.value} client process(es) failed")
-    return clients * n / elapsed
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies
 
 
-def http_purchase(client: httpx.Client, headers: dict[str, str], member_id: int, key: str) -> None:
-    body = request(member_id)
-    r = client.post("/api/v1/checkout/quote", json=body, headers=headers)
-    assert r.status_code == 200, r.text
-    r = client.post(
-        "/api/v1/checkout/commit", json=body, headers={**headers, "Idempotency-Key": key}
-    )
-    assert r.status_code == 201, r.text
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else float("nan")
 
 
-@dataclass
-class Figures:
-    service: float
-    http: float
-    raw: float
-    statements: int
-
-
-def capture_one(shop: Shop) -> tuple[Captured, Captured, dict[str, list[int]]]:
-    """The SQL of one purchase (and of the next one, to tell ids from constants)."""
-    purchase(shop, shop.members[0], "warm-up")  # the caches and accounts of a live shop
-    before = max_ids(shop.engine)
-    with capture(shop.engine) as got:
-        purchase(shop, shop.members[0], "CAPTURED-TAG")
-    old_ids = inserted_ids(shop.engine, got, before)
-    with capture(shop.engine) as twin:
-        purchase(shop, shop.members[0], "CAPTURED-TWIN")
-    return got, twin, old_ids
-
-
-def measure(url: str, clients: int, n: int, run: str, processes: bool = False) -> Figures:
-    shop = setup(url, clients)
-    got, twin, old_ids = capture_one(shop)
-    if processes:
-        replay = Replay(url, got, twin, old_ids, shop.members[0], "CAPTURED-TAG")
-        service = run_processes(
-            clients,
-            n,
-            lambda i, k: purchase(shop, shop.members[i], f"{run}s{i}-{k}"),
-            lambda: shop.engine.dispose(close=False),
-        )
-        conn: list[Any] = []
-        raw = run_processes(
-            clients,
-            n,
-            lambda i, k: replay.run(conn[0], shop.members[i], f"{run}r{i}-{k}"),
-            lambda: conn.append(replay.connect()),
-        )
-        shop.engine.dispose()
-        return Figures(service, float("nan"), raw, len(got.statements))
-    service = run_clients(
-        clients, n, lambda i, k: purchase(shop, shop.members[i], f"{run}s{i}-{k}")
-    )
+def http_app(shop: Shop, url: str) -> Any:
     settings = Settings(
         env="development",
         database_url=url,
@@ -543,30 +432,131 @@ def measure(url: str, clients: int, n: int, run: str, processes: bool = False) -
         log_json=False,
     )
     app = create_app(settings, engine=shop.engine, run_worker=False)
+
+    # Served the same way as the commit endpoint (a plain ``def`` in the thread pool, a JSON
+    # body parsed), doing nothing with it.
+    @app.post("/api/v1/bench/no-op", include_in_schema=False)
+    def no_op(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        return {}
+
+    return app
+
+
+# --- one backend, one number of clients -------------------------------------------------------
+
+
+@dataclass
+class Row:
+    name: str
+    statements: str
+    run: Run
+
+
+def statements_of(shop: Shop) -> tuple[int, int, list[str]]:
+    """Statements (with COMMIT) of one commit and of one quote, warm."""
+    member = shop.members[0]
+    purchase(shop, member, f"count-warm-{uuid.uuid4().hex[:6]}")
+    with counting(shop.engine) as committed:
+        commit_only(shop, member, f"count-{uuid.uuid4().hex[:6]}")
+    body = QuoteRequest.model_validate(request(member))
+    with counting(shop.engine) as quoted, transaction(shop.reads) as s:
+        checkout.quote(s, shop.merchant_id, body, SECRET)
+    return len(committed), len([q for q in quoted if q != "COMMIT"]), committed
+
+
+def measure(url: str, clients: int, n: int, rounds: int, database: str | None) -> list[Row]:
+    shop = setup(url, clients)
+    sqlite_path = url.removeprefix("sqlite:///") if url.startswith("sqlite") else None
+    plain = Plain(url, sqlite_path)
+    who = plain.install(clients)
+    commit_n, quote_n, _ = statements_of(shop)
+    tag = uuid.uuid4().hex[:6]
+    per = max(1, n // rounds)
+    conns = [plain.connect() for _ in range(clients)]
+    app = http_app(shop, url)
     headers = {"Authorization": f"Bearer {shop.clerk_key}"}
+    rows = {
+        name: Row(name, st, Run())
+        for name, st in [
+            ("patron commit", str(commit_n)),
+            ("patron quote+commit", f"{quote_n} + {commit_n}"),
+            ("plain SQL", "8"),
+            ("plain function", "2"),
+            ("HTTP commit", str(commit_n)),
+            ("HTTP no-op", "0"),
+        ]
+    }
+    if sqlite_path:
+        del rows["plain function"]
     with live_server(app) as base:
-        http_clients = [httpx.Client(base_url=base, timeout=60) for _ in range(clients)]
-        http = run_clients(
-            clients,
-            n,
-            lambda i, k: http_purchase(http_clients[i], headers, shop.members[i], f"{run}h{i}-{k}"),
+        http = [httpx.Client(base_url=base, timeout=60) for _ in range(clients)]
+
+        def http_commit(i: int, k: int, r: int) -> None:
+            key = {"Idempotency-Key": f"{tag}h{r}-{i}-{k}"}
+            for _attempt in range(50):  # a till retries a 503 (admission control, ADR 0040)
+                got = http[i].post(
+                    "/api/v1/checkout/commit", json=request(shop.members[i]), headers=headers | key
+                )
+                if got.status_code != 503:
+                    break
+                time.sleep(0.05)
+            assert got.status_code == 201, got.text
+
+        def http_no_op(i: int, k: int) -> None:
+            got = http[i].post(
+                "/api/v1/bench/no-op", json=request(shop.members[i]), headers=headers
+            )
+            assert got.status_code == 200, got.text
+
+        for r in range(rounds):
+            work: dict[str, Callable[[int, int], None]] = {
+                "patron commit": lambda i, k, r=r: commit_only(
+                    shop, shop.members[i], f"{tag}c{r}-{i}-{k}"
+                ),
+                "patron quote+commit": lambda i, k, r=r: purchase(
+                    shop, shop.members[i], f"{tag}q{r}-{i}-{k}"
+                ),
+                "plain SQL": lambda i, k, r=r: plain.purchase(
+                    conns[i], who[i], f"{tag}p{r}-{i}-{k}"
+                ),
+                "plain function": lambda i, k, r=r: plain.function(
+                    conns[i], who[i], f"{tag}f{r}-{i}-{k}"
+                ),
+                "HTTP commit": lambda i, k, r=r: http_commit(i, k, r),
+                "HTTP no-op": http_no_op,
+            }
+            if r == 0:  # warm every path (connections, compiled statements, caches) first
+                for name in rows:
+                    run_clients(clients, 1, lambda i, k, w=work[name]: w(i, 10**6 + k), None)
+            names = list(rows) if r % 2 == 0 else list(reversed(rows))
+            for name in names:
+                rows[name].run.add(run_clients(clients, per, work[name], database))
+        rate = rows["HTTP commit"].run.rate / 2
+        seconds = max(3.0, min(10.0, per * clients / max(rate, 0.1)))
+        latencies = paced_latencies(
+            clients, rate, seconds, lambda i, k: http_commit(i, k, 99 + int(time.time()))
         )
-        for c in http_clients:
+        for c in http:
             c.close()
-    replay = Replay(url, got, twin, old_ids, shop.members[0], "CAPTURED-TAG")
-    conns = [replay.connect() for _ in range(clients)]
-    raw = run_clients(
-        clients, n, lambda i, k: replay.run(conns[i], shop.members[i], f"{run}r{i}-{k}")
-    )
     for conn in conns:
         conn.close()
     shop.engine.dispose()
-    return Figures(service, http, raw, len(got.statements))
+    out = list(rows.values())
+    out.append(
+        Row(
+            f"HTTP commit paced at {rate:.1f}/s: p99 {1000 * p99(latencies):.0f} ms "
+            f"({len(latencies)} requests)",
+            "",
+            Run(),
+        )
+    )
+    return out
 
 
-def database(backend: str, tmp: Path) -> tuple[str, Callable[[], None]]:
+def database(backend: str, tmp: Path) -> tuple[str, str | None, Callable[[], None]]:
     if backend == "sqlite":
-        return f"sqlite:///{tmp / f'bench-checkout-{uuid.uuid4().hex[:6]}.db'}", lambda: None
+        path = tmp / f"bench-checkout-{uuid.uuid4().hex[:6]}.db"
+        return f"sqlite:///{path}", None, lambda: None
     name = f"patron_bench_checkout_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -575,23 +565,23 @@ def database(backend: str, tmp: Path) -> tuple[str, Callable[[], None]]:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", name, drop
 
 
 def profile(backend: str, tmp: Path, n: int) -> None:
-    url, drop = database(backend, tmp)
+    url, _name, drop = database(backend, tmp)
     try:
         shop = setup(url, 1)
-        got, _twin, _ids = capture_one(shop)
-        print(f"\n{backend}: {len(got.statements)} statements per purchase (quote + commit)")
-        for kind, count in Counter(kind_of(s) for s, _p, _m in got.statements).most_common():
-            print(f"  {count:3d}  {kind}")
+        commit_n, quote_n, committed = statements_of(shop)
+        print(f"\n{backend}: a commit sends {commit_n} statements, a quote {quote_n} (warm)")
+        for sql in committed:
+            print(f"  {kind_of(sql)}")
         prof = cProfile.Profile()
         prof.enable()
         for k in range(n):
-            purchase(shop, shop.members[0], f"prof-{k}")
+            commit_only(shop, shop.members[0], f"prof-{k}")
         prof.disable()
-        pstats.Stats(prof).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
         shop.engine.dispose()
     finally:
         drop()
@@ -599,41 +589,47 @@ def profile(backend: str, tmp: Path, n: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--size", type=int, default=20, help="purchases per client")
+    parser.add_argument("--size", type=int, default=30, help="purchases per client")
     parser.add_argument("--clients", default="1,8")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument(
-        "--processes",
-        action="store_true",
-        help="clients are forked processes (service and raw alike), not threads; no HTTP",
-    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.profile:
             for backend in args.backends.split(","):
                 profile(backend, Path(tmp), args.size)
             return
-        print(f"purchases per client: {args.size} (quote + commit each)\n")
         print(
-            "| backend | clients | statements | service (purchases/s) | HTTP (purchases/s) "
-            "| raw driver (purchases/s) | service / raw | HTTP / raw |"
+            f"purchases per client: {args.size} in {args.rounds} rounds; "
+            f"load average at the start: {os.getloadavg()[0]:.2f}\n"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        print(
+            "| backend | clients | what | statements | purchases/s | client CPU ms "
+            "| server CPU ms | CPU ms per purchase | × plain SQL |"
+        )
+        print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
         for backend in args.backends.split(","):
-            url, drop = database(backend, Path(tmp))
-            try:
-                for clients in (int(c) for c in args.clients.split(",")):
-                    f = measure(url, clients, args.size, f"c{clients}", args.processes)
-                    http = "—" if args.processes else f"{f.http:,.1f}"
-                    http_ratio = "—" if args.processes else f"{f.http / f.raw:.0%}"
+            for clients in (int(c) for c in args.clients.split(",")):
+                url, name, drop = database(backend, Path(tmp))
+                try:
+                    rows = measure(url, clients, args.size, args.rounds, name)
+                finally:
+                    drop()
+                base = next(r for r in rows if r.name == "plain SQL").run
+                base_cpu = base.ms(base.client_cpu + base.server_cpu)
+                for row in rows:
+                    run = row.run
+                    if not run.purchases:
+                        print(f"| {backend} | {clients} | {row.name} | | | | | | |")
+                        continue
+                    cpu = run.ms(run.client_cpu + run.server_cpu)
                     print(
-                        f"| {backend} | {clients} | {f.statements} | {f.service:,.1f} "
-                        f"| {http} | {f.raw:,.1f} | {f.service / f.raw:.0%} | {http_ratio} |",
+                        f"| {backend} | {clients} | {row.name} | {row.statements} "
+                        f"| {run.rate:,.1f} | {run.ms(run.client_cpu):.2f} "
+                        f"| {run.ms(run.server_cpu):.2f} | {cpu:.2f} | {cpu / base_cpu:.1f} |",
                         flush=True,
                     )
-            finally:
-                drop()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ PG = os.environ.get("PATRON_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432
 BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("bench.imports", ["--lines", "20000"], ["--lines", "1000000"]),
     ("bench.ledger", ["--size", "10"], ["--size", "200"]),
-    ("bench.checkout", ["--size", "10"], ["--size", "200"]),
+    ("bench.checkout", ["--size", "6", "--rounds", "2"], ["--size", "60"]),
     ("bench.coupons_bulk", ["--size", "5000", "--pg", PG], ["--size", "100000", "--pg", PG]),
     ("bench.webhooks", ["--size", "200", "--pg", PG], ["--size", "2000", "--pg", PG]),
     ("bench.load", ["--seconds", "5"], ["--seconds", "30"]),

@@ -5,6 +5,7 @@ One line per module: add yours here.
 
 import patron.analytics.models
 import patron.core.events
+import patron.core.merchant_cache
 import patron.coupons.models
 import patron.engagement.campaigns.models
 import patron.engagement.journeys.models

@@ -4,12 +4,13 @@ the commit are refused before anything is written."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from patron.checkout.schemas import QuoteRequest
 from patron.core.errors import BusinessRuleViolation
-from patron.orders.models import Product
+from patron.orders.service import CatalogueItem
 from patron.programs.context import Programs
 from patron.programs.early_access import early_access_refusal, is_unreleased
 
@@ -24,7 +25,7 @@ class EarlyAccessLine:
 
 
 def early_access_lines(
-    catalogue: dict[str, Product],
+    catalogue: Mapping[str, CatalogueItem],
     req: QuoteRequest,
     programs: Programs,
     is_member: bool,

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 import segno
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from patron.checkout.schemas import QuoteRequest
 from patron.core.config import get_settings
+from patron.core.db import UTCDateTime
 from patron.core.errors import InvalidInput, NotFound
+from patron.core.merchant_cache import saw_version
+from patron.ledger.models import Asset
+from patron.ledger.queries import MemberBalances
 from patron.members.models import IdentityKind, Member
 from patron.members.normalize import normalize_phone
 from patron.members.service import find_by_identity, get_member, phone_region
@@ -63,3 +71,57 @@ def find_member(
     if member.merged_into_id is not None:
         member = get_member(session, merchant_id, member.merged_into_id)
     return member
+
+
+@dataclass(frozen=True)
+class MemberState:
+    """What a quote needs to know of the member besides the cart, read in one statement: the
+    merchant's set-up version (ADR 0900), the member's tier code and every balance."""
+
+    version: int
+    tier_code: str | None
+    balances: MemberBalances
+
+
+_STATE = text(
+    "SELECT 'v' AS k, NULL AS code, version AS n FROM merchant_versions WHERE merchant_id = :m "
+    "UNION ALL SELECT 't', tier_code, NULL FROM member_tiers "
+    "WHERE merchant_id = :m AND member_id = :mem "
+    "UNION ALL SELECT 'a', asset, balance FROM ledger_accounts "
+    "WHERE merchant_id = :m AND member_id = :mem "
+    "UNION ALL SELECT 'x', NULL, coalesce(sum(remaining), 0) FROM points_lots "
+    "WHERE merchant_id = :m AND member_id = :mem AND released_at IS NOT NULL "
+    "AND expires_at <= :now"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+def member_state(session: Session, merchant_id: int, member_id: int, now: datetime) -> MemberState:
+    """The member's tier code and balances (points split as :func:`member_balances` splits
+    them: past-expiry points are not spendable) and the merchant's set-up version, which this
+    transaction then uses for the merchant cache."""
+    version, tier_code, past = 0, None, 0
+    balances = {asset.value: 0 for asset in Asset}
+    for kind, code, amount in session.execute(
+        _STATE, {"m": merchant_id, "mem": member_id, "now": now}
+    ):
+        if kind == "v":
+            version = int(amount)
+        elif kind == "t":
+            tier_code = code
+        elif kind == "a":
+            balances[code] = int(amount)
+        else:  # PostgreSQL's SUM of a bigint is a numeric (a Decimal in Python)
+            past = int(amount or 0)
+    saw_version(session, merchant_id, version)
+    points = balances[Asset.POINTS.value]
+    return MemberState(
+        version,
+        tier_code,
+        MemberBalances(
+            member_id=member_id,
+            balances=balances,
+            points_spendable=max(0, points - past),
+            points_pending=balances[Asset.POINTS_PENDING.value],
+            points_past_expiry=past,
+        ),
+    )

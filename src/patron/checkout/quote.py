@@ -8,35 +8,34 @@ that order, and points and growth are earned on the base the merchant chose.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 # Checkout sits above coupons: importing the providers registers them in PROVIDERS.
 import patron.coupons.benefits
 import patron.coupons.gifts  # noqa: F401
 from patron.checkout.early_access import EarlyAccessLine, early_access_lines
-from patron.checkout.members import find_member
+from patron.checkout.members import find_member, member_state
 from patron.checkout.payments import choose_points, choose_stored_value
 from patron.checkout.receipt import render
 from patron.checkout.schemas import QuoteOut, QuoteRequest
-from patron.core.errors import InvalidInput, NotFound
+from patron.core.errors import InvalidInput
 from patron.core.money import check_order_amount
-from patron.ledger import queries
 from patron.ledger.models import Asset
 from patron.members.models import Member
-from patron.orders.models import Product
-from patron.orders.service import products_by_sku
+from patron.orders.service import CatalogueItem, catalogue
 from patron.programs.benefits import PROVIDERS, Benefit, Cart, CartLine
-from patron.programs.context import Programs, current_tier, load_programs
+from patron.programs.context import Programs, load_programs
 from patron.programs.earning import Earning, EarnLine, split_by_weight
 from patron.programs.purchase import Payments, compute_earning
 from patron.programs.stored_value import StoredBalance
-from patron.tenancy.models import Merchant, Store
+from patron.programs.tiers import tier_of
+from patron.tenancy.shop import ShopStore, find_store, shop
 
 
 @dataclass
@@ -45,7 +44,7 @@ class Quote:
 
     out: QuoteOut
     member: Member | None
-    store: Store | None
+    store: ShopStore | None
     programs: Programs
     cart: Cart
     line_coupon: dict[int, int]
@@ -54,8 +53,6 @@ class Quote:
     payments: Payments
     earning: Earning = field(default_factory=lambda: Earning(0, 0))
     early_access: list[EarlyAccessLine] = field(default_factory=list)
-    # Held so the session's identity map keeps them while commit records the order.
-    merchant: Merchant | None = None
 
 
 def percent_off(amount: int, percent: Decimal) -> int:
@@ -63,29 +60,15 @@ def percent_off(amount: int, percent: Decimal) -> int:
     return int(Fraction(amount) * Fraction(percent) / 100)
 
 
-def _store(session: Session, merchant_id: int, req: QuoteRequest) -> Store | None:
-    if req.store_id is None and req.store_code is None:
-        return None
-    query = select(Store).where(Store.merchant_id == merchant_id)
-    if req.store_id is not None:
-        query = query.where(Store.id == req.store_id)
-    else:
-        query = query.where(Store.code == req.store_code)
-    store = session.scalar(query)
-    if store is None:
-        raise NotFound("store not found", code="store_not_found")
-    return store
-
-
 def _priced_lines(
-    catalogue: dict[str, Product], req: QuoteRequest, programs: Programs, tier_pct: Decimal
+    known: Mapping[str, CatalogueItem], req: QuoteRequest, programs: Programs, tier_pct: Decimal
 ) -> tuple[list[CartLine], dict[int, tuple[int, int]]]:
     """Cart lines at catalogue (or given) prices with tier and member day discounts applied."""
     md = programs.member_day.config if programs.member_day and programs.is_member_day else None
     lines: list[CartLine] = []
     member_discounts: dict[int, tuple[int, int]] = {}
     for no, ln in enumerate(req.lines, start=1):
-        product = catalogue.get(ln.sku) if ln.sku else None
+        product = known.get(ln.sku) if ln.sku else None
         price = (
             ln.unit_price_minor
             if ln.unit_price_minor is not None
@@ -142,22 +125,27 @@ def _with_amount(b: Benefit, amount: int) -> Benefit:
 def build_quote(
     session: Session, merchant_id: int, req: QuoteRequest, at: datetime, secret: str
 ) -> Quote:
-    """Compute the quote (no writes). Commit calls this again inside its transaction."""
-    merchant = session.get(Merchant, merchant_id)
-    assert merchant is not None
-    store = _store(session, merchant_id, req)
+    """Compute the quote (no writes). Commit calls this again inside its transaction: with the
+    merchant's set-up cached (ADR 0900) it reads the member and the member's state only."""
     member = find_member(session, merchant_id, req, secret)
+    state = member_state(session, merchant_id, member.id, at) if member else None
     programs = load_programs(session, merchant_id, at)
-    tier = current_tier(session, programs, merchant_id, member.id) if member else None
+    currency = shop(session, merchant_id).currency
+    store = find_store(session, merchant_id, req.store_id, req.store_code)
+    tier = (
+        tier_of(programs.tiers.config, state.tier_code)
+        if state is not None and programs.tiers is not None
+        else None
+    )
     tier_pct = tier.discount_percent if tier else Decimal(0)
-    catalogue = products_by_sku(session, merchant_id, [ln.sku for ln in req.lines if ln.sku])
+    known = catalogue(session, merchant_id, [ln.sku for ln in req.lines if ln.sku])
     early = early_access_lines(
-        catalogue, req, programs, member is not None, tier.code if tier else None
+        known, req, programs, member is not None, tier.code if tier else None
     )
     md_active = member is not None and programs.is_member_day
     if not md_active:
         programs = _without_member_day(programs)
-    lines, member_discounts = _priced_lines(catalogue, req, programs, tier_pct)
+    lines, member_discounts = _priced_lines(known, req, programs, tier_pct)
     check_order_amount(sum(ln.quantity * ln.unit_price_minor for ln in lines), "the cart")
     cart = Cart(store.id if store else None, store.code if store else None, lines)
     found: list[Benefit] = []
@@ -173,7 +161,7 @@ def build_quote(
     paid = {ln.line_no: n - s for ln, n, s in zip(lines, nets, shares, strict=True)}
     total = sum(paid.values())
     payments = Payments()
-    balances = queries.member_balances(session, merchant_id, member.id) if member else None
+    balances = state.balances if state else None
     if member is not None and balances is not None:
         points, value = choose_points(programs, req.points, total, balances.points_spendable)
         held = StoredBalance(
@@ -193,7 +181,6 @@ def build_quote(
         benefits=applied,
         payments=payments,
         early_access=early,
-        merchant=merchant,
     )
     if member is not None:
         cash_share = Fraction(total - payments.non_cash_minor, total) if total else Fraction(0)
@@ -202,9 +189,16 @@ def build_quote(
             for ln in lines
         ]
         quote.earning = compute_earning(
-            session, programs, merchant_id, member.id, cart.store_code, earn_lines, cash_share
+            session,
+            programs,
+            merchant_id,
+            member.id,
+            cart.store_code,
+            earn_lines,
+            cash_share,
+            tier=tier,
         )
-    quote.out = render(merchant.currency, quote, member_discounts, paid, tier, balances, md_active)
+    quote.out = render(currency, quote, member_discounts, paid, tier, balances, md_active)
     return quote
 
 

@@ -1,8 +1,8 @@
 """Checkout: quote (read-only) and commit (one transaction, idempotent) — ADR 0354.
 
-Checkout sits above orders (ledger ← programs ← orders ← checkout): it records the order
-through the orders service and settles it through the programs itself, flagging the order so
-the orders hook does not earn a second time.
+Checkout is the purchase service above orders, programs and coupons (ADR 0901): it records the
+order unsettled through the orders service and settles it through the programs itself, with the
+payments its quote chose.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from patron.checkout.quote import Quote, build_quote
 from patron.checkout.schemas import CommitOut, CommitRequest, QuoteOut, QuoteRequest
 from patron.core.clock import utcnow
 from patron.core.config import get_settings
+from patron.core.db import all_or_nothing
 from patron.core.errors import Conflict, InvalidInput, PatronError
 from patron.core.events import emit, events_batched, register_event_types
 from patron.core.ids import fingerprint
@@ -23,9 +24,9 @@ from patron.coupons.benefits import FittingCoupon, fitting_coupons
 from patron.ledger.idempotency import stored_result
 from patron.ledger.service import idempotent
 from patron.orders.schemas import EXTERNAL_ID_MAX_LENGTH, OrderCreate, OrderLineIn
-from patron.orders.service import create_order, order_lines
+from patron.orders.service import record_order
 from patron.programs.benefits import PROVIDERS
-from patron.programs.purchase import CHECKOUT_LINES, CHECKOUT_ORDER, settle_order
+from patron.programs.purchase import settle_order
 
 register_event_types("checkout.committed")
 
@@ -157,7 +158,10 @@ def commit(
     secret = secret or get_settings().secret_key
     body = {"op": "checkout", **req.model_dump(mode="json")}
     # The purchase's events (order, points, checkout) go out in one INSERT at the end (ADR 0372).
+    # All or nothing (ADR 0900): any refusal rolls back the whole transaction, so the steps
+    # (idempotency key, ledger moves) need no savepoints of their own.
     with (
+        all_or_nothing(session),
         events_batched(session),
         idempotent(session, merchant_id, f"checkout:{idempotency_key}", body) as slot,
     ):
@@ -166,14 +170,9 @@ def commit(
         at = utcnow(session)
         q = build_quote(session, merchant_id, req, at, secret)
         external_id = req.order_external_id or _order_id_of_key(idempotency_key)
-        session.info[CHECKOUT_ORDER] = external_id
-        try:
-            order, created = create_order(session, merchant_id, _order_of(q, external_id, at))
-            written = session.info.pop(CHECKOUT_LINES, None)
-        finally:
-            session.info.pop(CHECKOUT_ORDER, None)
-            session.info.pop(CHECKOUT_LINES, None)
-        if not created:
+        recorded = record_order(session, merchant_id, _order_of(q, external_id, at), settle=False)
+        order = recorded.order
+        if not recorded.created:
             raise Conflict(
                 f"order {external_id!r} was already recorded", code="order_already_recorded"
             )
@@ -183,8 +182,7 @@ def commit(
             if mine:
                 provider.consume(session, merchant_id, member_id, mine, order.id, at)
         if q.member is not None:
-            lines = written if written is not None else order_lines(session, [order.id])[order.id]
-            settle_order(session, order, lines, q.payments, actor, q.programs, q.earning)
+            settle_order(session, order, recorded.lines, q.payments, actor, q.programs, q.earning)
         result = CommitOut(
             order_id=order.id, order_external_id=external_id, replayed=False, quote=q.out
         )

@@ -9,7 +9,9 @@ bounds the amounts Patron computes from what it was sent (:data:`MAX_ORDER_MINOR
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
+from babel import Locale
 from babel.numbers import format_currency, get_currency_precision
 
 from patron.core.errors import InvalidInput
@@ -31,6 +33,7 @@ def check_order_amount(amount: int, what: str) -> None:
         )
 
 
+@lru_cache(maxsize=256)
 def minor_digits(currency: str) -> int:
     """How many decimals the currency's minor unit has (JPY 0, CNY 2, KWD 3)."""
     return int(get_currency_precision(currency))
@@ -44,4 +47,11 @@ def to_major(minor: int, currency: str) -> Decimal:
 def format_money(minor: int, currency: str, locale: str = "en_GB") -> str:
     """Minor units as money in ``locale`` (a CLDR locale): 1234 JPY → ``JP¥1,234``,
     1234 KWD → ``KWD 1.234``, 12345 CNY in ``zh_Hans_CN`` → ``¥123.45``."""
-    return str(format_currency(to_major(minor, currency), currency, locale=locale))
+    return str(format_currency(to_major(minor, currency), currency, locale=_locale(locale)))
+
+
+@lru_cache(maxsize=64)
+def _locale(name: str) -> Locale:
+    # Parsing a locale (and loading its CLDR data) was most of the cost of formatting an
+    # amount; a checkout formats about ten (issue 12's profile).
+    return Locale.parse(name)

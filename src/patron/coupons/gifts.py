@@ -7,13 +7,15 @@ stock remains, and of two tills racing for the last one, one gets it and the oth
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, NotFound
+from patron.core.merchant_cache import MERCHANT_CACHE, merchant_version
 from patron.core.paging import newest_first
 from patron.coupons.models import GiftGrant, GiftRule
 from patron.coupons.schemas import GiftRuleIn, GiftRulePatch
@@ -65,7 +67,56 @@ def update_rule(session: Session, merchant_id: int, rule_id: int, data: GiftRule
     return rule
 
 
-def qualifies(rule: GiftRule, cart: Cart) -> bool:
+@dataclass(frozen=True)
+class GiftOffer:
+    """An active gift rule as a quote reads it (cached: ADR 0900). ``stock`` is as of the
+    merchant's set-up version: exact about "enough for one more gift", which is all a quote
+    asks (the commit takes stock with a conditional UPDATE)."""
+
+    id: int
+    name: str
+    min_spend_minor: int | None
+    categories: list[str]
+    buy_sku: str | None
+    gift_sku: str
+    gift_name: str
+    gift_quantity: int
+    stock: int | None
+    active_from: datetime | None
+    active_to: datetime | None
+
+
+def active_gift_rules(session: Session, merchant_id: int) -> list[GiftOffer]:
+    """The merchant's active gift rules, oldest first, from the merchant cache."""
+
+    def load() -> list[GiftOffer]:
+        rows = session.scalars(
+            select(GiftRule)
+            .where(GiftRule.merchant_id == merchant_id, GiftRule.status == "active")
+            .order_by(GiftRule.id)
+        )
+        return [
+            GiftOffer(
+                r.id,
+                r.name,
+                r.min_spend_minor,
+                list(r.categories or []),
+                r.buy_sku,
+                r.gift_sku,
+                r.gift_name,
+                r.gift_quantity,
+                r.stock,
+                r.active_from,
+                r.active_to,
+            )
+            for r in rows
+        ]
+
+    version = merchant_version(session, merchant_id)
+    return MERCHANT_CACHE.part(merchant_id, version, "gift_rules", load)
+
+
+def qualifies(rule: GiftRule | GiftOffer, cart: Cart) -> bool:
     """Does this cart earn the gift? Spend is measured after member discounts."""
     if rule.buy_sku is not None:
         return any(ln.sku == rule.buy_sku for ln in cart.lines)
@@ -85,17 +136,13 @@ class GiftProvider:
         codes: Sequence[str],
         at: datetime,
     ) -> list[Benefit]:
-        rules = session.scalars(
-            select(GiftRule)
-            .where(
-                GiftRule.merchant_id == merchant_id,
-                GiftRule.status == "active",
-                or_(GiftRule.active_from.is_(None), GiftRule.active_from <= at),
-                or_(GiftRule.active_to.is_(None), GiftRule.active_to > at),
-                or_(GiftRule.stock.is_(None), GiftRule.stock >= GiftRule.gift_quantity),
-            )
-            .order_by(GiftRule.id)
-        )
+        rules = [
+            rule
+            for rule in active_gift_rules(session, merchant_id)
+            if (rule.active_from is None or rule.active_from <= at)
+            and (rule.active_to is None or rule.active_to > at)
+            and (rule.stock is None or rule.stock >= rule.gift_quantity)
+        ]
         return [
             Benefit(
                 self.name,

@@ -8,10 +8,12 @@ Usage (any domain, e.g. a checkout commit)::
         result = do_the_work()
         slot.save({"order_id": ...})
 
-The key row is inserted first, inside a savepoint, so concurrent duplicates meet at the unique
-index: on PostgreSQL the second insert waits for the first transaction, then fails and reads the
-stored result. The savepoint also wraps the work, so an error inside the block leaves the caller's
-session exactly as it was (a refused spend changes nothing, even if the caller carries on).
+The key row is inserted first (``ON CONFLICT DO NOTHING``), inside a savepoint, so concurrent
+duplicates meet at the unique index: on PostgreSQL the second insert waits for the first
+transaction, then inserts nothing and reads the stored result. The savepoint also wraps the work,
+so an error inside the block leaves the caller's session exactly as it was (a refused spend
+changes nothing, even if the caller carries on). Inside ``all_or_nothing`` (a checkout commit)
+there is no savepoint: an error rolls back the whole transaction instead (ADR 0900).
 """
 
 from __future__ import annotations
@@ -22,11 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
-from patron.core.db import UTCDateTime
+from patron.core.db import UTCDateTime, savepoint
 from patron.core.errors import Conflict, InvalidInput
 from patron.core.ids import fingerprint
 from patron.ledger.journal import PostedEntry, load_posted
@@ -37,7 +38,8 @@ from patron.ledger.models import KEYS, STORED_KEY_LENGTH, IdempotencyKey
 MAX_KEY_LENGTH = STORED_KEY_LENGTH
 _INSERT_KEY = text(
     "INSERT INTO idempotency_keys (merchant_id, key, fingerprint, created_at) "
-    "VALUES (:merchant_id, :key, :fingerprint, :created_at) RETURNING id"
+    "VALUES (:merchant_id, :key, :fingerprint, :created_at) "
+    "ON CONFLICT (merchant_id, key) DO NOTHING RETURNING id"
 ).bindparams(bindparam("created_at", type_=UTCDateTime()))
 
 
@@ -91,41 +93,28 @@ def idempotent(
             code="invalid_idempotency_key",
         )
     body_fingerprint = fingerprint(body)
-    savepoint = session.begin_nested()
-    key_id: int | None = None
-    if key is not None:
-        try:
-            key_id = (
-                session.connection()
-                .execute(
-                    _INSERT_KEY,
-                    {
-                        "merchant_id": merchant_id,
-                        "key": key,
-                        "fingerprint": body_fingerprint,
-                        "created_at": utcnow(session),
-                    },
-                )
-                .scalar_one()
-            )
-        except IntegrityError:
-            savepoint.rollback()
-            yield IdempotencySlot(replay=_stored(session, merchant_id, key, body_fingerprint))
-            return
     slot = IdempotencySlot()
-    try:
+    with savepoint(session):
+        key_id: int | None = None
+        if key is not None:
+            # One round trip: a key already there (or being written by a concurrent request,
+            # which PostgreSQL waits for) inserts nothing, and the first result is read instead.
+            key_id = session.execute(
+                _INSERT_KEY,
+                {
+                    "merchant_id": merchant_id,
+                    "key": key,
+                    "fingerprint": body_fingerprint,
+                    "created_at": utcnow(session),
+                },
+            ).scalar_one_or_none()
+            if key_id is None:
+                slot.replay = _stored(session, merchant_id, key, body_fingerprint)
         yield slot
         if key_id is not None:
             if slot.result is None:
                 raise RuntimeError("an idempotent block must save() its result")
-            session.connection().execute(
-                update(KEYS).where(KEYS.c.id == key_id).values(result=slot.result)
-            )
-        savepoint.commit()
-    except BaseException:
-        if savepoint.is_active:
-            savepoint.rollback()
-        raise
+            session.execute(update(KEYS).where(KEYS.c.id == key_id).values(result=slot.result))
 
 
 def once(

@@ -57,7 +57,8 @@ _INSERT_ENTRY = text(
     ":note, :actor, :object_type, :object_id, :rule_version, :idempotency_key, "
     ":reverses_entry_id, :corrects_entry_id, :occurred_at, :words) RETURNING id"
 ).bindparams(bindparam("occurred_at", type_=UTCDateTime()), bindparam("words", type_=JsonDoc))
-_MERCHANT_UPDATE = text(
+# A merchant-side account moves unconditionally (it may go negative: money issued).
+MERCHANT_ACCOUNT_UPDATE = text(
     "UPDATE ledger_accounts SET balance = balance + :d WHERE id = :id RETURNING balance"
 )
 
@@ -143,7 +144,10 @@ class PostedEntry:
 
 
 @dataclass(frozen=True)
-class _Account:
+class ResolvedAccount:
+    """A ledger account found for a leg (by :func:`resolve_accounts`), as the posting code of
+    this module and of :mod:`patron.ledger.moves` handles it."""
+
     id: int
     member_id: int | None
     code: str
@@ -182,7 +186,7 @@ def check_info(info: EntryInfo) -> None:
         raise InvalidInput("an entry needs an actor", code="entry_without_actor")
 
 
-def lock_order(account: _Account) -> tuple[bool, int]:
+def lock_order(account: ResolvedAccount) -> tuple[bool, int]:
     """The one order every writer locks account rows in: the member's accounts first, then the
     merchant-side ones (shared by every till, so held for as short a time as possible), each by
     primary key. One order everywhere means two transactions never wait for each other in a
@@ -190,7 +194,8 @@ def lock_order(account: _Account) -> tuple[bool, int]:
     return (account.member_id is None, account.id)
 
 
-def _insufficient(leg_key: AccountKey, asset: str) -> BusinessRuleViolation:
+def insufficient_balance_error(leg_key: AccountKey, asset: str) -> BusinessRuleViolation:
+    """The refusal (422 ``insufficient_balance``) when a member's balance would go below zero."""
     return BusinessRuleViolation(
         f"not enough {asset} on this member's account",
         code="insufficient_balance",
@@ -200,7 +205,7 @@ def _insufficient(leg_key: AccountKey, asset: str) -> BusinessRuleViolation:
 
 def _select_accounts(
     session: Session, merchant_id: int, keys: set[AccountKey]
-) -> dict[AccountKey, _Account]:
+) -> dict[AccountKey, ResolvedAccount]:
     params = {
         "m": merchant_id,
         "mids": sorted({m for m, _ in keys if m is not None}),
@@ -209,7 +214,8 @@ def _select_accounts(
     }
     rows = session.connection().execute(_SELECT_ACCOUNTS, params)
     found = {
-        (r.member_id, r.code): _Account(r.id, r.member_id, r.code, r.asset, r.balance) for r in rows
+        (r.member_id, r.code): ResolvedAccount(r.id, r.member_id, r.code, r.asset, r.balance)
+        for r in rows
     }
     return {k: v for k, v in found.items() if k in keys}
 
@@ -247,7 +253,7 @@ def _create_accounts(session: Session, merchant_id: int, wanted: dict[AccountKey
 
 def resolve_accounts(
     session: Session, merchant_id: int, legs: list[Leg]
-) -> dict[AccountKey, _Account]:
+) -> dict[AccountKey, ResolvedAccount]:
     """The accounts the legs name, opened on first use (a debit never opens a member account)."""
     assets = {leg.key: leg.asset for leg in legs}
     accounts = _select_accounts(session, merchant_id, set(assets))
@@ -256,7 +262,7 @@ def resolve_accounts(
         for leg in legs:
             opens_in_debt = leg.member_id is not None and leg.amount < 0 and not leg.allow_debt
             if leg.key in missing and opens_in_debt:
-                raise _insufficient(leg.key, leg.asset.value)
+                raise insufficient_balance_error(leg.key, leg.asset.value)
         _create_accounts(session, merchant_id, missing)
         accounts = _select_accounts(session, merchant_id, set(assets))
     for key, account in accounts.items():
@@ -269,13 +275,13 @@ def resolve_accounts(
 
 
 def _move_balances(
-    session: Session, accounts: dict[AccountKey, _Account], legs: list[Leg]
+    session: Session, accounts: dict[AccountKey, ResolvedAccount], legs: list[Leg]
 ) -> dict[int, int]:
     """Apply each account's net change, member accounts first, then the merchant's, each in
     primary-key order (:func:`lock_order`); the balances after, by account id."""
     net: dict[int, int] = defaultdict(int)
     debt: dict[int, bool] = defaultdict(bool)
-    by_id: dict[int, _Account] = {}
+    by_id: dict[int, ResolvedAccount] = {}
     for leg in legs:
         account = accounts[leg.key]
         net[account.id] += leg.amount
@@ -288,20 +294,22 @@ def _move_balances(
         account = by_id[account_id]
         if account.member_id is None:
             params: dict[str, Any] = {"id": account_id, "d": d}
-            balance = conn.execute(_MERCHANT_UPDATE, params).scalar_one()
+            balance = conn.execute(MERCHANT_ACCOUNT_UPDATE, params).scalar_one()
         else:
             free = d >= 0 or debt[account_id]
             params = {"id": account_id, "d": d, "debt": debt[account_id], "free": free}
             balance = conn.execute(_MEMBER_UPDATE, params).scalar_one_or_none()
             if balance is None:
-                raise _insufficient((account.member_id, account.code), account.asset)
+                raise insufficient_balance_error((account.member_id, account.code), account.asset)
         after[account_id] = balance
     return after
 
 
-def _posted_legs(
-    accounts: dict[AccountKey, _Account], legs: list[Leg], after: dict[int, int]
+def posted_legs(
+    accounts: dict[AccountKey, ResolvedAccount], legs: list[Leg], after: dict[int, int]
 ) -> list[PostedLeg]:
+    """The legs as posted, each with its account's balance right after it (``after``: the
+    accounts' balances after the whole entry)."""
     # Several legs on one account: each posting shows the balance right after itself.
     running = {
         aid: bal - sum(leg.amount for leg in legs if accounts[leg.key].id == aid)
@@ -364,7 +372,7 @@ def post_legs(
     now = utcnow(session)
     conn = session.connection()
     entry_id = insert_entry(conn, merchant_id, info, now, idempotency_key)
-    posted = _posted_legs(accounts, legs, after)
+    posted = posted_legs(accounts, legs, after)
     conn.execute(
         POSTINGS.insert(),
         [

@@ -28,32 +28,32 @@ from sqlalchemy import BigInteger, column, select, text
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
-from patron.core.db import UTCDateTime
+from patron.core.db import UTCDateTime, savepoint
 from patron.core.errors import BusinessRuleViolation, InvalidInput, NotFound
 from patron.core.events import emit
 from patron.ledger.journal import (
-    _MERCHANT_UPDATE,
+    MERCHANT_ACCOUNT_UPDATE,
     EntryInfo,
     Leg,
     PostedEntry,
-    _Account,
-    _insufficient,
-    _posted_legs,
+    ResolvedAccount,
     check_info,
     check_legs,
     insert_entry,
+    insufficient_balance_error,
     lock_order,
+    posted_legs,
     resolve_accounts,
 )
 from patron.ledger.models import ALLOCATIONS, POSTINGS, AllocationKind, Asset, PointsLot
 from patron.ledger.points import (
-    _GUARD_PENDING,
-    _GUARD_RELEASED,
-    _INSERT_LOT,
+    INSERT_LOT,
     POINTS_EXPIRED,
     POINTS_ISSUED,
     POINTS_PENDING_ISSUED,
     POINTS_REDEEMED,
+    REVERSE_PENDING_LOT,
+    REVERSE_RELEASED_LOT,
     Allocation,
     LedgerBusy,
     expire_member_due,
@@ -169,14 +169,14 @@ def _earning_lot(session: Session, merchant_id: int, entry_id: int) -> PointsLot
 
 
 def _member_updates(
-    session: Session, accounts: dict[tuple[int | None, str], _Account], legs: list[Leg]
+    session: Session, accounts: dict[tuple[int | None, str], ResolvedAccount], legs: list[Leg]
 ) -> tuple[dict[int, int], list[tuple[int, int]]]:
     """Move the member accounts (locking them); return their balances after, and the
     merchant-side accounts still to move as (account id, net change), in lock order."""
     net: dict[int, int] = defaultdict(int)
     low: dict[int, int] = defaultdict(int)
     debt: dict[int, bool] = defaultdict(bool)
-    by_id: dict[int, _Account] = {}
+    by_id: dict[int, ResolvedAccount] = {}
     for leg in legs:
         account = accounts[leg.key]
         net[account.id] += leg.amount
@@ -204,7 +204,7 @@ def _member_updates(
     for row in rows:
         if row["id"] not in after:  # the condition refused it: nothing of the entry stays
             account = by_id[row["id"]]
-            raise _insufficient((account.member_id, account.code), account.asset)
+            raise insufficient_balance_error((account.member_id, account.code), account.asset)
     return after, merchant_side
 
 
@@ -258,7 +258,9 @@ def _update_accounts(conn: Any, rows: list[dict[str, Any]], *, member: bool) -> 
         if member:
             balance = conn.execute(_MEMBER_UPDATE, row).scalar_one_or_none()
         else:
-            balance = conn.execute(_MERCHANT_UPDATE, {"id": row["id"], "d": row["d"]}).scalar_one()
+            balance = conn.execute(
+                MERCHANT_ACCOUNT_UPDATE, {"id": row["id"], "d": row["d"]}
+            ).scalar_one()
         return {} if balance is None else {row["id"]: balance}
     params = {f"{c}{i}": v for i, row in enumerate(rows) for c, v in row.items()}
     statement = _many_update(conn.dialect.name, member, len(rows))
@@ -285,9 +287,10 @@ def post_moves(
     ``give_back`` / ``take_back``: a refund's points. Within the entry the member's points move
     in this order: given back, taken back, spent, earned — the balance may not dip below zero
     at any step (``insufficient_balance``) unless a take-back allows a debt. A refusal leaves the
-    session as it was (savepoint). Emits ``points.spent`` / ``points.earned`` as the single
-    operations do. ``describe(given_back, of_them_expired, taken_back)``, if given, writes the
-    entry's description once those are known (a capped take-back is only known here)."""
+    session as it was (a savepoint; inside ``all_or_nothing`` the transaction rolls back).
+    Emits ``points.spent`` / ``points.earned`` as the single operations do.
+    ``describe(given_back, of_them_expired, taken_back)``, if given, writes the entry's
+    description once those are known (a capped take-back is only known here)."""
     other = list(legs or [])
     for leg in other:
         if leg.member_id is not None and leg.asset in (Asset.POINTS, Asset.POINTS_PENDING):
@@ -298,7 +301,7 @@ def post_moves(
     _check_points(spend, "points spent", zero=True)
     if earn is not None:
         _check_points(earn.points, "points earned")
-    with session.begin_nested():
+    with savepoint(session):
         return _post_moves(
             session,
             merchant_id,
@@ -430,7 +433,7 @@ def _post_moves(
     balance += sum(a.amount for a in live)
 
     if lot is not None and take:
-        guard = _GUARD_PENDING if lot.released_at is None else _GUARD_RELEASED
+        guard = REVERSE_PENDING_LOT if lot.released_at is None else REVERSE_RELEASED_LOT
         changed = conn.execute(guard, {"id": lot.id, "n": take, "from_lot": from_lot})
         if changed.rowcount != 1:
             raise LedgerBusy("the earning changed while taking it back; try again")
@@ -459,7 +462,7 @@ def _post_moves(
     lot_id = None
     if earn is not None:
         lot_id = conn.execute(
-            _INSERT_LOT,
+            INSERT_LOT,
             {
                 "merchant_id": merchant_id,
                 "member_id": member_id,
@@ -495,7 +498,7 @@ def _post_moves(
     if len(moved) != len(merchant_side):  # an account row vanished: never post half an entry
         raise LedgerBusy("an account changed while posting; try again")
     after.update(moved)
-    posted_legs = _posted_legs(accounts, all_legs, after)
+    entry_legs = posted_legs(accounts, all_legs, after)
     conn.execute(
         POSTINGS.insert(),
         [
@@ -507,10 +510,10 @@ def _post_moves(
                 "amount": p.amount,
                 "balance_after": p.balance_after,
             }
-            for p in posted_legs
+            for p in entry_legs
         ],
     )
-    posted = PostedEntry(entry_id, now, posted_legs)
+    posted = PostedEntry(entry_id, now, entry_legs)
     _emit(session, merchant_id, member_id, info, posted, spend, earn, lot_id, pending, now)
     return Moved(
         posted,

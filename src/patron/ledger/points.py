@@ -40,7 +40,8 @@ register_event_types(
 )
 
 _TAKE_FROM_LOT = text("UPDATE points_lots SET remaining = remaining - :n WHERE id = :id")
-_INSERT_LOT = (
+# A new points lot (an earning), its id returned.
+INSERT_LOT = (
     text(
         "INSERT INTO points_lots (merchant_id, member_id, entry_id, amount, remaining, reversed, "
         "earned_at, available_at, released_at, expires_at) VALUES (:merchant_id, :member_id, "
@@ -58,12 +59,14 @@ _SPENDABLE_LOTS = text(
     "AND released_at IS NOT NULL AND remaining > 0 AND (expires_at IS NULL OR expires_at > :now) "
     "AND id <> :exclude ORDER BY expires_at IS NULL, expires_at, earned_at, id"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
-_GUARD_RELEASED = text(
+# Take earned points back from a lot (released / still pending), never more than it earned
+# nor more than it holds: 0 rows means the lot changed meanwhile.
+REVERSE_RELEASED_LOT = text(
     "UPDATE points_lots SET reversed = reversed + :n, remaining = remaining - :from_lot "
     "WHERE id = :id AND reversed + :n <= amount AND remaining >= :from_lot "
     "AND released_at IS NOT NULL"
 )
-_GUARD_PENDING = text(
+REVERSE_PENDING_LOT = text(
     "UPDATE points_lots SET reversed = reversed + :n, remaining = remaining - :from_lot "
     "WHERE id = :id AND reversed + :n <= amount AND remaining >= :from_lot "
     "AND released_at IS NULL"
@@ -101,13 +104,15 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _record_allocations(
+def record_allocations(
     session: Session,
     merchant_id: int,
     entry_id: int,
     kind: AllocationKind,
     allocs: list[Allocation],
 ) -> None:
+    """Record which lots an entry took points from (or gave them back to), one multi-row
+    INSERT, so a refund can give spent points back to the lots they came from."""
     if not allocs:
         return
     session.connection().execute(
@@ -138,7 +143,7 @@ def take_from_lots(
     """Take up to ``need`` points from the member's spendable lots, earliest expiry first (then
     oldest); record the allocations. Returns how many points the lots gave."""
     allocs = take_lots(session, merchant_id, member_id, need, now, exclude_lot_id)
-    _record_allocations(session, merchant_id, entry_id, kind, allocs)
+    record_allocations(session, merchant_id, entry_id, kind, allocs)
     return sum(a.amount for a in allocs)
 
 
@@ -178,7 +183,7 @@ def repay_debt(
     """Points arriving while the member owes points (a permitted negative balance) pay the debt
     first: the lots that gained keep only what is left, so lots always sum to the balance."""
     repaid = take_for_debt(session.connection(), balance_before, gained)
-    _record_allocations(session, merchant_id, entry_id, AllocationKind.DEBT, repaid)
+    record_allocations(session, merchant_id, entry_id, AllocationKind.DEBT, repaid)
 
 
 def take_for_debt(conn: Any, balance_before: int, gained: list[Allocation]) -> list[Allocation]:
@@ -226,7 +231,7 @@ def earn(
     lot_id = (
         session.connection()
         .execute(
-            _INSERT_LOT,
+            INSERT_LOT,
             {
                 "merchant_id": merchant_id,
                 "member_id": member_id,
@@ -340,7 +345,7 @@ def _expire_lot(session: Session, lot: Any, now: datetime) -> None:
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         raise LedgerBusy("the lot changed before it could expire")
-    _record_allocations(
+    record_allocations(
         session,
         lot.merchant_id,
         posted.id,

@@ -21,14 +21,14 @@ from patron.ledger.models import (
     Posting,
 )
 from patron.ledger.points import (
-    _GUARD_PENDING,
-    _GUARD_RELEASED,
     POINTS_ISSUED,
     POINTS_PENDING_ISSUED,
+    REVERSE_PENDING_LOT,
+    REVERSE_RELEASED_LOT,
     Allocation,
     LedgerBusy,
-    _record_allocations,
     expire_member_due,
+    record_allocations,
     repay_debt,
     take_from_lots,
 )
@@ -86,13 +86,13 @@ def take_back(
             Leg.merchant(POINTS_ISSUED, Asset.POINTS, from_available),
         ]
     posted = post_legs(session, merchant_id, legs, info, idempotency_key)
-    guard = _GUARD_PENDING if pending else _GUARD_RELEASED
+    guard = REVERSE_PENDING_LOT if pending else REVERSE_RELEASED_LOT
     changed = session.execute(guard, {"id": lot.id, "n": points, "from_lot": from_lot})
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         raise LedgerBusy("the earning changed while taking it back; try again")
     if from_lot:
         reversed_from_lot = [Allocation(lot.id, from_lot)]
-        _record_allocations(
+        record_allocations(
             session, merchant_id, posted.id, AllocationKind.REVERSE, reversed_from_lot
         )
     if from_available:
@@ -222,7 +222,7 @@ def _restore_spent_lots(
     if not spent:
         return
     session.execute(_RESTORE_LOT, [{"id": s.lot_id, "n": s.amount} for s in spent])
-    _record_allocations(
+    record_allocations(
         session,
         merchant_id,
         posted.id,

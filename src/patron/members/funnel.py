@@ -121,12 +121,12 @@ def _recompute_chunk(
     now: datetime,
     announce: bool = True,
 ) -> dict[int, str]:
-    since = now - timedelta(days=FAN_WINDOW_DAYS)
+    since = recent_orders_since(now)
     # Core statements on the session's connection: these run for every member an order import
     # touches, and the ORM's result machinery would cost more than the queries.
     connection = session.connection()
-    recent = dict(
-        connection.execute(
+    recent: dict[int, int] = dict(
+        connection.execute(  # type: ignore[arg-type]
             select(Order.member_id, func.count())
             .where(
                 Order.merchant_id == merchant_id,
@@ -146,6 +146,35 @@ def _recompute_chunk(
             Member.funnel_stage,
         ).where(Member.merchant_id == merchant_id, id_in(Member.id, ids, session))
     ).all()
+    return _move(session, merchant_id, rows, recent, reason, now, announce)
+
+
+def recent_orders_since(now: datetime) -> datetime:
+    """Orders placed since this moment count towards the fan stage (for
+    :func:`recompute_funnel_of`)."""
+    return now - timedelta(days=FAN_WINDOW_DAYS)
+
+
+def recompute_funnel_of(
+    session: Session, merchant_id: int, row: Sequence[Any], recent_orders: int, reason: str
+) -> dict[int, str]:
+    """:func:`recompute_funnel` for one member whose ``(id, registered_at, orders_count,
+    engagement_score, funnel_stage)`` and orders since :func:`recent_orders_since` the caller
+    has just read (an order's ``UPDATE members … RETURNING``): no read of its own."""
+    now = utcnow(session)
+    return _move(session, merchant_id, [row], {row[0]: recent_orders}, reason, now, True)
+
+
+def _move(
+    session: Session,
+    merchant_id: int,
+    rows: Sequence[Sequence[Any]],
+    recent: dict[int, int],
+    reason: str,
+    now: datetime,
+    announce: bool,
+) -> dict[int, str]:
+    connection = session.connection()
     moves: dict[int, str] = {}
     transitions: list[dict[str, Any]] = []
     for member_id, registered_at, orders_count, engagement, current in rows:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from patron.orders.schemas import RefundCreate
 from patron.orders.service import record_refund
-from patron.programs.refunds import RefundOutcome
+from patron.orders.settlement import RefundOutcome
 
 
 @dataclass(frozen=True)

@@ -13,17 +13,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from patron.core.clock import utcnow
+from patron.core.db import in_all_or_nothing, savepoint
 from patron.core.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
 from patron.core.events import emit
 from patron.core.ids import fingerprint
+from patron.core.merchant_cache import MERCHANT_CACHE, merchant_version
 from patron.core.money import check_order_amount
-from patron.members.funnel import recompute_funnel
+from patron.members.funnel import (
+    COUNTED_STATUSES,
+    recent_orders_since,
+    recompute_funnel,
+    recompute_funnel_of,
+)
 from patron.members.models import IdentityKind, Member
 from patron.members.normalize import normalize_email, normalize_phone
 from patron.members.schemas import ExternalId, MemberCreate
@@ -37,9 +44,8 @@ from patron.orders.schemas import (
     ProductUpdate,
     RefundCreate,
 )
-from patron.programs.purchase import on_order_recorded
-from patron.programs.refunds import RefundOutcome, on_refund
-from patron.tenancy.models import Merchant, Store
+from patron.orders.settlement import RefundOutcome, settle_recorded, settle_refunded
+from patron.tenancy.shop import ShopStore, find_store, shop
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
 
@@ -118,6 +124,36 @@ def upcoming_releases(
     )
 
 
+@dataclass(frozen=True)
+class CatalogueItem:
+    """A product as a quote or an order line reads it (cached: ADR 0900)."""
+
+    sku: str
+    name: str
+    category: str | None
+    price_minor: int
+    release_at: datetime | None
+
+
+def catalogue(session: Session, merchant_id: int, skus: Sequence[str]) -> dict[str, CatalogueItem]:
+    """The products of these skus (unknown skus left out), from the merchant cache while the
+    merchant's set-up version holds; the skus not held yet read in one statement."""
+
+    def load(missing: set[str]) -> dict[str, CatalogueItem]:
+        rows = session.execute(
+            select(
+                Product.sku, Product.name, Product.category, Product.price_minor, Product.release_at
+            ).where(Product.merchant_id == merchant_id, Product.sku.in_(missing))
+        ).all()
+        return {r.sku: CatalogueItem(*r) for r in rows}
+
+    if not skus:
+        return {}
+    version = merchant_version(session, merchant_id)
+    held = MERCHANT_CACHE.keyed(merchant_id, version, "catalogue", skus, load)
+    return {sku: item for sku, item in held.items() if item is not None}
+
+
 def products_by_sku(session: Session, merchant_id: int, skus: Sequence[str]) -> dict[str, Product]:
     if not skus:
         return {}
@@ -145,18 +181,8 @@ def split_by_weight(amount: int, weights: Sequence[int]) -> list[int]:
 # --- orders -----------------------------------------------------------------------------------
 
 
-def _resolve_store(session: Session, merchant_id: int, data: OrderCreate) -> Store | None:
-    if data.store_id is not None:
-        store = session.get(Store, data.store_id)
-    elif data.store_code is not None:
-        store = session.scalar(
-            select(Store).where(Store.merchant_id == merchant_id, Store.code == data.store_code)
-        )
-    else:
-        return None
-    if store is None or store.merchant_id != merchant_id:
-        raise NotFound("store not found", code="store_not_found")
-    return store
+def _resolve_store(session: Session, merchant_id: int, data: OrderCreate) -> ShopStore | None:
+    return find_store(session, merchant_id, data.store_id, data.store_code)
 
 
 def resolve_customer(session: Session, merchant_id: int, ref: CustomerRef) -> Member:
@@ -215,10 +241,10 @@ def _build_lines(session: Session, merchant_id: int, data: OrderCreate) -> list[
         for ln in data.lines
         if ln.sku and (ln.name is None or ln.unit_price_minor is None or ln.category is None)
     ]
-    catalogue = products_by_sku(session, merchant_id, fill)
+    known = catalogue(session, merchant_id, fill)
     lines = []
     for no, ln in enumerate(data.lines, start=1):
-        product = catalogue.get(ln.sku) if ln.sku else None
+        product = known.get(ln.sku) if ln.sku else None
         name = ln.name or (product.name if product else None)
         price = (
             ln.unit_price_minor
@@ -253,11 +279,33 @@ def _build_lines(session: Session, merchant_id: int, data: OrderCreate) -> list[
 
 
 def create_order(session: Session, merchant_id: int, data: OrderCreate) -> tuple[Order, bool]:
-    """Record a purchase. Returns ``(order, created)``; ``created`` is False for a replay."""
+    """Record a purchase, settled by the registered settlers (the programs: points, growth).
+    Returns ``(order, created)``; ``created`` is False for a replay."""
+    recorded = record_order(session, merchant_id, data)
+    return recorded.order, recorded.created
+
+
+@dataclass(frozen=True)
+class RecordedOrder:
+    """An order and its lines as written (``lines`` empty for a replay)."""
+
+    order: Order
+    created: bool
+    lines: list[OrderLine] = field(default_factory=list)
+
+
+def record_order(
+    session: Session, merchant_id: int, data: OrderCreate, *, settle: bool = True
+) -> RecordedOrder:
+    """Record a purchase (see :func:`create_order`). ``settle=False``: the caller settles the
+    member's payments and earnings itself (checkout, which knows how the member paid)."""
     body_hash = fingerprint(data.model_dump(mode="json"))
-    existing = _existing_order(session, merchant_id, data.external_id, body_hash)
+    # Inside all_or_nothing (a checkout commit) an order id already taken is refused at the
+    # INSERT below, with no read before it and no savepoint around it (ADR 0900).
+    whole = in_all_or_nothing(session)
+    existing = None if whole else _existing_order(session, merchant_id, data.external_id, body_hash)
     if existing is not None:
-        return existing, False
+        return RecordedOrder(existing, False)
     now = utcnow(session)
     placed_at = data.placed_at or now
     if placed_at.tzinfo is None:
@@ -266,8 +314,7 @@ def create_order(session: Session, merchant_id: int, data: OrderCreate) -> tuple
         )
     if placed_at > now + FUTURE_TOLERANCE:
         raise InvalidInput("placed_at is in the future", code="order_in_future")
-    merchant = session.get(Merchant, merchant_id)
-    assert merchant is not None
+    currency = shop(session, merchant_id).currency
     store = _resolve_store(session, merchant_id, data)
     lines = _build_lines(session, merchant_id, data)
     subtotal = sum(ln["total_minor"] for ln in lines)
@@ -288,7 +335,7 @@ def create_order(session: Session, merchant_id: int, data: OrderCreate) -> tuple
         channel=store.channel if store else "online",
         status=OrderStatus.COMPLETED.value,
         placed_at=placed_at,
-        currency=merchant.currency,
+        currency=currency,
         subtotal_minor=subtotal,
         discount_minor=data.discount_minor,
         total_minor=subtotal - data.discount_minor,
@@ -299,14 +346,18 @@ def create_order(session: Session, merchant_id: int, data: OrderCreate) -> tuple
     )
     # Claim the order id first: concurrent repeats wait on the unique index, then replay.
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(order)
             session.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
+        if whole:
+            raise Conflict(
+                f"order {data.external_id!r} was already recorded", code="order_already_recorded"
+            ) from exc
         replay = _existing_order(session, merchant_id, data.external_id, body_hash)
         if replay is None:
             raise
-        return replay, False
+        return RecordedOrder(replay, False)
     if data.customer is not None:
         member = _order_member(session, merchant_id, data)
         order.member_id = member.id if member else None
@@ -314,11 +365,11 @@ def create_order(session: Session, merchant_id: int, data: OrderCreate) -> tuple
     session.add_all(line_rows)
     session.flush()
     if member is not None:
-        on_order_recorded(session, order, line_rows)
-        _count_purchase(session, member.id, order)
-        recompute_funnel(session, merchant_id, [member.id], f"order {order.external_id}")
+        if settle:
+            settle_recorded(session, order, line_rows)
+        _count_purchase(session, merchant_id, member.id, order)
     emit(session, merchant_id, "order.created", order_payload(order, lines), subject_id=order.id)
-    return order, True
+    return RecordedOrder(order, True, line_rows)
 
 
 def _order_member(session: Session, merchant_id: int, data: OrderCreate) -> Member | None:
@@ -350,9 +401,21 @@ def _existing_order(
     return order
 
 
-def _count_purchase(session: Session, member_id: int, order: Order) -> None:
+def _count_purchase(session: Session, merchant_id: int, member_id: int, order: Order) -> None:
+    """Count the order in the member's totals and move the member along the funnel: one
+    statement reads back what the funnel needs (issue 12)."""
     at = order.placed_at
-    session.execute(
+    recent = (
+        select(func.count())
+        .where(
+            Order.merchant_id == merchant_id,
+            Order.member_id == member_id,
+            Order.placed_at >= recent_orders_since(utcnow(session)),
+            Order.status.in_(COUNTED_STATUSES),
+        )
+        .scalar_subquery()
+    )
+    row = session.execute(
         update(Member)
         .where(Member.id == member_id)
         .values(
@@ -367,13 +430,22 @@ def _count_purchase(session: Session, member_id: int, order: Order) -> None:
                 else_=Member.last_order_at,
             ),
         )
+        .returning(
+            Member.id,
+            Member.registered_at,
+            Member.orders_count,
+            Member.engagement_score,
+            Member.funnel_stage,
+            recent,
+        )
         .execution_options(synchronize_session=False)
-    )
+    ).one()
     # Only the counted columns of this member changed: expiring everything would make the rest
     # of the transaction (checkout) read the order, member and lots it just wrote again.
     loaded = session.identity_map.get(identity_key(Member, member_id))
     if loaded is not None:
         session.expire(loaded, list(_COUNTED))
+    recompute_funnel_of(session, merchant_id, row[:5], int(row[5]), f"order {order.external_id}")
 
 
 _COUNTED = ("orders_count", "total_spent_minor", "first_order_at", "last_order_at")
@@ -565,7 +637,7 @@ def record_refund(
     session.flush()
     outcome = RefundOutcome(cash_minor=refund.amount_minor)
     if order.member_id is not None:
-        outcome = on_refund(session, order, refund, list(lines.values()))
+        outcome = settle_refunded(session, order, refund, list(lines.values()))
         refresh_member_summary(session, merchant_id, [order.member_id])
         recompute_funnel(session, merchant_id, [order.member_id], f"refund {refund.external_id}")
     emit(

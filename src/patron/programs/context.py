@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from patron.core.merchant_cache import MERCHANT_CACHE, merchant_version
 from patron.programs.calendar import merchant_zone
 from patron.programs.config import (
     MemberDayConfig,
@@ -58,9 +59,14 @@ class Programs:
 
 
 def load_programs(session: Session, merchant_id: int, at: datetime) -> Programs:
+    """The rules in force at ``at``: from the merchant cache while its set-up version holds."""
+    version = merchant_version(session, merchant_id)
+    zone = MERCHANT_CACHE.part(
+        merchant_id, version, "zone", lambda: merchant_zone(session, merchant_id)
+    )
     return Programs(
         at=at,
-        zone=merchant_zone(session, merchant_id),
+        zone=zone,
         points=points_rule(session, merchant_id, at),
         tiers=tiers_rule(session, merchant_id, at),
         member_day=member_day_rule(session, merchant_id, at),

@@ -1,9 +1,9 @@
 """A member's purchase through the programs: spend what paid for it, earn points and growth,
 update the tier; and a refund reverses it by the lines refunded (ADR 0353).
 
-Orders call :func:`on_order_recorded` and :func:`on_refund` (the layering is
-ledger ← programs ← orders); checkout settles its own orders with :func:`settle_order` and
-marks them so the order hook does not earn twice.
+Orders know no programs: :mod:`patron.programs.settlement` registers :func:`on_order_recorded`
+and :func:`on_refund` with them (ADR 0901); checkout records its orders unsettled and settles
+them itself with :func:`settle_order` (with the payments its quote chose).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +23,7 @@ from patron.ledger.service import Asset, EntryInfo, Leg
 from patron.ledger.words import Words
 from patron.programs import stored_value, tiers
 from patron.programs.calendar import expiry_at
+from patron.programs.config import Tier
 from patron.programs.context import Programs, current_tier, earn_context, load_programs
 from patron.programs.earning import Earning, EarnLine, earn_growth
 from patron.programs.earning import earn_points as compute_points
@@ -33,10 +34,6 @@ GROWTH_ISSUED = "growth_issued"
 # Reason codes of the one entry a purchase posts and of the one entry each refund posts.
 PURCHASE = "purchase"
 PURCHASE_REFUNDED = "purchase_refunded"
-# session.info key: the external id of the order checkout is settling itself.
-CHECKOUT_ORDER = "patron.checkout_order"
-# session.info key: the lines of that order as just written (checkout need not read them back).
-CHECKOUT_LINES = "patron.checkout_lines"
 
 
 @dataclass(frozen=True)
@@ -59,9 +56,12 @@ def compute_earning(
     store_code: str | None,
     lines: Sequence[EarnLine],
     cash_share: Fraction,
+    tier: Tier | Literal["unread"] | None = "unread",
 ) -> Earning:
-    """Points and growth these lines earn (no writes): the one formula quote and commit use."""
-    tier = current_tier(session, programs, merchant_id, member_id)
+    """Points and growth these lines earn (no writes): the one formula quote and commit use.
+    ``tier``: the member's tier when the caller read it already."""
+    if tier == "unread":
+        tier = current_tier(session, programs, merchant_id, member_id)
     out = Earning(0, 0)
     if programs.points is not None:
         ctx = earn_context(session, programs, merchant_id, member_id, tier, store_code, cash_share)
@@ -134,6 +134,7 @@ def settle_order(
     ``earning``: what checkout's quote computed for this order in the same transaction (same
     rules, lines and payments), so it is not computed a second time."""
     merchant_id, member_id = order.merchant_id, order.member_id
+    given_programs = programs is not None
     programs = programs or load_programs(session, merchant_id, order.placed_at)
     total = order.total_minor
     cash = total - payments.non_cash_minor
@@ -212,16 +213,17 @@ def settle_order(
     session.add(row)
     session.flush()
     if earning.growth:
-        tiers.reevaluate(session, merchant_id, member_id, f"order {order.external_id}")
+        # Programs given by the caller are the ones in force now (checkout sells now).
+        now_in_force = (programs.tiers, programs.zone) if given_programs else None
+        tiers.reevaluate(
+            session, merchant_id, member_id, f"order {order.external_id}", now_in_force
+        )
     return row
 
 
 def on_order_recorded(session: Session, order: Any, lines: Sequence[Any]) -> OrderPayment | None:
     """An order recorded through the orders API earns points and growth for its member
-    (paid in cash: no redemptions). Orders that checkout settles itself are skipped."""
-    if session.info.get(CHECKOUT_ORDER) == order.external_id:
-        session.info[CHECKOUT_LINES] = list(lines)
-        return None
+    (paid in cash: no redemptions)."""
     if order.member_id is None:
         return None
     return settle_order(session, order, lines, Payments(), actor="orders")

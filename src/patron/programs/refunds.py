@@ -10,7 +10,6 @@ one ledger entry (ADR 0373); points given back return to the lots the purchase s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -19,6 +18,7 @@ from patron.core.events import emit
 from patron.ledger.moves import GiveBack, TakeBack, post_moves
 from patron.ledger.service import Asset, EntryInfo, Leg
 from patron.ledger.words import Words
+from patron.orders.settlement import RefundOutcome
 from patron.programs import tiers
 from patron.programs.context import load_programs
 from patron.programs.models import OrderPayment
@@ -26,27 +26,6 @@ from patron.programs.purchase import GROWTH_ISSUED, PURCHASE_REFUNDED, payment_o
 from patron.programs.stored_value import BONUS_REDEEMED, STORED_REDEEMED
 
 ACTOR = "refunds"
-
-
-@dataclass(frozen=True)
-class RefundOutcome:
-    """What one refund did to the member's balances, and the cash the shop hands back: the
-    money refunded less what goes back as stored value and less what the points given back
-    had paid (each by the same cumulative shares the ledger entry uses, ADR 0353)."""
-
-    points_returned: int = 0
-    points_returned_expired: int = 0  # of them, back into lots that had expired meanwhile
-    points_taken_back: int = 0
-    points_forgiven: int = 0  # earned, already spent, not taken back (policy ``cap``)
-    points_value_minor: int = 0  # what the points given back had paid
-    stored_principal_minor: int = 0
-    stored_bonus_minor: int = 0
-    growth_taken_back: int = 0
-    cash_minor: int = 0
-
-    @property
-    def stored_value_minor(self) -> int:
-        return self.stored_principal_minor + self.stored_bonus_minor
 
 
 def cumulative_share(amount: int, refunded: int, total: int) -> int:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import emit, register_event_types
+from patron.core.merchant_cache import MERCHANT_CACHE, merchant_version
 from patron.ledger.schedule import NOTICE_DAYS_PROVIDERS
 from patron.programs.config import (
     CONFIG_MODELS,
@@ -144,18 +145,46 @@ def versions(session: Session, merchant_id: int, kind: Kind) -> list[ProgramRule
     )
 
 
+def rules_by_time(session: Session, merchant_id: int) -> list[tuple[datetime, RuleInForce[Any]]]:
+    """Every version of every setting of the merchant, parsed, latest ``effective_from`` first:
+    from the merchant cache while the merchant's set-up version holds (ADR 0900)."""
+
+    def load() -> list[tuple[datetime, RuleInForce[Any]]]:
+        rows = session.execute(
+            select(
+                ProgramRule.kind,
+                ProgramRule.version,
+                ProgramRule.effective_from,
+                ProgramRule.config,
+            )
+            .where(ProgramRule.merchant_id == merchant_id)
+            .order_by(ProgramRule.effective_from.desc(), ProgramRule.version.desc())
+        ).all()
+        return [
+            (
+                row.effective_from,
+                RuleInForce(
+                    Kind(row.kind),
+                    row.version,
+                    CONFIG_MODELS[Kind(row.kind)].model_validate(
+                        row.config, context=STORED_VERSION
+                    ),
+                ),
+            )
+            for row in rows
+        ]
+
+    version = merchant_version(session, merchant_id)
+    return MERCHANT_CACHE.part(merchant_id, version, "program_rules", load)
+
+
 def _in_force(
     session: Session, merchant_id: int, kind: Kind, at: datetime, model: type[C]
 ) -> RuleInForce[C] | None:
-    row = rule_row(session, merchant_id, kind, at)
-    if row is None:
-        return None
-    parsed: dict[int, RuleInForce[Any]] = session.info.setdefault(_CACHE + ".parsed", {})
-    if row.id not in parsed:
-        parsed[row.id] = RuleInForce(
-            kind, row.version, model.model_validate(row.config, context=STORED_VERSION)
-        )
-    return parsed[row.id]
+    for effective_from, rule in rules_by_time(session, merchant_id):
+        if rule.kind == kind and effective_from <= at:
+            return rule
+    return None
 
 
 def points_rule(s: Session, m: int, at: datetime) -> RuleInForce[PointsConfig] | None:

@@ -95,10 +95,15 @@ def member_tier(session: Session, merchant_id: int, member_id: int) -> MemberTie
 
 
 def window_growth(
-    session: Session, rule: RuleInForce[TiersConfig], merchant_id: int, member_id: int
+    session: Session,
+    rule: RuleInForce[TiersConfig],
+    merchant_id: int,
+    member_id: int,
+    zone: ZoneInfo | None = None,
 ) -> int:
     now = utcnow(session)
-    since = months_before(now, rule.config.window_months, merchant_zone(session, merchant_id))
+    zone = zone or merchant_zone(session, merchant_id)
+    since = months_before(now, rule.config.window_months, zone)
     return growth_earned(session, merchant_id, member_id, since)
 
 
@@ -147,15 +152,20 @@ def _change(
 
 
 def reevaluate(
-    session: Session, merchant_id: int, member_id: int, reason: str
+    session: Session,
+    merchant_id: int,
+    member_id: int,
+    reason: str,
+    in_force: tuple[RuleInForce[TiersConfig] | None, ZoneInfo] | None = None,
 ) -> MemberTier | None:
     """After growth changed: upgrade as soon as a threshold is met; after a refund go down,
-    but never below the tier kept at the last evaluation (``floor_code``)."""
-    rule = tiers_rule(session, merchant_id, utcnow(session))
+    but never below the tier kept at the last evaluation (``floor_code``). ``in_force``: the
+    tiers rule in force now and the merchant's zone, when the caller holds them already."""
+    rule, zone = in_force or (tiers_rule(session, merchant_id, utcnow(session)), None)
     if rule is None:
         return None
     cfg = rule.config
-    growth = window_growth(session, rule, merchant_id, member_id)
+    growth = window_growth(session, rule, merchant_id, member_id, zone)
     target = qualifying_tier(cfg, growth)
     row = member_tier(session, merchant_id, member_id)
     now = utcnow(session)
