@@ -104,19 +104,42 @@ def store_page(
     return render(request, "dashboard/stores/detail.html", context)
 
 
-@router.get("/stores/{store_id}/join-qr.{kind}")
-def join_qr(
+@router.get("/stores/{store_id}/join-qr.svg")
+def join_qr_svg(
     store_id: PathId,
-    kind: str,
     session: SessionDep,
     settings: SettingsDep,
     staff: StaffDep,
     staff_id: Annotated[QueryId, Query(alias="staff")] = None,
     src: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
-    """The printable code of the store's (or a staff member's) join link, with the store's name."""
-    if kind not in ("svg", "png"):
-        raise NotFound("no such picture", code="not_found")
+    """The printable code of the store's (or a staff member's) join link, as SVG."""
+    return join_qr(store_id, "svg", session, settings, staff, staff_id, src)
+
+
+@router.get("/stores/{store_id}/join-qr.png")
+def join_qr_png(
+    store_id: PathId,
+    session: SessionDep,
+    settings: SettingsDep,
+    staff: StaffDep,
+    staff_id: Annotated[QueryId, Query(alias="staff")] = None,
+    src: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    """The printable code of the store's (or a staff member's) join link, as PNG."""
+    return join_qr(store_id, "png", session, settings, staff, staff_id, src)
+
+
+def join_qr(
+    store_id: int,
+    kind: str,
+    session: Session,
+    settings: Settings,
+    staff: StaffContext,
+    staff_id: int | None,
+    src: str | None,
+) -> Response:
+    """The code of the join link with the store's name under it."""
     store = _store(session, staff, store_id)
     person = _staff_of_link(session, staff, staff_id)
     url = _join_url(settings, staff, store, person, src)
