@@ -116,8 +116,8 @@ def test_join_by_email_creates_the_member_with_consent_proof_and_attribution(
         assert set(proofs) == {"birthday", "marketing"}
         marketing = proofs["marketing"]
         assert marketing.wording == (
-            "Yes, send me “Offers and news” by text message or email, whichever I gave. "
-            "I can stop at any time."
+            "Send me these by the text message or email I gave (I can stop at any time): "
+            "Offers and news"
         )
         assert marketing.wording_version == wording_version(marketing.wording)
         assert marketing.changed_at == clock.now()

@@ -36,14 +36,19 @@ def _offered(session: Session, merchant_id: int) -> list[ConsentTopic]:
     return [t for t in topics.list_topics(session, merchant_id) if t.marketing]
 
 
-def consent_words(request: Request, topic: ConsentTopic) -> str:
-    """The sentence the member says yes to, in their language (kept as proof)."""
+def consent_intro(request: Request) -> str:
+    """The words above the topics, in the reader's language."""
     return translate(
         request,
-        "Yes, send me “%(topic)s” by text message or email, whichever I gave. "
-        "I can stop at any time.",
-        topic=topics.label(topic, resolve_locale(request)),
+        "Send me these by the text message or email I gave (I can stop at any time):",
     )
+
+
+def consent_words(request: Request, topic: ConsentTopic) -> tuple[str, str]:
+    """A topic's label as shown, and the whole sentence the member says yes to by ticking it
+    (the words above the topics, then the label): kept as proof."""
+    label = topics.label(topic, resolve_locale(request))
+    return label, f"{consent_intro(request)} {label}"
 
 
 def _context(
@@ -54,7 +59,8 @@ def _context(
     return {
         "shop": merchant,
         "store": store,
-        "offered": [(t.code, consent_words(request, t)) for t in offered],
+        "offered": [(t.code, *consent_words(request, t)) for t in offered],
+        "consent_intro": consent_intro(request),
         "by_sms": channel_ready(session, merchant.id, "sms"),
         "by_email": channel_ready(session, merchant.id, "email"),
         "action": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
@@ -104,7 +110,7 @@ def sign_up(
     context = _context(request, session, merchant, link)
     context["form"] = {"contact": contact, "first_name": first_name, "last_name": last_name}
     context["form"] |= {"birthday": birthday, "topics": set(topic or [])}
-    words = dict(context["offered"])
+    words = {code: wording for code, _label, wording in context["offered"]}
     try:
         born = _birthday(birthday)
         if not first_name.strip():
