@@ -299,7 +299,10 @@ def check_code(
         else:
             words = translate(request, REFUSALS.get(exc.code, REFUSALS["code_wrong"]))
         context = {"shop": merchant, "pending": pending, "error": words}
-        return render(request, "portal/code_enter.html", context, status=_status(exc))
+        response = render(request, "portal/code_enter.html", context, status=_status(exc))
+        if isinstance(exc, TooManyAttempts):
+            response.headers["Retry-After"] = str((exc.details or {}).get("retry_after", 1))
+        return response
     sid = portal.start_member_session(
         session, merchant.id, joined.member_id, PORTAL_SESSION_SECONDS
     )
