@@ -12,7 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.clock import FrozenClock
 from patron.core.config import Settings
+from patron.core.db import transaction
 from patron.core.events import OutboxEvent
+from patron.coupons import automation
+from patron.coupons import service as coupons
+from patron.coupons.models import CouponCode
+from patron.coupons.schemas import TemplateIn
 from patron.members.models import ConsentChange, Member, MemberConsent, MemberIdentity
 from patron.portal.join import wording_version
 from patron.portal.models import MemberJoin, PortalCode, PortalSession
@@ -365,3 +370,39 @@ def test_a_join_link_works_only_for_its_own_merchant(
     )
     assert posted.status_code == 404
     assert _count(sessions, PortalCode) == 0 and smtp.messages == []
+
+
+def test_a_join_gets_the_welcome_the_programs_give(
+    client: TestClient,
+    tenant: Tenant,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    smtp: SmtpSink,
+) -> None:
+    """The join emits the same ``member.created`` as any new member: the welcome coupon the
+    merchant set up is issued by the coupons' own follower, once."""
+    use_email(sessions, tenant, smtp)
+    with transaction(sessions) as s:
+        welcome = coupons.create_template(
+            s,
+            tenant.merchant_id,
+            TemplateIn(
+                name="Welcome ¥10",
+                kind="amount_off",
+                amount_off_minor=1000,
+                auto_issue_on=["welcome"],
+            ),
+        )
+    post_form(
+        client,
+        join_path(sessions, settings, tenant),
+        {"contact": "new@example.com", "first_name": "New"},
+    )
+    enter_code(client, SLUG, emailed_code(smtp))
+    with transaction(sessions) as s:
+        automation.follow_events(s)
+        automation.follow_events(s)
+    with sessions() as s:
+        member_id = s.scalars(select(Member.id)).one()
+        given = s.execute(select(CouponCode.member_id, CouponCode.template_id)).all()
+        assert [tuple(g) for g in given] == [(member_id, welcome.id)]
