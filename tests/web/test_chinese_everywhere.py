@@ -23,10 +23,13 @@ from patron.demo.cli import run_demo
 from patron.demo.generate import DemoConfig
 from patron.devtools.pages import Page
 from patron.devtools.stage import Stage, prepare_stage
+from patron.engagement import library
 from patron.engagement.journeys.library import LIBRARY
 from patron.engagement.models import MessageTemplate
 from patron.orders.models import OrderLine, Product
+from patron.portal.join import join_path
 from patron.portal.service import create_portal_link
+from patron.tenancy.models import Merchant, Store
 from tests.conftest import START
 from tests.web.helpers import csrf_of, sign_in_as
 from tests.web.untranslated import data_words, english_words
@@ -105,6 +108,46 @@ def test_a_member_reads_every_portal_page_in_chinese(shop: Shop) -> None:
     path = link.url.removeprefix(shop.settings.base_url)
     client.post(path, data={"csrf_token": csrf_of(client.get(path))})
     assert _walk(client, shop.stage.portal, shop.allowed) == {}
+
+
+def test_a_customer_reads_the_join_and_code_pages_in_chinese(shop: Shop) -> None:
+    """The shop's own signed-out pages: sign in by code, enter the code, scan to join."""
+    with transaction(shop.sessions) as s:
+        merchant = s.get(Merchant, shop.stage.merchant_id)
+        store = s.scalar(select(Store).where(Store.merchant_id == shop.stage.merchant_id))
+        assert merchant is not None and store is not None
+        slug = merchant.slug
+        library.put_channel_setting(
+            s,
+            merchant.id,
+            "email",
+            enabled=True,
+            base_url=None,
+            credentials={"host": "127.0.0.1", "port": 9, "from_address": "shop@example.com"},
+        )
+        join_link = join_path(shop.settings.secret_key, merchant, store.id, None, "poster")
+    client = TestClient(shop.app, headers={"Accept-Language": "zh-CN"})  # type: ignore[arg-type]
+    left: dict[str, list[str]] = {}
+    for path in (f"/portal/{slug}/signin", f"/portal/{slug}/join", join_link):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        words = english_words(visible_text(page.text), shop.allowed)
+        if words:
+            left[path] = words
+    signin = client.get(f"/portal/{slug}/signin")
+    asked = client.post(
+        f"/portal/{slug}/signin",
+        data={"contact": "someone@example.com", "csrf_token": csrf_of(signin)},
+    )
+    assert asked.status_code == 200 and '<html lang="zh-Hans">' in asked.text
+    words = english_words(visible_text(asked.text), shop.allowed)
+    if words:
+        left["code"] = words
+    wrong = client.post(
+        f"/portal/{slug}/code", data={"code": "000000", "csrf_token": csrf_of(asked)}
+    )
+    assert wrong.status_code == 422 and "验证码不正确" in wrong.text
+    assert left == {}
 
 
 class _Sample(dict[str, object]):

@@ -62,6 +62,18 @@ class Settings(PatronSettings):
     # /metrics wants `Authorization: Bearer <this>` when set; open when empty (docs/operations.md).
     metrics_token: str = ""
     portal_link_max_age_seconds: int = 900
+    # One-time sign-in codes of the member portal (ADR 1300): how long a code lasts, how soon
+    # another may be sent to the same phone or email, and how many wrong codes a phone/email and
+    # a client address may try before each further try waits 2, 4, 8 … seconds. Sending codes
+    # counts against the client address too (with its own, larger allowance).
+    portal_code_max_age_seconds: int = Field(default=600, ge=60, le=3600)
+    portal_code_resend_seconds: int = Field(default=60, ge=0, le=3600)
+    portal_code_max_failures_before_delay: int = Field(default=5, ge=1)
+    portal_code_address_max_failures_before_delay: int = Field(default=30, ge=1)
+    portal_code_address_max_sends_before_delay: int = Field(default=30, ge=1)
+    # A font with the store's script for the name printed under a join QR code (PNG); empty:
+    # the first Noto CJK / DejaVu font found on the machine, else Pillow's own.
+    qr_label_font: str = ""
     # Wrong passwords an account, and a client address, may send before each further attempt
     # waits 2, 4, 8 … seconds (at most 15 minutes); failures are forgotten after a quiet spell.
     login_max_failures_before_delay: int = Field(default=5, ge=1)

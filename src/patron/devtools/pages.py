@@ -25,11 +25,24 @@ from patron.ledger.models import IdempotencyKey
 from patron.members.models import Member
 from patron.orders.models import Order, Product
 from patron.programs.config import Kind
+from patron.tenancy.models import Store
 
 # Files, not pages: not screenshotted.
 NOT_PAGES = (".csv", ".svg", ".json", ".png", ".pdf")
 # Not places in a shell: sign-in pages are shown signed out; the others only redirect.
-SIGNED_OUT = ("/login", "/portal/signin/{token}", "/password-reset", "/password-reset/{token}")
+SIGNED_OUT = (
+    "/login",
+    "/portal/signin/{token}",
+    "/password-reset",
+    "/password-reset/{token}",
+    # A shop's own entrance, code sign-in and join pages (read signed out; see
+    # tests/web/test_chinese_everywhere.py).
+    "/portal/{slug}",
+    "/portal/{slug}/signin",
+    "/portal/{slug}/code",
+    "/portal/{slug}/join",
+    "/portal/{slug}/join/{token}",
+)
 SKIPPED = (
     "/",
     "/till/orders",  # the till's "find an order by its number" form: redirects to the order
@@ -160,6 +173,7 @@ SAMPLES: dict[str, Sampler] = {
     "/till/orders/{order_id}": _refunded_order,
     "/till/members/{member_id}/top-up": _busiest_member,
     "/imports/{job_id}": _first(ImportJob, "job_id"),
+    "/stores/{store_id}": _first(Store, "store_id"),
 }
 
 

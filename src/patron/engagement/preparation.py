@@ -318,6 +318,23 @@ def _outgoing(
     )
 
 
+def message_links(
+    base_url: str, slug: str, unsubscribe_url: str, message: Message
+) -> dict[str, str]:
+    """Every link a template may use (``links.*``). Each lands on a real page: the merchant's
+    portal entrance (``/portal/<merchant>``) signs the member in first when needed and then
+    opens the page named by ``to`` (ADR 1300); a product with its own address goes there."""
+    entrance = f"{base_url.rstrip('/')}/portal/{slug}"
+    product = (message.context or {}).get("product") or {}
+    return {
+        "unsubscribe": unsubscribe_url,
+        "portal": entrance,
+        "shop": entrance,
+        "product": str(product.get("url") or entrance),
+        "coupon": f"{entrance}?to=coupons",
+    }
+
+
 def _render(
     batch: Batch,
     message: Message,
@@ -336,10 +353,7 @@ def _render(
     else:
         variants = message.content or {}
     locale = choose_locale(variants, member_language(member, merchant.locale).code, merchant.locale)
-    links = {
-        "unsubscribe": outgoing.unsubscribe_url,
-        "portal": f"{settings.base_url.rstrip('/')}/portal/{merchant.slug}",
-    }
+    links = message_links(settings.base_url, merchant.slug, outgoing.unsubscribe_url, message)
     variables = template_variables(member, merchant, message.context or {}, links)
     rendered = render_variant(variants[locale], variables)
     message.locale = locale

@@ -22,6 +22,7 @@ MEMBER_SOURCES = {
     "referral": N_("Referred by a member"),
     "demo-signup": N_("Signed up (sample data)"),
     "demo-pos": N_("In store (sample data)"),
+    "join": N_("Joined online (scan to join)"),
 }
 
 
@@ -45,6 +46,7 @@ CONSENT_SOURCES = {
     "online checkout": N_("Online checkout"),
     "WeChat mini-program": N_("WeChat mini-program"),
     "portal settings": N_("Member portal settings"),
+    "join": N_("Joined online (scan to join)"),
 }
 
 

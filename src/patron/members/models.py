@@ -185,6 +185,10 @@ class ConsentChange(Base):
     granted: Mapped[bool] = mapped_column(Boolean)
     source: Mapped[str] = mapped_column(String(80))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Proof of what the member was shown when they said yes (the sign-up page): the words in
+    # the language they read, and a version that changes whenever the words do.
+    wording: Mapped[str | None] = mapped_column(Text, nullable=True)
+    wording_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class FunnelTransition(Base):

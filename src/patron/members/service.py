@@ -444,11 +444,14 @@ def set_consent(
     *,
     announce: bool = True,
     check_topic: bool = True,
+    wording: str | None = None,
+    wording_version: str | None = None,
 ) -> MemberConsent:
     """Grant or revoke consent for one channel and topic, effective at once; history kept.
 
     The topic must be one of the merchant's topics (or ``*``: every topic); ``check_topic``
-    is off only for revocations the message pipeline records (STOP, unsubscribe links)."""
+    is off only for revocations the message pipeline records (STOP, unsubscribe links).
+    ``wording`` / ``wording_version``: the words the member said yes to, kept as proof."""
     if consent.channel not in CHANNELS:
         raise InvalidInput(f"unknown channel {consent.channel!r}", code="invalid_channel")
     if check_topic:
@@ -483,6 +486,8 @@ def set_consent(
             granted=consent.granted,
             source=consent.source,
             changed_at=now,
+            wording=wording,
+            wording_version=wording_version,
         )
     )
     session.flush()

@@ -165,8 +165,16 @@ def record_visit(session: Session, merchant_id: int, member_id: int) -> bool:
 def start_portal_session(session: Session, link: PortalLink, lifetime_seconds: int) -> str:
     """A portal session for the member a redeemed link signed in; the raw token (for the
     cookie) is returned, its hash kept so that signing out ends every copy of the cookie."""
+    return start_member_session(session, link.merchant_id, link.member_id, lifetime_seconds)
+
+
+def start_member_session(
+    session: Session, merchant_id: int, member_id: int, lifetime_seconds: int
+) -> str:
+    """A portal session for a member who proved who they are (a staff-issued link, a one-time
+    code); the raw token for the cookie is returned."""
     return server_sessions.start(
-        session, PortalSession, "member_id", link.merchant_id, link.member_id, lifetime_seconds
+        session, PortalSession, "member_id", merchant_id, member_id, lifetime_seconds
     )
 
 

@@ -51,10 +51,13 @@ def _locked(wait_seconds: int) -> TooManyAttempts:
     )
 
 
-def _count_attempt(session: Session, key: str, free_failures: int, forget_after: int) -> None:
+def count_key_attempt(session: Session, key: str, free_failures: int, forget_after: int) -> None:
     """Count one attempt on ``key`` in one statement, or raise :class:`TooManyAttempts` if the
     key is locked. The statement takes the row lock (PostgreSQL) or the database lock (SQLite),
-    so two attempts can never read the same count."""
+    so two attempts can never read the same count.
+
+    The one counter for every secret someone may guess: dashboard passwords here, the portal's
+    one-time codes (``patron.portal.codes``, keys ``code:…``) too."""
     now = utcnow(session)
     table = LoginThrottle.__table__
     insert: Any = (
@@ -96,11 +99,18 @@ def _count_attempt(session: Session, key: str, free_failures: int, forget_after:
 def count_attempt(session: Session, email: str, address: str, policy: LoginPolicy) -> None:
     """Count a sign-in attempt against the address, then the account; raises
     :class:`TooManyAttempts` (nothing else counted) when either is locked."""
-    _count_attempt(
+    count_key_attempt(
         session, address_key(address), policy.address_free_failures, policy.forget_after_seconds
     )
-    _count_attempt(
+    count_key_attempt(
         session, account_key(email), policy.account_free_failures, policy.forget_after_seconds
+    )
+
+
+def forget_key(session: Session, key: str) -> None:
+    """The key's failures forgotten (its owner proved who they are)."""
+    session.execute(
+        update(LoginThrottle).where(LoginThrottle.key == key).values(failures=0, locked_until=None)
     )
 
 

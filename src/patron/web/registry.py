@@ -22,12 +22,15 @@ from patron.web.dashboard import products as dashboard_products
 from patron.web.dashboard import programs as dashboard_programs
 from patron.web.dashboard import segments as dashboard_segments
 from patron.web.dashboard import session as dashboard_session
+from patron.web.dashboard import stores as dashboard_stores
 from patron.web.dashboard import templates as dashboard_templates
 from patron.web.dashboard import till as dashboard_till
 from patron.web.dashboard import till_members as dashboard_till_members
 from patron.web.dashboard import till_orders as dashboard_till_orders
+from patron.web.portal import code_signin as portal_code_signin
 from patron.web.portal import early_access as portal_early_access
 from patron.web.portal import engagement as portal_engagement
+from patron.web.portal import join as portal_join
 from patron.web.portal import loyalty as portal_loyalty
 from patron.web.portal import pages as portal_pages
 
@@ -55,6 +58,7 @@ DASHBOARD: list[ModuleType] = [
     dashboard_till_members,
     dashboard_imports,
     dashboard_privacy,
+    dashboard_stores,
 ]
 
 # Member portal: each module exposes `router` and `NAV` (and optionally `PORTAL_HOME_PANELS`).
@@ -63,4 +67,8 @@ PORTAL: list[ModuleType] = [
     portal_engagement,
     portal_loyalty,
     portal_early_access,
+    # Last: ``/portal/<merchant>/…`` must not shadow the pages above (a shop's slug never
+    # names one of them; see docs/portal.md).
+    portal_join,
+    portal_code_signin,
 ]

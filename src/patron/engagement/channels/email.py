@@ -94,8 +94,13 @@ def email_bytes(message: Outgoing, rendered: dict[str, Any], creds: Credentials)
             _header("Message-ID", message_id),
             _header("Date", format_datetime(message.created_at)),
             # RFC 2369 + RFC 8058: an HTTPS URI that accepts a POST of "List-Unsubscribe=One-Click".
-            _header("List-Unsubscribe", f"<{message.unsubscribe_url}>"),
-            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+            # None on a one-time sign-in code (nothing to unsubscribe from; ADR 1300).
+            _header("List-Unsubscribe", f"<{message.unsubscribe_url}>")
+            if message.unsubscribe_url
+            else b"",
+            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+            if message.unsubscribe_url
+            else b"",
             b"MIME-Version: 1.0\r\n",
             f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode(),
         )

@@ -88,8 +88,9 @@ class SmsChannel(ChannelDefaults):
             "To": message.address,
             "From": str(creds.need("from_number")),
             "Body": str(rendered.get("body", "")),
-            "StatusCallback": message.callback_url,
         }
+        if message.callback_url:  # none for a one-time sign-in code (ADR 1300)
+            form["StatusCallback"] = message.callback_url
         with httpx.Client(timeout=timeout_of(creds)) as client:
             answer = post(
                 lambda: client.post(
