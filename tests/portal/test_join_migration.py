@@ -21,7 +21,7 @@ def test_down_and_up_keeps_the_consent_history(
     try:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0018_security")
+            command.downgrade(cfg, "0020_checkout")
         tables = set(inspect(engine).get_table_names())
         assert not {"portal_codes", "member_joins"} & tables
         columns = {c["name"] for c in inspect(engine).get_columns("consent_changes")}

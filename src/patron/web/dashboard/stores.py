@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from patron.core.config import Settings
 from patron.core.errors import NotFound
 from patron.core.http import PathId, QueryId, SessionDep, SettingsDep
+from patron.i18n import N_
 from patron.portal import join, posters
 from patron.tenancy.models import Role, StaffUser, Store
 from patron.web.auth import NotAllowed, StaffContext, StaffDep
-from patron.web.i18n import N_
 from patron.web.nav import NavItem
 from patron.web.rendering import render
 

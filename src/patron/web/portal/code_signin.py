@@ -22,12 +22,12 @@ from patron.core.config import Settings
 from patron.core.errors import NotFound, PatronError, TooManyAttempts
 from patron.core.http import SessionDep, SettingsDep
 from patron.engagement.direct import DirectMessage, channel_ready, prepare_direct, send_direct
+from patron.i18n import N_
 from patron.portal import codes, join
 from patron.portal import service as portal
 from patron.portal.codes import Contact, IssuedCode
 from patron.tenancy.models import Merchant
 from patron.web.auth import MerchantView, PortalSignInRequired, client_address, current_member
-from patron.web.i18n import N_
 from patron.web.nav import NavItem
 from patron.web.rendering import render, session_data, translate
 from patron.web.security import PORTAL_SESSION_SECONDS, ensure_csrf_token

@@ -1,8 +1,8 @@
 """portal_codes (one-time sign-in codes), member_joins (scan-to-join attribution), and the
 consent wording recorded as proof on consent_changes
 
-Revision ID: 0019_join
-Revises: 0018_security
+Revision ID: 0021_join
+Revises: 0020_checkout
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from alembic import op
 
 import patron.core.db
 
-revision: str = "0019_join"
-down_revision: str | Sequence[str] | None = "0018_security"
+revision: str = "0021_join"
+down_revision: str | Sequence[str] | None = "0020_checkout"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
