@@ -1,9 +1,9 @@
 """Migration 0019_citus_keys on a database with data in it (ADR 0060), SQLite and PostgreSQL.
 
-A database at 0018 gets two merchants' demo history through the programs (checkouts, refunds,
-ledger, lots, messages…); upgrading re-keys every table with every row in place, ``patron
-verify`` finds the ledger clean, and new rows get new ids. A row that points at another
-merchant's row stops the upgrade, and nothing changes.
+A database at the revision before it gets two merchants' demo history through the programs
+(checkouts, refunds, ledger, lots, messages…); upgrading re-keys every table with every row in
+place, ``patron verify`` finds the ledger clean, and new rows get new ids. A row that points at
+another merchant's row stops the upgrade, and nothing changes.
 """
 
 from __future__ import annotations
@@ -17,21 +17,23 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
 import patron.models
 from patron.core.clock import FrozenClock
 from patron.core.config import Settings
 from patron.core.db import make_engine, make_session_factory, transaction
-from patron.core.migrate import current_heads, upgrade
+from patron.core.migrate import alembic_config, current_heads, upgrade
 from patron.demo.cli import run_demo
 from patron.demo.generate import DemoConfig
 from patron.members.models import Member
 from tests.conftest import PG_ADMIN_URL, START, need_service, pg_available
 from tests.test_schema_distribution import from_database, problems
 
-BEFORE = "0018_security"
 AFTER = "0019_citus_keys"
+# The revision before it (whatever the chain becomes when branches are merged).
+BEFORE = str(ScriptDirectory.from_config(alembic_config()).get_revision(AFTER).down_revision)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -69,7 +71,7 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
 
 
 def fill(engine: Engine, tmp_path: Path) -> None:
-    """Two merchants' history, written by the code of today on the schema of 0018."""
+    """Two merchants' history, written by the code of today on the schema before 0019."""
     sessions = make_session_factory(engine, FrozenClock(START))
     settings = Settings(
         env="test",
