@@ -233,3 +233,25 @@ def test_index_on_id_serves_lookups_by_id(pg_only_engine: Engine) -> None:
             conn.execute(text("EXPLAIN SELECT * FROM members WHERE id = 1")).scalars().all()
         )
     assert "pk_members" in plan
+
+
+def test_models_and_migrated_sqlite_schema_agree_but_for_the_rowid(sqlite_engine: Engine) -> None:
+    """SQLite differs from the models exactly where ADR 0060 says: ``PRIMARY KEY (id)`` (the
+    rowid) plus ``UNIQUE (id, merchant_id)``, and the SET NULL keys stay one column."""
+    with sqlite_engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diffs = compare_metadata(context, METADATA)
+    scoped = {
+        t.name for t in METADATA.sorted_tables if [c.name for c in t.primary_key] == ["id", M]
+    }
+    assert len(scoped) == 60
+    assert sorted(d[1].name for d in diffs if d[0] == "remove_constraint") == sorted(
+        f"uq_{t}_id_{M}" for t in scoped
+    )
+    in_db = sorted((d[1].name, tuple(d[1].column_keys)) for d in diffs if d[0] == "remove_fk")
+    in_models = sorted(
+        (d[1].name, tuple(d[1].column_keys), d[1].ondelete) for d in diffs if d[0] == "add_fk"
+    )
+    assert len(in_db) == 14
+    assert in_models == [(name, (*cols, M), "SET NULL") for name, cols in in_db]
+    assert {d[0] for d in diffs} == {"remove_constraint", "remove_fk", "add_fk"}
