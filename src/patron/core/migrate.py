@@ -47,14 +47,29 @@ def upgrade(engine: Engine, revision: str = "heads") -> Upgrade:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
         after = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
-        if conn.dialect.name == "sqlite":
-            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
-            if broken:  # rolls every migration of this run back
-                raise RuntimeError(f"foreign keys broken by the migration: {broken[:20]}")
+        _check_sqlite_keys(conn)
     script = ScriptDirectory.from_config(cfg)
     # The revisions the new heads descend from that the old heads did not: the ones that ran.
     applied = sum(1 for _ in script.iterate_revisions(after, before or "base")) if after else 0
     return Upgrade(before, after, applied)
+
+
+def _check_sqlite_keys(conn: Connection) -> None:
+    """SQLite: every foreign key holds, else raise (which rolls the whole run back)."""
+    if conn.dialect.name == "sqlite":
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+        if broken:
+            raise RuntimeError(f"foreign keys broken by the migration: {broken[:20]}")
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to ``revision`` (tests of data migrations), foreign keys handled
+    as in :func:`upgrade`."""
+    cfg = alembic_config()
+    with engine.connect() as conn, _sqlite_foreign_keys_off(conn), conn.begin():
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+        _check_sqlite_keys(conn)
 
 
 @contextmanager
