@@ -1,13 +1,14 @@
 """Analytics benchmark: Ibis-on-DuckDB vs hand-written DuckDB SQL, and incremental sync.
 
-    python -m bench.analytics [--lines N] [--sync-orders N]
+    python -m bench.analytics [--lines N] [--sync-orders N] [--sync-url URL] [--sync-only]
 
 1. The FULL metric suite (``compute_suite``: every customer, funnel, RFM, cohort and program
    metric) on N order lines (~4 lines per order: N/4 orders, N/10 customers with heterogeneous
    rates; program tables sized from the customers) vs the same metrics written by hand in
    DuckDB SQL (``HAND_SQL`` here + ``bench/analytics_sql.py``), each side best of 3 with the
    side that runs first alternating between rounds; plus the five heavy metrics one by one.
-2. On SQLite: syncing one more day of orders incrementally vs re-extracting everything.
+2. On SQLite (or the empty PostgreSQL database ``--sync-url``): syncing one more day of orders
+   incrementally vs re-extracting everything.
 """
 
 from __future__ import annotations
@@ -180,8 +181,9 @@ def suite_bench(lines: int, folder: Path) -> None:
         print(f"| {name} | {a:.3f} | {b:.3f} | {a / b:.2f}× |")
 
 
-def sync_bench(orders: int, folder: Path) -> None:
-    engine = make_engine(f"sqlite:///{folder / 'oltp.db'}")
+def sync_bench(orders: int, folder: Path, url: str | None = None) -> None:
+    """``url``: an empty PostgreSQL database to sync from instead of a new SQLite file."""
+    engine = make_engine(url or f"sqlite:///{folder / 'oltp.db'}")
     upgrade(engine)
     at0 = datetime(2026, 1, 1, tzinfo=UTC)
     rng = np.random.default_rng(3)
@@ -257,7 +259,8 @@ def sync_bench(orders: int, folder: Path) -> None:
         t = time.perf_counter()
         full = sync(engine, duck)
         full_s = time.perf_counter() - t
-    print("\n| sync on SQLite | rows read | seconds |\n|---|---|---|")
+    kind = "PostgreSQL" if engine.dialect.name == "postgresql" else "SQLite"
+    print(f"\n| sync on {kind} | rows read | seconds |\n|---|---|---|")
     print(f"| incremental: one day's {per_day:,} orders | {inc.total:,} | {inc_s:.3f} |")
     print(f"| full re-extract ({per_day * (days + 1):,} orders) | {full.total:,} | {full_s:.3f} |")
     print(f"| ratio (full / incremental) | | {full_s / inc_s:.1f}× |")
@@ -267,11 +270,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=400_000, help="order lines (full: 10000000)")
     parser.add_argument("--sync-orders", type=int, default=30_000, help="orders in the SQLite db")
+    parser.add_argument(
+        "--sync-url", default=None, help="sync from this empty PostgreSQL database instead"
+    )
+    parser.add_argument("--sync-only", action="store_true", help="skip the metric suite")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        suite_bench(args.lines, Path(tmp))
+        if not args.sync_only:
+            suite_bench(args.lines, Path(tmp))
         if args.sync_orders:
-            sync_bench(args.sync_orders, Path(tmp))
+            sync_bench(args.sync_orders, Path(tmp), args.sync_url)
 
 
 if __name__ == "__main__":

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 
-from alembic import command
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from patron.core.migrate import alembic_config, upgrade
+from patron.core.migrate import downgrade, upgrade
 from tests.conftest import Tenant
 from tests.engagement.conftest import add_member
 
@@ -18,11 +17,8 @@ def test_upgrade_seeds_defaults_and_codes_in_use(
     engine: Engine, sessions: sessionmaker[Session], tenant: Tenant
 ) -> None:
     member = add_member(sessions, tenant.merchant_id)
-    cfg = alembic_config()
     try:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0016_privacy")
+        downgrade(engine, "0016_privacy")
         with engine.begin() as conn:
             conn.execute(
                 text(

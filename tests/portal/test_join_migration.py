@@ -3,11 +3,10 @@ history, and goes down and up again cleanly, on both databases."""
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from patron.core.migrate import alembic_config, upgrade
+from patron.core.migrate import downgrade, upgrade
 from tests.conftest import Tenant
 from tests.engagement.conftest import add_member, grant
 
@@ -17,11 +16,8 @@ def test_down_and_up_keeps_the_consent_history(
 ) -> None:
     member = add_member(sessions, tenant.merchant_id)
     grant(sessions, tenant.merchant_id, member, "email", "marketing")
-    cfg = alembic_config()
     try:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0020_checkout")
+        downgrade(engine, "0020_checkout")
         tables = set(inspect(engine).get_table_names())
         assert not {"portal_codes", "member_joins"} & tables
         columns = {c["name"] for c in inspect(engine).get_columns("consent_changes")}

@@ -30,7 +30,7 @@ from patron.members.service import create_member
 from patron.privacy.erase import erase_member
 from patron.privacy.export import export_member
 from patron.privacy.models import MemberErasure
-from patron.privacy.tables import member_tables
+from patron.privacy.tables import member_column, member_tables
 from tests.conftest import Tenant, make_tenant
 from tests.ledger.helpers import info
 from tests.privacy.helpers import (
@@ -327,3 +327,11 @@ def test_import_reject_rows_naming_the_member_are_anonymised(
             [[4, ["c-10", "Bob", "bob@example.com", "13800000006"]]],
         ]
         assert s.scalars(select(MemberErasure.counts)).one()["import_rejects"] == 1
+
+
+def test_the_member_column_is_the_key_to_the_members_id() -> None:
+    """A key to a member is (member_id, merchant_id) → members (id, merchant_id) (ADR 0060): the
+    column that names the member is the one referring to ``members.id``, never merchant_id."""
+    named = {t.name: member_column(t).name for t in member_tables()}
+    assert set(named.values()) == {"member_id"}
+    assert len(named) >= 26

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Double, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Double, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, BigId, UTCDateTime
+from patron.core.tenant_keys import MerchantScoped, merchant_fk
 
 
-class MemberPrediction(Base):
+class MemberPrediction(MerchantScoped, Base):
     """The latest predictions for one member (one row per member, replaced by each run), so
     segment rules and journeys can use them (e.g. win-back when ``p_alive`` falls low)."""
 
     __tablename__ = "member_predictions"
     __table_args__ = (
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
         UniqueConstraint("merchant_id", "member_id"),
         Index("ix_member_predictions_p_alive", "merchant_id", "p_alive"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(BigId)
     model: Mapped[str] = mapped_column(String(16))  # bgnbd | pnbd (+ Gamma-Gamma for spend)
     fitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     p_alive: Mapped[float] = mapped_column(Double)

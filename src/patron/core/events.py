@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, and_, event, insert, or_, select, text
+from sqlalchemy import BigInteger, Index, String, and_, event, insert, or_, select, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -22,6 +22,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from patron.core.clock import utcnow
 from patron.core.db import Base, BigId, JsonDoc, UTCDateTime
+from patron.core.tenant_keys import MerchantScoped
 
 
 class current_tx(FunctionElement[int]):
@@ -42,15 +43,13 @@ def _current_tx_pg(element: current_tx, compiler: SQLCompiler, **kw: Any) -> str
     return "txid_current()"
 
 
-class OutboxEvent(Base):
+class OutboxEvent(MerchantScoped, Base):
     __tablename__ = "outbox_events"
     __table_args__ = (
         Index("ix_outbox_events_pending", "fanned_out_at", "id"),
         Index("ix_outbox_events_tx", "tx_id", "id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(80))
     subject_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JsonDoc)

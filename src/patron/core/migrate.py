@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -40,15 +42,52 @@ def alembic_config(url: str | None = None) -> Config:
 def upgrade(engine: Engine, revision: str = "heads") -> Upgrade:
     """Bring the database to the newest schema (every branch head); say what was done."""
     cfg = alembic_config()
-    with engine.begin() as conn:
+    with engine.connect() as conn, _sqlite_foreign_keys_off(conn), conn.begin():
         before = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
         after = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+        _check_sqlite_keys(conn)
     script = ScriptDirectory.from_config(cfg)
     # The revisions the new heads descend from that the old heads did not: the ones that ran.
     applied = sum(1 for _ in script.iterate_revisions(after, before or "base")) if after else 0
     return Upgrade(before, after, applied)
+
+
+def _check_sqlite_keys(conn: Connection) -> None:
+    """SQLite: every foreign key holds, else raise (which rolls the whole run back)."""
+    if conn.dialect.name == "sqlite":
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+        if broken:
+            raise RuntimeError(f"foreign keys broken by the migration: {broken[:20]}")
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to ``revision`` (tests of data migrations), foreign keys handled
+    as in :func:`upgrade`."""
+    cfg = alembic_config()
+    with engine.connect() as conn, _sqlite_foreign_keys_off(conn), conn.begin():
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+        _check_sqlite_keys(conn)
+
+
+@contextmanager
+def _sqlite_foreign_keys_off(conn: Connection) -> Iterator[None]:
+    """SQLite: foreign keys off while migrations run, so a migration may rebuild a table (drop
+    and rename) without its drop cascading into the tables that refer to it. The pragma only
+    takes effect outside a transaction, hence before BEGIN; every key is checked before COMMIT
+    (above) and enforcement comes back on for the connection's next user."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
 
 
 def current_heads(engine: Engine) -> set[str]:

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -24,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, BigId, JsonDoc, UTCDateTime
+from patron.core.tenant_keys import MerchantScoped, merchant_fk
 
 
 class CouponKind(StrEnum):
@@ -49,7 +49,7 @@ class CodeSource(StrEnum):
     MALL = "mall"
 
 
-class CouponTemplate(Base):
+class CouponTemplate(MerchantScoped, Base):
     __tablename__ = "coupon_templates"
     __table_args__ = (
         CheckConstraint(
@@ -57,8 +57,6 @@ class CouponTemplate(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(120))
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -88,25 +86,24 @@ class CouponTemplate(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class CouponCode(Base):
+class CouponCode(MerchantScoped, Base):
     __tablename__ = "coupon_codes"
     __table_args__ = (
+        merchant_fk("template_id", "coupon_templates", ondelete="CASCADE"),
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
+        merchant_fk("redeemed_order_id", "orders", ondelete="SET NULL"),
         UniqueConstraint("merchant_id", "code"),
         # Event issuance is idempotent per (template, member, reason): NULL keys never clash.
-        UniqueConstraint("template_id", "member_id", "reason_key"),
+        UniqueConstraint("template_id", "member_id", "reason_key", "merchant_id"),
         Index("ix_coupon_codes_member", "merchant_id", "member_id", "status"),
         Index("ix_coupon_codes_template", "template_id", "member_id"),
         Index("ix_coupon_codes_expiry", "status", "expires_at"),
         Index("ix_coupon_codes_order", "merchant_id", "redeemed_order_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    template_id: Mapped[int] = mapped_column(ForeignKey("coupon_templates.id", ondelete="CASCADE"))
+    template_id: Mapped[int] = mapped_column(BigId)
     code: Mapped[str] = mapped_column(String(32))
-    member_id: Mapped[int | None] = mapped_column(
-        ForeignKey("members.id", ondelete="CASCADE"), nullable=True
-    )
+    member_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default=CodeStatus.ISSUED.value)
     source: Mapped[str] = mapped_column(String(16))
     reason_key: Mapped[str | None] = mapped_column(String(80), nullable=True)
@@ -114,9 +111,7 @@ class CouponCode(Base):
     valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    redeemed_order_id: Mapped[int | None] = mapped_column(
-        ForeignKey("orders.id", ondelete="SET NULL"), nullable=True
-    )
+    redeemed_order_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     void_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     actor: Mapped[str | None] = mapped_column(String(120), nullable=True)
@@ -128,19 +123,18 @@ class MallItemKind(StrEnum):
     PRODUCT = "product"
 
 
-class MallItem(Base):
+class MallItem(MerchantScoped, Base):
     __tablename__ = "mall_items"
-    __table_args__ = (CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),)
+    __table_args__ = (
+        merchant_fk("template_id", "coupon_templates", ondelete="RESTRICT"),
+        CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     sku: Mapped[str | None] = mapped_column(String(80), nullable=True)
-    template_id: Mapped[int | None] = mapped_column(
-        ForeignKey("coupon_templates.id", ondelete="RESTRICT"), nullable=True
-    )
+    template_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     points_price: Mapped[int] = mapped_column(BigInteger)
     stock: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: unlimited
     per_member_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -160,17 +154,18 @@ class MallOrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class MallOrder(Base):
+class MallOrder(MerchantScoped, Base):
     __tablename__ = "mall_orders"
     __table_args__ = (
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
+        merchant_fk("item_id", "mall_items", ondelete="RESTRICT"),
+        merchant_fk("coupon_code_id", "coupon_codes", ondelete="SET NULL"),
         UniqueConstraint("merchant_id", "idempotency_key"),
         Index("ix_mall_orders_member", "merchant_id", "member_id", "item_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
-    item_id: Mapped[int] = mapped_column(ForeignKey("mall_items.id", ondelete="RESTRICT"))
+    member_id: Mapped[int] = mapped_column(BigId)
+    item_id: Mapped[int] = mapped_column(BigId)
     quantity: Mapped[int] = mapped_column(Integer)
     points: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16))
@@ -178,23 +173,19 @@ class MallOrder(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     spend_entry_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     refund_entry_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
-    coupon_code_id: Mapped[int | None] = mapped_column(
-        ForeignKey("coupon_codes.id", ondelete="SET NULL"), nullable=True
-    )
+    coupon_code_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     history: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class GiftRule(Base):
+class GiftRule(MerchantScoped, Base):
     """Spend X (optionally in categories) or buy sku Y → get gift Z while stock lasts."""
 
     __tablename__ = "gift_rules"
     __table_args__ = (CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(120))
     min_spend_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     categories: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
@@ -210,20 +201,19 @@ class GiftRule(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class GiftGrant(Base):
+class GiftGrant(MerchantScoped, Base):
     """One gift handed out with one order (the audit trail of the stock)."""
 
     __tablename__ = "gift_grants"
-    __table_args__ = (UniqueConstraint("rule_id", "order_id"),)
+    __table_args__ = (
+        merchant_fk("rule_id", "gift_rules", ondelete="CASCADE"),
+        merchant_fk("order_id", "orders", ondelete="SET NULL"),
+        merchant_fk("member_id", "members", ondelete="SET NULL"),
+        UniqueConstraint("rule_id", "order_id", "merchant_id"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    rule_id: Mapped[int] = mapped_column(ForeignKey("gift_rules.id", ondelete="CASCADE"))
-    order_id: Mapped[int | None] = mapped_column(
-        ForeignKey("orders.id", ondelete="SET NULL"), nullable=True
-    )
-    member_id: Mapped[int | None] = mapped_column(
-        ForeignKey("members.id", ondelete="SET NULL"), nullable=True
-    )
+    rule_id: Mapped[int] = mapped_column(BigId)
+    order_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    member_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     quantity: Mapped[int] = mapped_column(Integer)
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -6,10 +6,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, BigId, JsonDoc, UTCDateTime
+from patron.core.tenant_keys import MerchantScoped, merchant_fk
 
 
 class MessageKind(StrEnum):
@@ -53,15 +54,13 @@ TERMINAL = frozenset(
 )
 
 
-class ChannelSetting(Base):
+class ChannelSetting(MerchantScoped, Base):
     """One merchant's credentials for one channel. ``credentials`` holds secrets: never logged,
     never returned by the API (only which keys are set)."""
 
     __tablename__ = "channel_settings"
     __table_args__ = (UniqueConstraint("merchant_id", "channel"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     base_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
@@ -70,14 +69,12 @@ class ChannelSetting(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class EngagementPolicy(Base):
+class EngagementPolicy(MerchantScoped, Base):
     """Per-merchant frequency cap and quiet hours (defaults apply when there is no row)."""
 
     __tablename__ = "engagement_policies"
     __table_args__ = (UniqueConstraint("merchant_id"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     cap_messages: Mapped[int] = mapped_column(Integer, default=2)
     cap_window_days: Mapped[int] = mapped_column(Integer, default=7)
     # Care messages (after-sales, tier-up, points reminders…) have their own cap in the same
@@ -89,14 +86,12 @@ class EngagementPolicy(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class MessageTemplate(Base):
+class MessageTemplate(MerchantScoped, Base):
     """A template for one channel; ``variants`` maps a locale (``en``, ``zh_Hans``) to fields."""
 
     __tablename__ = "message_templates"
     __table_args__ = (UniqueConstraint("merchant_id", "name"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(120))
     channel: Mapped[str] = mapped_column(String(16))
     variants: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
@@ -104,11 +99,13 @@ class MessageTemplate(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class Message(Base):
+class Message(MerchantScoped, Base):
     """One message in the outbox. Written in the cause's transaction by ``enqueue_message``."""
 
     __tablename__ = "messages"
     __table_args__ = (
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
+        merchant_fk("template_id", "message_templates", ondelete="SET NULL"),
         UniqueConstraint("merchant_id", "dedupe_key"),
         Index("ix_messages_due", "status", "not_before"),
         Index("ix_messages_member", "merchant_id", "member_id", "id"),
@@ -117,13 +114,9 @@ class Message(Base):
         Index("ix_messages_list", "merchant_id", "status", "id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(BigId)
     channel: Mapped[str] = mapped_column(String(16))
-    template_id: Mapped[int | None] = mapped_column(
-        ForeignKey("message_templates.id", ondelete="SET NULL"), nullable=True
-    )
+    template_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     content: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)
     topic: Mapped[str] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(16))
@@ -149,33 +142,34 @@ class Message(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class MessageEvent(Base):
+class MessageEvent(MerchantScoped, Base):
     """What happened to a message: skipped (and why), held, sent, delivered, opened, clicked…"""
 
     __tablename__ = "message_events"
-    __table_args__ = (Index("ix_message_events_message", "message_id", "id"),)
+    __table_args__ = (
+        merchant_fk("message_id", "messages", ondelete="CASCADE"),
+        Index("ix_message_events_message", "message_id", "id"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(BigId)
     type: Mapped[str] = mapped_column(String(24))
     detail: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class InboxItem(Base):
+class InboxItem(MerchantScoped, Base):
     """A message delivered to the member portal's inbox (the ``in_app`` channel)."""
 
     __tablename__ = "inbox_items"
     __table_args__ = (
-        UniqueConstraint("message_id"),
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
+        merchant_fk("message_id", "messages", ondelete="CASCADE"),
+        UniqueConstraint("message_id", "merchant_id"),
         Index("ix_inbox_items_member", "merchant_id", "member_id", "id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(BigId)
+    message_id: Mapped[int] = mapped_column(BigId)
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     link: Mapped[str | None] = mapped_column(String(2000), nullable=True)

@@ -15,6 +15,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, Stri
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, BigId, JsonDoc, UTCDateTime
+from patron.core.tenant_keys import MerchantScoped, merchant_fk
 
 
 class JobStatus(StrEnum):
@@ -24,26 +25,23 @@ class JobStatus(StrEnum):
     FAILED = "failed"  # the file as a whole was refused; nothing past the error was written
 
 
-class ImportJob(Base):
+class ImportJob(MerchantScoped, Base):
     """One uploaded file and how far its import has come (counts as of the last batch)."""
 
     __tablename__ = "import_jobs"
     __table_args__ = (
+        merchant_fk("created_by", "staff_users", ondelete="SET NULL"),
         Index("ix_import_jobs_merchant", "merchant_id", "id"),
         Index("ix_import_jobs_due", "status", "id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))  # customers | orders
     format: Mapped[str] = mapped_column(String(16))  # shopify | generic (read from the header)
     encoding: Mapped[str] = mapped_column(String(16))  # utf-8 | gb18030
     filename: Mapped[str] = mapped_column(String(255))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED.value)
-    created_by: Mapped[int | None] = mapped_column(
-        ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True
-    )
+    created_by: Mapped[int | None] = mapped_column(BigId, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -64,27 +62,29 @@ class ImportJob(Base):
 
 
 class ImportFileChunk(Base):
-    """A piece of an uploaded file, deleted when its job ends."""
+    """A piece of an uploaded file, deleted when its job ends (keyed by job, seq and merchant)."""
 
     __tablename__ = "import_file_chunks"
+    __table_args__ = (merchant_fk("job_id", "import_jobs", ondelete="CASCADE"),)
 
-    job_id: Mapped[int] = mapped_column(
-        ForeignKey("import_jobs.id", ondelete="CASCADE"), primary_key=True
-    )
+    job_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    merchant_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
+    )
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class ImportReject(Base):
+class ImportReject(MerchantScoped, Base):
     """A record the job refused: its line, the reason (a Reason doc) and the file's cells."""
 
     __tablename__ = "import_rejects"
-    __table_args__ = (Index("ix_import_rejects_job", "merchant_id", "job_id", "line"),)
+    __table_args__ = (
+        merchant_fk("job_id", "import_jobs", ondelete="CASCADE"),
+        Index("ix_import_rejects_job", "merchant_id", "job_id", "line"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    job_id: Mapped[int] = mapped_column(ForeignKey("import_jobs.id", ondelete="CASCADE"))
+    job_id: Mapped[int] = mapped_column(BigId)
     line: Mapped[int] = mapped_column(Integer)
     reason: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
     rows: Mapped[list[Any]] = mapped_column(JsonDoc)  # [[line, [cells…]], …]

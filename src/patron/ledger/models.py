@@ -13,7 +13,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    ForeignKey,
     Index,
     String,
     Table,
@@ -24,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, BigId, JsonDoc, UTCDateTime
+from patron.core.tenant_keys import MerchantScoped, merchant_fk
 
 
 class Asset(StrEnum):
@@ -48,11 +48,12 @@ class AllocationKind(StrEnum):
     RESTORE = "restore"  # a reversed spend gives points back to the lots it used (negative)
 
 
-class LedgerAccount(Base):
+class LedgerAccount(MerchantScoped, Base):
     """One balance: a member's (``member_id`` set, ``code`` = asset) or the merchant's side."""
 
     __tablename__ = "ledger_accounts"
     __table_args__ = (
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
         # Last defence (ARCHITECTURE §3.3): only an account allowed to be negative may be.
         CheckConstraint("allow_negative OR balance >= 0", name="non_negative"),
         Index(
@@ -75,11 +76,7 @@ class LedgerAccount(Base):
         Index("ix_ledger_accounts_asset", "merchant_id", "asset"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    member_id: Mapped[int | None] = mapped_column(
-        ForeignKey("members.id", ondelete="CASCADE"), nullable=True
-    )
+    member_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     code: Mapped[str] = mapped_column(String(64))
     asset: Mapped[str] = mapped_column(String(32))
     # Cached sum of this account's postings; ``patron verify`` recomputes it.
@@ -90,18 +87,18 @@ class LedgerAccount(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class JournalEntry(Base):
+class JournalEntry(MerchantScoped, Base):
     """One business event in the ledger. Immutable: mistakes are fixed by new entries."""
 
     __tablename__ = "journal_entries"
     __table_args__ = (
+        merchant_fk("reverses_entry_id", "journal_entries"),
+        merchant_fk("corrects_entry_id", "journal_entries"),
         Index("ix_journal_entries_object", "merchant_id", "object_type", "object_id"),
         Index("ix_journal_entries_reverses", "reverses_entry_id"),
         Index("ix_journal_entries_corrects", "corrects_entry_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     reason_code: Mapped[str] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(String(500))  # the member reads this (English)
     # The member's words as {"code", "params", "parts"}, worded when read (ADR 0621); null for
@@ -114,38 +111,36 @@ class JournalEntry(Base):
     object_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     rule_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    reverses_entry_id: Mapped[int | None] = mapped_column(
-        ForeignKey("journal_entries.id"), nullable=True
-    )
-    corrects_entry_id: Mapped[int | None] = mapped_column(
-        ForeignKey("journal_entries.id"), nullable=True
-    )
+    reverses_entry_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    corrects_entry_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class Posting(Base):
+class Posting(MerchantScoped, Base):
     """One leg of an entry. ``balance_after`` is the account's balance right after this leg."""
 
     __tablename__ = "ledger_postings"
     __table_args__ = (
+        merchant_fk("entry_id", "journal_entries", ondelete="CASCADE"),
+        merchant_fk("account_id", "ledger_accounts", ondelete="CASCADE"),
         Index("ix_ledger_postings_entry", "entry_id"),
         Index("ix_ledger_postings_account", "account_id", "id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id", ondelete="CASCADE"))
-    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(BigId)
+    account_id: Mapped[int] = mapped_column(BigId)
     asset: Mapped[str] = mapped_column(String(32))
     amount: Mapped[int] = mapped_column(BigInteger)
     balance_after: Mapped[int] = mapped_column(BigInteger)
 
 
-class PointsLot(Base):
+class PointsLot(MerchantScoped, Base):
     """Points from one earning, spent and expired on their own schedule."""
 
     __tablename__ = "points_lots"
     __table_args__ = (
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
+        merchant_fk("entry_id", "journal_entries", ondelete="CASCADE"),
         CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_in_range"),
         CheckConstraint("reversed >= 0 AND reversed <= amount", name="reversed_in_range"),
         Index("ix_points_lots_member", "member_id", "expires_at", "id"),
@@ -154,10 +149,8 @@ class PointsLot(Base):
         Index("ix_points_lots_entry", "entry_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
-    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(BigId)
+    entry_id: Mapped[int] = mapped_column(BigId)
     amount: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)
     # Points of this lot taken back by reversals (refunds); never more than ``amount``.
@@ -169,19 +162,19 @@ class PointsLot(Base):
     expiring_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class PointsAllocation(Base):
+class PointsAllocation(MerchantScoped, Base):
     """Points taken from (or given back to, when negative) one lot by one entry."""
 
     __tablename__ = "points_allocations"
     __table_args__ = (
+        merchant_fk("entry_id", "journal_entries", ondelete="CASCADE"),
+        merchant_fk("lot_id", "points_lots", ondelete="CASCADE"),
         Index("ix_points_allocations_lot", "lot_id"),
         Index("ix_points_allocations_entry", "entry_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id", ondelete="CASCADE"))
-    lot_id: Mapped[int] = mapped_column(ForeignKey("points_lots.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(BigId)
+    lot_id: Mapped[int] = mapped_column(BigId)
     kind: Mapped[str] = mapped_column(String(16))
     amount: Mapped[int] = mapped_column(BigInteger)
 
@@ -190,14 +183,12 @@ class PointsAllocation(Base):
 STORED_KEY_LENGTH = 255
 
 
-class IdempotencyKey(Base):
+class IdempotencyKey(MerchantScoped, Base):
     """A retried write returns its first result (ARCHITECTURE §3.2)."""
 
     __tablename__ = "idempotency_keys"
     __table_args__ = (UniqueConstraint("merchant_id", "key"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(STORED_KEY_LENGTH))
     fingerprint: Mapped[str] = mapped_column(String(64))
     result: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)

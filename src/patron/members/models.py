@@ -10,7 +10,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -21,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, BigId, JsonDoc, UTCDateTime
+from patron.core.tenant_keys import MerchantScoped, merchant_fk
 from patron.members.names import display_name, greeting_name
 
 
@@ -45,9 +45,11 @@ class IdentityKind(StrEnum):
     EXTERNAL = "external"
 
 
-class Member(Base):
+class Member(MerchantScoped, Base):
     __tablename__ = "members"
     __table_args__ = (
+        merchant_fk("home_store_id", "stores", ondelete="SET NULL"),
+        merchant_fk("merged_into_id", "members", ondelete="SET NULL"),
         Index("ix_members_merchant_phone", "merchant_id", "phone"),
         Index("ix_members_merchant_email", "merchant_id", "email"),
         Index("ix_members_merchant_last_name", "merchant_id", "last_name"),
@@ -61,8 +63,6 @@ class Member(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     first_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
     last_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
     gender: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -74,9 +74,7 @@ class Member(Base):
     timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     preferences: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     source: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    home_store_id: Mapped[int | None] = mapped_column(
-        ForeignKey("stores.id", ondelete="SET NULL"), nullable=True
-    )
+    home_store_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     funnel_stage: Mapped[str] = mapped_column(String(16), default=FunnelStage.USER.value)
     # Purchase summary kept current by the orders service (derivable; cached for lists and rules).
@@ -85,9 +83,7 @@ class Member(Base):
     first_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     engagement_score: Mapped[int] = mapped_column(Integer, default=0)
-    merged_into_id: Mapped[int | None] = mapped_column(
-        ForeignKey("members.id", ondelete="SET NULL"), nullable=True
-    )
+    merged_into_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     # Set when the member's personal data was erased on request (patron.privacy, ADR 0050):
     # the row stays as an anonymous tombstone so orders and the ledger keep their references.
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -106,18 +102,17 @@ class Member(Base):
         return greeting_name(self.first_name, self.last_name) or self.display_name
 
 
-class MemberIdentity(Base):
+class MemberIdentity(MerchantScoped, Base):
     """A way to recognise a member: phone, email, or an id in a POS / online store."""
 
     __tablename__ = "member_identities"
     __table_args__ = (
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
         UniqueConstraint("merchant_id", "kind", "namespace", "value"),
         Index("ix_member_identities_member", "member_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(BigId)
     kind: Mapped[str] = mapped_column(String(16))
     # For external ids: the system that issued it ("shopify", "pos", "import"); "" otherwise.
     namespace: Mapped[str] = mapped_column(String(40), default="")
@@ -125,47 +120,47 @@ class MemberIdentity(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class MemberTag(Base):
+class MemberTag(MerchantScoped, Base):
     __tablename__ = "member_tags"
     __table_args__ = (
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
         UniqueConstraint("merchant_id", "member_id", "tag"),
         Index("ix_member_tags_tag", "merchant_id", "tag"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(BigId)
     tag: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class MemberNote(Base):
+class MemberNote(MerchantScoped, Base):
     """One entry of the conversation log: when, which staff, which channel, what was said."""
 
     __tablename__ = "member_notes"
-    __table_args__ = (Index("ix_member_notes_member", "member_id", "noted_at"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
-    noted_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    staff_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True
+    __table_args__ = (
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
+        merchant_fk("staff_user_id", "staff_users", ondelete="SET NULL"),
+        Index("ix_member_notes_member", "member_id", "noted_at"),
     )
+
+    member_id: Mapped[int] = mapped_column(BigId)
+    noted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    staff_user_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     author: Mapped[str] = mapped_column(String(200))
     channel: Mapped[str] = mapped_column(String(32))
     body: Mapped[str] = mapped_column(Text)
 
 
-class MemberConsent(Base):
+class MemberConsent(MerchantScoped, Base):
     """Current consent for one channel and topic; every change is kept in ``consent_changes``."""
 
     __tablename__ = "member_consents"
-    __table_args__ = (UniqueConstraint("merchant_id", "member_id", "channel", "topic"),)
+    __table_args__ = (
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
+        UniqueConstraint("merchant_id", "member_id", "channel", "topic"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(BigId)
     channel: Mapped[str] = mapped_column(String(16))
     topic: Mapped[str] = mapped_column(String(40), default="marketing")
     granted: Mapped[bool] = mapped_column(Boolean)
@@ -173,13 +168,14 @@ class MemberConsent(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class ConsentChange(Base):
+class ConsentChange(MerchantScoped, Base):
     __tablename__ = "consent_changes"
-    __table_args__ = (Index("ix_consent_changes_member", "member_id", "changed_at"),)
+    __table_args__ = (
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
+        Index("ix_consent_changes_member", "member_id", "changed_at"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(BigId)
     channel: Mapped[str] = mapped_column(String(16))
     topic: Mapped[str] = mapped_column(String(40))
     granted: Mapped[bool] = mapped_column(Boolean)
@@ -191,35 +187,35 @@ class ConsentChange(Base):
     wording_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-class FunnelTransition(Base):
+class FunnelTransition(MerchantScoped, Base):
     __tablename__ = "funnel_transitions"
-    __table_args__ = (Index("ix_funnel_transitions_member", "member_id", "moved_at"),)
+    __table_args__ = (
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
+        Index("ix_funnel_transitions_member", "member_id", "moved_at"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(BigId)
     from_stage: Mapped[str | None] = mapped_column(String(16), nullable=True)
     to_stage: Mapped[str] = mapped_column(String(16))
     moved_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str] = mapped_column(String(200))
 
 
-class MemberActivity(Base):
+class MemberActivity(MerchantScoped, Base):
     """Something a member did that shows attention (a portal visit, a message opened or
     clicked…), with the points it adds to ``members.engagement_score`` while it is inside the
     rolling window (members/engagement.py). The key makes a reload or a second pixel a no-op."""
 
     __tablename__ = "member_activities"
     __table_args__ = (
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
         UniqueConstraint("merchant_id", "member_id", "dedupe_key"),
         Index("ix_member_activities_member", "member_id", "occurred_at"),
         # The expiry task finds the live rows leaving the window through this.
         Index("ix_member_activities_live", "expired", "occurred_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(BigId)
     kind: Mapped[str] = mapped_column(String(24))
     points: Mapped[int] = mapped_column(Integer)
     dedupe_key: Mapped[str] = mapped_column(String(120))
@@ -228,7 +224,7 @@ class MemberActivity(Base):
     expired: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class ConsentTopic(Base):
+class ConsentTopic(MerchantScoped, Base):
     """One topic a member can say yes or no to, per merchant: the one list that imports, the
     portal, campaigns, journeys and the API choose from (ADR 0420).
 
@@ -240,8 +236,6 @@ class ConsentTopic(Base):
     __tablename__ = "consent_topics"
     __table_args__ = (UniqueConstraint("merchant_id", "code"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(40))
     labels: Mapped[dict[str, str]] = mapped_column(JsonDoc, default=dict)
     marketing: Mapped[bool] = mapped_column(Boolean, default=True)

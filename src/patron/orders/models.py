@@ -10,7 +10,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -20,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, BigId, JsonDoc, UTCDateTime
+from patron.core.tenant_keys import MerchantScoped, merchant_fk
 
 
 class OrderStatus(StrEnum):
@@ -29,7 +29,7 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class Product(Base):
+class Product(MerchantScoped, Base):
     __tablename__ = "products"
     __table_args__ = (
         UniqueConstraint("merchant_id", "sku"),
@@ -43,8 +43,6 @@ class Product(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     sku: Mapped[str] = mapped_column(String(80))
     name: Mapped[str] = mapped_column(String(300))
     category: Mapped[str | None] = mapped_column(String(120), nullable=True)
@@ -57,9 +55,11 @@ class Product(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class Order(Base):
+class Order(MerchantScoped, Base):
     __tablename__ = "orders"
     __table_args__ = (
+        merchant_fk("member_id", "members", ondelete="SET NULL"),
+        merchant_fk("store_id", "stores", ondelete="SET NULL"),
         UniqueConstraint("merchant_id", "external_id"),
         Index("ix_orders_member", "merchant_id", "member_id", "placed_at"),
         Index("ix_orders_placed", "merchant_id", "placed_at"),
@@ -68,15 +68,9 @@ class Order(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     external_id: Mapped[str] = mapped_column(String(120))
-    member_id: Mapped[int | None] = mapped_column(
-        ForeignKey("members.id", ondelete="SET NULL"), nullable=True
-    )
-    store_id: Mapped[int | None] = mapped_column(
-        ForeignKey("stores.id", ondelete="SET NULL"), nullable=True
-    )
+    member_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    store_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     channel: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(24))
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -91,10 +85,11 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class OrderLine(Base):
+class OrderLine(MerchantScoped, Base):
     __tablename__ = "order_lines"
     __table_args__ = (
-        UniqueConstraint("order_id", "line_no"),
+        merchant_fk("order_id", "orders", ondelete="CASCADE"),
+        UniqueConstraint("order_id", "line_no", "merchant_id"),
         Index("ix_order_lines_merchant_sku", "merchant_id", "sku"),
         CheckConstraint("quantity > 0", name="positive_quantity"),
         CheckConstraint(
@@ -102,9 +97,7 @@ class OrderLine(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(BigId)
     line_no: Mapped[int] = mapped_column(Integer)
     sku: Mapped[str | None] = mapped_column(String(80), nullable=True)
     name: Mapped[str] = mapped_column(String(300))
@@ -121,16 +114,15 @@ class OrderLine(Base):
     refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class Refund(Base):
+class Refund(MerchantScoped, Base):
     __tablename__ = "refunds"
     __table_args__ = (
+        merchant_fk("order_id", "orders", ondelete="CASCADE"),
         UniqueConstraint("merchant_id", "external_id"),
         Index("ix_refunds_order", "order_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(BigId)
     external_id: Mapped[str] = mapped_column(String(120))
     refunded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
@@ -139,13 +131,15 @@ class Refund(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class RefundLine(Base):
+class RefundLine(MerchantScoped, Base):
     __tablename__ = "refund_lines"
-    __table_args__ = (Index("ix_refund_lines_refund", "refund_id"),)
+    __table_args__ = (
+        merchant_fk("refund_id", "refunds", ondelete="CASCADE"),
+        merchant_fk("order_line_id", "order_lines", ondelete="CASCADE"),
+        Index("ix_refund_lines_refund", "refund_id"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.id", ondelete="CASCADE"))
-    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="CASCADE"))
+    refund_id: Mapped[int] = mapped_column(BigId)
+    order_line_id: Mapped[int] = mapped_column(BigId)
     quantity: Mapped[int] = mapped_column(Integer)
     amount_minor: Mapped[int] = mapped_column(BigInteger)

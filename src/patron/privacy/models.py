@@ -5,21 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, BigId, JsonDoc, UTCDateTime
+from patron.core.tenant_keys import MerchantScoped, merchant_fk
 
 
-class MemberErasure(Base):
+class MemberErasure(MerchantScoped, Base):
     """One erasure of one member record; a second request finds this row and changes nothing."""
 
     __tablename__ = "member_erasures"
-    __table_args__ = (UniqueConstraint("merchant_id", "member_id"),)
+    __table_args__ = (
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
+        UniqueConstraint("merchant_id", "member_id"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(BigId)
     erased_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # "staff:3", "apikey:7": who asked, never a person's name.
     actor: Mapped[str] = mapped_column(String(80))

@@ -48,9 +48,14 @@ def member_tables() -> tuple[Table, ...]:
 
 
 def member_column(table: Table) -> Column[Any]:
-    """The column of ``table`` that names the member."""
+    """The column of ``table`` that names the member (its key to ``members.id``; the key's
+    other column, ``merchant_id``, refers to ``members.merchant_id`` — ADR 0060)."""
     members = _members()
-    found = [fk.parent for fk in table.foreign_keys if fk.column.table is members]
+    found = [
+        fk.parent
+        for fk in table.foreign_keys
+        if fk.column.table is members and fk.column.name == "id"
+    ]
     return found[0]
 
 

@@ -9,7 +9,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Date,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -18,9 +17,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, BigId, JsonDoc, UTCDateTime
+from patron.core.tenant_keys import MerchantScoped, merchant_fk
 
 
-class ProgramRule(Base):
+class ProgramRule(MerchantScoped, Base):
     """One version of one program setting; the rule in force at t is the latest with
     ``effective_from <= t`` (ADR 0350). Versions are never edited."""
 
@@ -30,8 +30,6 @@ class ProgramRule(Base):
         Index("ix_program_rules_in_force", "merchant_id", "kind", "effective_from"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(Integer)
     effective_from: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -40,16 +38,17 @@ class ProgramRule(Base):
     actor: Mapped[str] = mapped_column(String(120))
 
 
-class MemberTier(Base):
+class MemberTier(MerchantScoped, Base):
     """A member's current tier. ``floor_code`` is the tier kept until the next evaluation: a
     refund can take a member back down to it, never below (ADR 0352)."""
 
     __tablename__ = "member_tiers"
-    __table_args__ = (UniqueConstraint("merchant_id", "member_id"),)
+    __table_args__ = (
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
+        UniqueConstraint("merchant_id", "member_id"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(BigId)
     tier_code: Mapped[str] = mapped_column(String(40))
     floor_code: Mapped[str] = mapped_column(String(40))
     since: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -57,13 +56,14 @@ class MemberTier(Base):
     rule_version: Mapped[int] = mapped_column(Integer)
 
 
-class TierChange(Base):
+class TierChange(MerchantScoped, Base):
     __tablename__ = "tier_changes"
-    __table_args__ = (Index("ix_tier_changes_member", "merchant_id", "member_id", "id"),)
+    __table_args__ = (
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
+        Index("ix_tier_changes_member", "merchant_id", "member_id", "id"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(BigId)
     from_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
     to_code: Mapped[str] = mapped_column(String(40))
     reason: Mapped[str] = mapped_column(String(200))
@@ -72,39 +72,43 @@ class TierChange(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class TopUp(Base):
+class TopUp(MerchantScoped, Base):
     """A stored value top-up: principal paid, bonus given, and what its refund returned."""
 
     __tablename__ = "top_ups"
     __table_args__ = (
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
+        merchant_fk("entry_id", "journal_entries"),
+        merchant_fk("refund_entry_id", "journal_entries"),
         UniqueConstraint("merchant_id", "idempotency_key"),
         Index("ix_top_ups_member", "merchant_id", "member_id", "id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(BigId)
     idempotency_key: Mapped[str] = mapped_column(String(200))
     principal_minor: Mapped[int] = mapped_column(BigInteger)
     bonus_minor: Mapped[int] = mapped_column(BigInteger)
-    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"))
+    entry_id: Mapped[int] = mapped_column(BigId)
     rule_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="completed")
-    refund_entry_id: Mapped[int | None] = mapped_column(
-        ForeignKey("journal_entries.id"), nullable=True
-    )
+    refund_entry_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     refunded_cash_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class OrderPayment(Base):
+class OrderPayment(MerchantScoped, Base):
     """How a member's order was paid and what it earned, and how much of each a refund has
     already given back or taken back (so a partial refund never repeats an earlier one)."""
 
     __tablename__ = "order_payments"
     __table_args__ = (
-        UniqueConstraint("order_id"),
+        merchant_fk("order_id", "orders", ondelete="CASCADE"),
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
+        merchant_fk("earn_entry_id", "journal_entries"),
+        merchant_fk("spend_entry_id", "journal_entries"),
+        merchant_fk("value_entry_id", "journal_entries"),
+        UniqueConstraint("order_id", "merchant_id"),
         Index("ix_order_payments_member_day", "merchant_id", "member_id", "local_date"),
         CheckConstraint(
             "cash_minor + points_value_minor + stored_principal_minor + stored_bonus_minor"
@@ -113,10 +117,8 @@ class OrderPayment(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(BigId)
+    member_id: Mapped[int] = mapped_column(BigId)
     local_date: Mapped[date] = mapped_column(Date)
     total_minor: Mapped[int] = mapped_column(BigInteger)
     cash_minor: Mapped[int] = mapped_column(BigInteger)
@@ -128,15 +130,9 @@ class OrderPayment(Base):
     growth_earned: Mapped[int] = mapped_column(BigInteger, default=0)
     # {line_no: [points, growth]} earned by each line, for refunds by line.
     line_earnings: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
-    earn_entry_id: Mapped[int | None] = mapped_column(
-        ForeignKey("journal_entries.id"), nullable=True
-    )
-    spend_entry_id: Mapped[int | None] = mapped_column(
-        ForeignKey("journal_entries.id"), nullable=True
-    )
-    value_entry_id: Mapped[int | None] = mapped_column(
-        ForeignKey("journal_entries.id"), nullable=True
-    )
+    earn_entry_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    spend_entry_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    value_entry_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     rule_versions: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     # What refunds have already reversed (earnings) or given back (payments).
     points_taken_back: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, BigId, UTCDateTime
+from patron.core.tenant_keys import MerchantScoped, merchant_fk
 
 
 class Role(StrEnum):
@@ -38,12 +39,10 @@ class Merchant(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class Store(Base):
+class Store(MerchantScoped, Base):
     __tablename__ = "stores"
     __table_args__ = (UniqueConstraint("merchant_id", "code"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))
     channel: Mapped[str] = mapped_column(String(16))
@@ -51,15 +50,13 @@ class Store(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class StaffUser(Base):
+class StaffUser(MerchantScoped, Base):
     __tablename__ = "staff_users"
     __table_args__ = (
         UniqueConstraint("merchant_id", "email"),
         Index("ix_staff_users_email", "email"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(254))
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
@@ -71,47 +68,50 @@ class StaffUser(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class ApiKey(Base):
+class ApiKey(MerchantScoped, Base):
     __tablename__ = "api_keys"
+    __table_args__ = (UniqueConstraint("prefix", "merchant_id"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(120))
     role: Mapped[str] = mapped_column(String(16))
-    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class StaffSession(Base):
+class StaffSession(MerchantScoped, Base):
     """A signed-in dashboard session. The cookie carries a random token; only its hash is
     stored. Ending the row (logout, password change, staff removal) ends the session wherever
     the cookie has been copied to (docs/decisions/0015-server-side-sessions.md)."""
 
     __tablename__ = "staff_sessions"
-    __table_args__ = (Index("ix_staff_sessions_user", "merchant_id", "staff_user_id"),)
+    __table_args__ = (
+        merchant_fk("staff_user_id", "staff_users", ondelete="CASCADE"),
+        UniqueConstraint("token_hash", "merchant_id"),
+        Index("ix_staff_sessions_user", "merchant_id", "staff_user_id"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_user_id: Mapped[int] = mapped_column(BigId)
+    token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class StaffPasswordReset(Base):
+class StaffPasswordReset(MerchantScoped, Base):
     """A single-use, expiring link mailed to a staff user to choose a new password (the way in
     while someone else keeps the account locked with wrong passwords)."""
 
     __tablename__ = "staff_password_resets"
+    __table_args__ = (
+        merchant_fk("staff_user_id", "staff_users", ondelete="CASCADE"),
+        UniqueConstraint("token_hash", "merchant_id"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_user_id: Mapped[int] = mapped_column(BigId)
+    token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

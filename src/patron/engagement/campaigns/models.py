@@ -6,10 +6,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, BigId, JsonDoc, UTCDateTime
+from patron.core.tenant_keys import MerchantScoped, merchant_fk
 
 
 class CampaignStatus(StrEnum):
@@ -28,25 +29,24 @@ class RecipientState(StrEnum):
     CANCELLED = "cancelled"  # the campaign was cancelled before its release
 
 
-class Campaign(Base):
+class Campaign(MerchantScoped, Base):
     __tablename__ = "campaigns"
-    __table_args__ = (Index("ix_campaigns_due", "status", "next_release_at"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(120))
-    segment_id: Mapped[int | None] = mapped_column(
-        ForeignKey("segments.id", ondelete="SET NULL"), nullable=True
+    __table_args__ = (
+        merchant_fk("segment_id", "segments", ondelete="SET NULL"),
+        merchant_fk("template_id", "message_templates"),
+        merchant_fk("coupon_template_id", "coupon_templates", ondelete="SET NULL"),
+        Index("ix_campaigns_due", "status", "next_release_at"),
     )
+
+    name: Mapped[str] = mapped_column(String(120))
+    segment_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     # A fixed audience instead of a segment (member ids), e.g. a list from a spreadsheet.
     member_ids: Mapped[list[int] | None] = mapped_column(JsonDoc, nullable=True)
     channel: Mapped[str] = mapped_column(String(16))
-    template_id: Mapped[int] = mapped_column(ForeignKey("message_templates.id"))
+    template_id: Mapped[int] = mapped_column(BigId)
     topic: Mapped[str] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(16), default="marketing")
-    coupon_template_id: Mapped[int | None] = mapped_column(
-        ForeignKey("coupon_templates.id", ondelete="SET NULL"), nullable=True
-    )
+    coupon_template_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     points: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Share held out, in basis points (0–5000 = 0–50%).
     holdout_bp: Mapped[int] = mapped_column(Integer, default=0)
@@ -67,19 +67,19 @@ class Campaign(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class CampaignRecipient(Base):
+class CampaignRecipient(MerchantScoped, Base):
     """One member of the audience as it was at launch, with the recorded holdout draw."""
 
     __tablename__ = "campaign_recipients"
     __table_args__ = (
-        UniqueConstraint("campaign_id", "member_id"),
+        merchant_fk("campaign_id", "campaigns", ondelete="CASCADE"),
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
+        UniqueConstraint("campaign_id", "member_id", "merchant_id"),
         Index("ix_campaign_recipients_state", "campaign_id", "state", "member_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(BigId)
+    member_id: Mapped[int] = mapped_column(BigId)
     # The deterministic draw in [0, 10000): held out when draw < holdout_bp.
     draw: Mapped[int] = mapped_column(Integer)
     grp: Mapped[str] = mapped_column(String(8))  # treated | holdout

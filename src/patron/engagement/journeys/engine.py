@@ -84,7 +84,7 @@ def enrol(
     }
     maker = postgresql.insert if is_postgres(session) else sqlite.insert
     stmt = maker(JourneyEnrolment).on_conflict_do_nothing(
-        index_elements=["journey_id", "enrolment_key"]
+        index_elements=["journey_id", "enrolment_key", "merchant_id"]
     )
     # RETURNING says whether a row went in (rowcount is unreliable for ON CONFLICT DO NOTHING).
     inserted = session.execute(stmt.values(**row).returning(JourneyEnrolment.id)).scalar()

@@ -6,10 +6,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, BigId, JsonDoc, UTCDateTime
+from patron.core.tenant_keys import MerchantScoped, merchant_fk
 
 
 class EnrolmentStatus(StrEnum):
@@ -19,12 +20,10 @@ class EnrolmentStatus(StrEnum):
     FAILED = "failed"  # a step kept failing (max attempts); last_error says why
 
 
-class Journey(Base):
+class Journey(MerchantScoped, Base):
     __tablename__ = "journeys"
     __table_args__ = (UniqueConstraint("merchant_id", "name"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(120))
     library_key: Mapped[str | None] = mapped_column(String(40), nullable=True)
     status: Mapped[str] = mapped_column(String(8), default="off")  # on | off
@@ -40,16 +39,17 @@ class Journey(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class JourneyVersion(Base):
+class JourneyVersion(MerchantScoped, Base):
     """Trigger, steps and exit rule as they were at one version; enrolments keep their version,
     so editing a journey never moves a member already inside it onto steps that do not exist."""
 
     __tablename__ = "journey_versions"
-    __table_args__ = (UniqueConstraint("journey_id", "version"),)
+    __table_args__ = (
+        merchant_fk("journey_id", "journeys", ondelete="CASCADE"),
+        UniqueConstraint("journey_id", "version", "merchant_id"),
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    journey_id: Mapped[int] = mapped_column(ForeignKey("journeys.id", ondelete="CASCADE"))
+    journey_id: Mapped[int] = mapped_column(BigId)
     version: Mapped[int] = mapped_column(Integer)
     trigger: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
     steps: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc)
@@ -57,23 +57,23 @@ class JourneyVersion(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class JourneyEnrolment(Base):
+class JourneyEnrolment(MerchantScoped, Base):
     """One member's place in one journey. Exactly one step runs per transaction, which also
     moves ``step_id`` and ``next_run_at`` on, so a crash re-runs the same step at most."""
 
     __tablename__ = "journey_enrolments"
     __table_args__ = (
-        UniqueConstraint("journey_id", "enrolment_key"),
+        merchant_fk("journey_id", "journeys", ondelete="CASCADE"),
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
+        UniqueConstraint("journey_id", "enrolment_key", "merchant_id"),
         Index("ix_journey_enrolments_due", "status", "next_run_at"),
         Index("ix_journey_enrolments_member", "merchant_id", "member_id", "id"),
         Index("ix_journey_enrolments_journey", "journey_id", "member_id", "entered_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    journey_id: Mapped[int] = mapped_column(ForeignKey("journeys.id", ondelete="CASCADE"))
+    journey_id: Mapped[int] = mapped_column(BigId)
     journey_version: Mapped[int] = mapped_column(Integer)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(BigId)
     enrolment_key: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default=EnrolmentStatus.ACTIVE.value)
     step_id: Mapped[str | None] = mapped_column(String(40), nullable=True)

@@ -5,18 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, BigId, JsonDoc, UTCDateTime
+from patron.core.tenant_keys import MerchantScoped, merchant_fk
 
 
-class Segment(Base):
+class Segment(MerchantScoped, Base):
     __tablename__ = "segments"
     __table_args__ = (UniqueConstraint("merchant_id", "name"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(120))
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     rules: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
@@ -29,15 +28,15 @@ class Segment(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class SegmentMember(Base):
+class SegmentMember(MerchantScoped, Base):
     __tablename__ = "segment_members"
     __table_args__ = (
-        UniqueConstraint("segment_id", "member_id"),
+        merchant_fk("segment_id", "segments", ondelete="CASCADE"),
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
+        UniqueConstraint("segment_id", "member_id", "merchant_id"),
         Index("ix_segment_members_member", "member_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    segment_id: Mapped[int] = mapped_column(BigId)
+    member_id: Mapped[int] = mapped_column(BigId)
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -70,15 +70,16 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_member_joins_store", "member_joins", ["merchant_id", "store_id"])
-    with op.batch_alter_table("consent_changes") as batch:
-        batch.add_column(sa.Column("wording", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("wording_version", sa.String(length=64), nullable=True))
+    # Plain ADD COLUMN on both databases (no batch rebuild of the table on SQLite).
+    op.add_column("consent_changes", sa.Column("wording", sa.Text(), nullable=True))
+    op.add_column(
+        "consent_changes", sa.Column("wording_version", sa.String(length=64), nullable=True)
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("consent_changes") as batch:
-        batch.drop_column("wording_version")
-        batch.drop_column("wording")
+    for column in ("wording_version", "wording"):  # SQLite 3.35+ drops a column in place
+        op.execute(f"ALTER TABLE consent_changes DROP COLUMN {column}")
     op.drop_index("ix_member_joins_store", table_name="member_joins")
     op.drop_table("member_joins")
     op.drop_index("ix_portal_codes_address", table_name="portal_codes")
