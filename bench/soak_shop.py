@@ -166,9 +166,11 @@ class WebhookReceiver:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                webhook_id = self.headers.get("webhook-id", "")
                 with receiver.lock:
-                    receiver.by_message_id[self.headers.get("webhook-id", "")] += 1
-                    receiver.types[json.loads(body).get("type", "")] += 1
+                    if not receiver.by_message_id[webhook_id]:  # types of distinct deliveries
+                        receiver.types[json.loads(body).get("type", "")] += 1
+                    receiver.by_message_id[webhook_id] += 1
                 self.send_response(200)
                 self.send_header("content-length", "2")
                 self.end_headers()
