@@ -25,6 +25,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("bench.coupons_bulk", ["--size", "5000", "--pg", PG], ["--size", "100000", "--pg", PG]),
     ("bench.webhooks", ["--size", "200", "--pg", PG], ["--size", "2000", "--pg", PG]),
     ("bench.load", ["--seconds", "5"], ["--seconds", "30"]),
+    ("bench.soak", ["--minutes", "2", "--pg", PG], ["--minutes", "30", "--pg", PG]),
     ("bench.segments", ["--members", "20000"], ["--members", "1000000"]),
     ("bench.messages", ["--members", "500"], ["--members", "100000"]),
     ("bench.analytics", ["--lines", "200000"], ["--lines", "10000000"]),

@@ -1,4 +1,4 @@
-"""Migration 0022_citus_keys on a database with data in it (ADR 0060), SQLite and PostgreSQL.
+"""Migration 0023_citus_keys on a database with data in it (ADR 0060), SQLite and PostgreSQL.
 
 A database at the revision before it gets two merchants' demo history through the programs
 (checkouts, refunds, ledger, lots, messages…); upgrading re-keys every table with every row in
@@ -31,7 +31,7 @@ from patron.members.models import Member
 from tests.conftest import PG_ADMIN_URL, START, need_service, pg_available
 from tests.test_schema_distribution import from_database, problems
 
-AFTER = "0022_citus_keys"
+AFTER = "0023_citus_keys"
 # The revision before it (whatever the chain becomes when branches are merged).
 BEFORE = str(ScriptDirectory.from_config(alembic_config()).get_revision(AFTER).down_revision)
 

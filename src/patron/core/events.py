@@ -7,6 +7,7 @@ twice (``fanned_out_at`` is set in the same transaction as the deliveries it cre
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -22,7 +23,10 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from patron.core.clock import utcnow
 from patron.core.db import Base, BigId, JsonDoc, UTCDateTime
+from patron.core.request_id import acting_for, current_request_id
 from patron.core.tenant_keys import MerchantScoped
+
+log = logging.getLogger("patron.core.events")
 
 
 class current_tx(FunctionElement[int]):
@@ -59,6 +63,11 @@ class OutboxEvent(MerchantScoped, Base):
     # (tx_id, id) order behind the oldest open writer, so a late commit is never skipped.
     tx_id: Mapped[int | None] = mapped_column(
         BigInteger, nullable=True, insert_default=current_tx()
+    )
+    # The request that caused the event (X-Request-ID), so the worker's log lines about it can
+    # be found from the request's; set by default on every insert, bulk ones included.
+    request_id: Mapped[str | None] = mapped_column(
+        String(128), nullable=True, default=current_request_id
     )
 
 
@@ -269,6 +278,13 @@ def consume_outbox(
     if not events:
         return 0
     handle(events)
+    if log.isEnabledFor(logging.DEBUG):
+        for ev in events:
+            with acting_for(ev.request_id):
+                log.debug(
+                    "outbox event handled",
+                    extra={"consumer": consumer, "event_id": ev.id, "event_type": ev.type},
+                )
     cursor.last_event_id = events[-1].id
     if postgres:
         cursor.last_tx_id = events[-1].tx_id or 0

@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -164,6 +164,14 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
     return JSONResponse({"error": body}, status_code=status)
 
 
+# deadlock_detected, serialization_failure: the database rolled the transaction back.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+RETRY_MESSAGE = (
+    "another request changed the same records at the same moment; nothing was written: "
+    "send the same request again (with the same Idempotency-Key) after Retry-After"
+)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error leaves in one envelope: ``{"error": {"code", "message", "details"?}}``."""
 
@@ -212,6 +220,17 @@ def install_error_handlers(app: FastAPI) -> None:
         # overloaded, not broken. Refuse like admission control does (core/admission.py).
         log.warning("no database connection free within the pool timeout")
         response = error_response(503, "overloaded", BUSY_MESSAGE)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    @app.exception_handler(OperationalError)
+    async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
+        if getattr(exc.orig, "sqlstate", None) not in TRANSIENT_SQLSTATES:
+            return await _unexpected(request, exc)
+        # PostgreSQL broke a deadlock (or a serialization conflict) by rolling this transaction
+        # back: nothing was written, and the same request, sent again, succeeds (ADR 0043).
+        log.warning("transaction rolled back by the database: %s", type(exc.orig).__name__)
+        response = error_response(503, "retry", RETRY_MESSAGE)
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 

@@ -1,12 +1,18 @@
 """A request id on every request: taken from ``X-Request-ID`` when the caller (or a proxy in
 front) sends a usable one, made up otherwise; returned in the response's ``X-Request-ID`` and
 written into every log line made while the request runs (:mod:`patron.core.logging`).
+
+The id travels on with what the request caused: outbox events and messages written while it
+runs store it (their ``request_id`` column), and the worker handles each of them inside
+:func:`acting_for`, so its log lines about them carry the same id (ADR 0042).
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +22,23 @@ HEADER = b"x-request-id"
 _USABLE = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    """The id of the request being served (or acted for), None outside one: the default of
+    the ``request_id`` column of what a request writes for the worker."""
+    return request_id.get()
+
+
+@contextmanager
+def acting_for(rid: str | None) -> Iterator[None]:
+    """Work done for request ``rid`` (the worker handling an event or a message it caused):
+    log lines made inside carry its id, and events written inside store it again."""
+    token = request_id.set(rid)
+    try:
+        yield
+    finally:
+        request_id.reset(token)
 
 
 def usable(given: str | None) -> str | None:

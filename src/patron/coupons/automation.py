@@ -26,6 +26,7 @@ from patron.core.config import Settings
 from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.core.events import OutboxEvent, consume_outbox
+from patron.core.request_id import acting_for
 from patron.core.sqlfn import month_day
 from patron.coupons import refunds, service
 from patron.coupons.models import CodeSource, CouponCode, CouponTemplate
@@ -109,7 +110,8 @@ def follow_events(session: Session, batch: int = 500) -> int:
     def handle(events: list[OutboxEvent]) -> None:
         for event in events:
             if event.type in WATCHED:
-                _on_event(session, event)
+                with acting_for(event.request_id):
+                    _on_event(session, event)
 
     return consume_outbox(session, CURSOR, handle, batch=batch)
 

@@ -24,6 +24,7 @@ from patron.core.claim import claim_due
 from patron.core.clock import utcnow
 from patron.core.config import Settings
 from patron.core.db import transaction
+from patron.core.request_id import acting_for
 from patron.engagement.channels.base import ChannelMisconfigured, SendResult
 from patron.engagement.config import MessageSettings, get_message_settings
 from patron.engagement.models import Message, MessageStatus
@@ -102,7 +103,17 @@ def send_batch(
                 marked = mark_sending(session, prepared)
             if not marked:
                 continue
-        result = send_one(prepared)
+        with acting_for(prepared.request_id):
+            result = send_one(prepared)
+            log.info(
+                "message handed to its channel",
+                extra={
+                    "message_id": prepared.message_id,
+                    "channel": prepared.channel.name,
+                    "attempt": prepared.attempt,
+                    "outcome": result.status,
+                },
+            )
         following = ready[index + 1] if index + 1 < len(ready) else None
         with transaction(sessions) as session:
             record_outcome(session, prepared, result, cfg)

@@ -10,6 +10,7 @@ from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, BigId, JsonDoc, UTCDateTime
+from patron.core.request_id import current_request_id
 from patron.core.tenant_keys import MerchantScoped, merchant_fk
 
 
@@ -140,6 +141,11 @@ class Message(MerchantScoped, Base):
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The request whose work queued it (X-Request-ID), directly or through an outbox event the
+    # worker handled: the dispatcher's log lines about the message carry it (ADR 0042).
+    request_id: Mapped[str | None] = mapped_column(
+        String(128), nullable=True, default=current_request_id
+    )
 
 
 class MessageEvent(MerchantScoped, Base):

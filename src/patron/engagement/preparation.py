@@ -44,6 +44,7 @@ class Prepared:
     outgoing: Outgoing
     rendered: dict[str, Any]
     creds: Credentials
+    request_id: str | None = None  # of the request that caused it, for the log lines
 
 
 def idempotency_key(merchant_id: int, dedupe_key: str, generation: int) -> str:
@@ -289,7 +290,9 @@ def _prepare_one(batch: Batch, message: Message, settings: Settings) -> Prepared
     message.status_reason = None
     message.dispatched_at, message.updated_at = batch.now, batch.now
     message.rendered = rendered
-    return Prepared(message.id, message.attempts + 1, channel, outgoing, rendered, creds)
+    return Prepared(
+        message.id, message.attempts + 1, channel, outgoing, rendered, creds, message.request_id
+    )
 
 
 def _outgoing(

@@ -12,6 +12,7 @@ same ``webhook-id``, which receivers de-duplicate.
 from __future__ import annotations
 
 import json
+import logging
 import ssl
 import time
 from collections import defaultdict
@@ -33,6 +34,7 @@ from patron.core.clock import Clock, clock_of, utcnow
 from patron.core.config import Settings
 from patron.core.db import is_postgres, transaction
 from patron.core.events import OutboxEvent
+from patron.core.request_id import acting_for
 from patron.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from patron.webhooks.service import ALL_EVENTS, new_message_id
 
@@ -53,6 +55,7 @@ DELIVERY_BATCH = 20
 BATCH_DEADLINES = 2
 RESPONSE_BODY_LIMIT = 4096
 USER_AGENT = f"Patron-Webhooks/{__version__}"
+log = logging.getLogger("patron.webhooks.delivery")
 
 
 def retry_delay(attempts_made: int) -> timedelta:
@@ -128,6 +131,7 @@ class Job:
     event_type: str
     occurred_at: datetime
     payload: dict[str, Any]
+    request_id: str | None = None  # of the request that caused the event, for the log lines
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,7 @@ def _claim(sessions: sessionmaker[Session], settings: Settings) -> tuple[list[Jo
                     event.type,
                     event.occurred_at,
                     event.payload,
+                    event.request_id,
                 )
             )
         return jobs, len(ids), clock_of(session)
@@ -343,8 +348,20 @@ def deliver_due(sessions: sessionmaker[Session], settings: Settings) -> int:
     outcomes = anyio.run(post_all, jobs, clock, settings.webhook_timeout_seconds)
     for job, outcome in zip(jobs, outcomes, strict=True):
         if outcome is not None:
-            with transaction(sessions) as session:
-                record(session, job, outcome, settings.webhook_max_attempts)
+            with acting_for(job.request_id):
+                with transaction(sessions) as session:
+                    record(session, job, outcome, settings.webhook_max_attempts)
+                log.info(
+                    "webhook delivery attempted",
+                    extra={
+                        "delivery_id": job.delivery_id,
+                        "webhook_id": job.message_id,
+                        "event_type": job.event_type,
+                        "status_code": outcome.status_code,
+                        "error": outcome.error,
+                        "duration_ms": outcome.duration_ms,
+                    },
+                )
     unattempted = [
         job.delivery_id for job, outcome in zip(jobs, outcomes, strict=True) if outcome is None
     ]

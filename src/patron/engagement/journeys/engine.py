@@ -23,6 +23,7 @@ from patron.core.claim import claim_due
 from patron.core.clock import utcnow
 from patron.core.config import Settings
 from patron.core.db import is_postgres, transaction
+from patron.core.request_id import acting_for
 from patron.engagement.journeys.models import (
     EnrolmentStatus,
     Journey,
@@ -190,7 +191,8 @@ def execute(session: Session, enrolment_id: int) -> bool:
         enrolment.next_run_at,
         timedelta(hours=journey.send_window_hours),
     )
-    outcome = run_step(run, step)
+    with acting_for(context.get("request_id")):
+        outcome = run_step(run, step)
     enrolment.context = context
     record_step(enrolment, version.steps, step, outcome, now)
     session.flush()

@@ -27,6 +27,7 @@ from patron.core.config import Settings
 from patron.core.db import transaction
 from patron.core.errors import BusinessRuleViolation, NotFound
 from patron.core.events import OutboxEvent, consume_outbox
+from patron.core.request_id import acting_for
 from patron.core.sqlfn import has_in_json_array, month_day
 from patron.engagement.journeys.engine import enrol
 from patron.engagement.journeys.festivals import festival_date
@@ -114,7 +115,10 @@ def enrol_from_events(session: Session, events: Iterable[OutboxEvent]) -> int:
         for journey, trigger in triggers[event.merchant_id]:
             if matches(trigger, event):
                 context = {"event": event.payload, "event_type": event.type}
-                made += int(enrol(session, journey, member_id, _reason(event), context))
+                if event.request_id:  # its steps run for the request that caused the event
+                    context["request_id"] = event.request_id
+                with acting_for(event.request_id):
+                    made += int(enrol(session, journey, member_id, _reason(event), context))
     return made
 
 

@@ -10,8 +10,8 @@ off, which :func:`patron.core.migrate.upgrade` arranges, and checks every key at
 The lists below are this migration's own (not read from the models), so it does the same thing
 whatever the models say later.
 
-Revision ID: 0022_citus_keys
-Revises: 0021_join
+Revision ID: 0023_citus_keys
+Revises: 0022_requestid
 """
 
 from collections.abc import Sequence
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from alembic import op
 from sqlalchemy import Connection
 
-revision: str = "0022_citus_keys"
-down_revision: str | Sequence[str] | None = "0021_join"
+revision: str = "0023_citus_keys"
+down_revision: str | Sequence[str] | None = "0022_requestid"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -303,7 +303,7 @@ def _sqlite(scoped: bool) -> None:
     conn: Connection = op.get_bind()
     if conn.exec_driver_sql("PRAGMA foreign_keys").scalar():
         raise RuntimeError(
-            "0022_citus_keys rebuilds tables: run it through `patron migrate`, which turns "
+            "0023_citus_keys rebuilds tables: run it through `patron migrate`, which turns "
             "SQLite's foreign keys off for the migration and checks them all afterwards"
         )
     for table, pieces in _sqlite_edits().items():
