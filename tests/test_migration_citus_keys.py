@@ -100,6 +100,7 @@ def patron_verify(url: str) -> subprocess.CompletedProcess[str]:
 def test_upgrade_with_data_in_place_keeps_every_row(old_engine: Engine, tmp_path: Path) -> None:
     fill(old_engine, tmp_path)
     before = snapshot(old_engine)
+    triggers = trigger_names(old_engine)
     assert len(before["merchants"]) == 2
     assert len(before["members"]) == 50
     assert before["orders"] and before["ledger_postings"] and before["points_lots"]
@@ -108,6 +109,8 @@ def test_upgrade_with_data_in_place_keeps_every_row(old_engine: Engine, tmp_path
 
     assert done.before == (BEFORE,) and AFTER in done.after
     assert snapshot(old_engine) == before
+    # The rebuild of SQLite tables keeps their triggers (the set-up version's, ADR 0900).
+    assert trigger_names(old_engine) == triggers
     url = old_engine.url.render_as_string(hide_password=False)
     checked = patron_verify(url)
     assert checked.returncode == 0, checked.stderr
@@ -168,6 +171,17 @@ def test_a_row_pointing_at_another_merchants_row_stops_the_upgrade(
     assert current_heads(old_engine) == {BEFORE}
     assert snapshot(old_engine) == before
     assert schema_text(old_engine) == schema
+
+
+def trigger_names(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            sql = "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+        else:
+            sql = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname"
+        names = list(conn.execute(text(sql)).scalars())
+    assert names, "the set-up version triggers of 0020_checkout are there before"
+    return names
 
 
 def schema_text(engine: Engine) -> list[tuple[object, ...]]:

@@ -326,10 +326,12 @@ def _sqlite(scoped: bool) -> None:
         )
         if head is None:
             raise RuntimeError(f"{table}: unexpected schema text")
+        # DROP TABLE drops the table's indexes and triggers (the set-up version triggers of
+        # 0020_checkout among them): both are created again on the rebuilt table.
         indexes = (
             conn.exec_driver_sql(
-                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
-                "AND sql IS NOT NULL",
+                "SELECT sql FROM sqlite_master WHERE type IN ('index', 'trigger') "
+                "AND tbl_name = ? AND sql IS NOT NULL ORDER BY type",
                 (table,),
             )
             .scalars()
