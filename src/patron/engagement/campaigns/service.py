@@ -104,7 +104,10 @@ def update_campaign(
         campaign.segment_id = None
     for key, value in changes.items():
         setattr(campaign, key, value)
-    _validate(session, merchant_id, campaign)
+    # The changed ids are checked before anything is written: an autoflush would send another
+    # merchant's id to the database first (where the merchant's own keys refuse it, ADR 0060).
+    with session.no_autoflush:
+        _validate(session, merchant_id, campaign)
     campaign.updated_at = utcnow(session)
     session.flush()
     return campaign
