@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -115,3 +116,35 @@ def test_a_process_waits_its_turn_and_a_killed_holder_frees_the_copy(
     # The kernel drops a dead process's lock: the copy is usable at once.
     with hold_copy(path, wait_seconds=0):
         assert copy_state(path).synced_at is not None
+
+
+def test_a_page_does_not_wait_behind_a_longer_wait_of_its_own_process(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """While the worker's sync waits (up to minutes) for another process's turn, a page of the
+    same process gives up after its own short wait, not after the sync's."""
+    path = str(tmp_path / "c.duckdb")
+    sync_now(engine, path)
+    holder = _start(HOLDER, path)
+    outcomes: list[str] = []
+
+    def long_wait() -> None:
+        try:
+            with hold_copy(path, wait_seconds=8):
+                outcomes.append("sync ran")
+        except CopyBusy:
+            outcomes.append("sync busy")
+
+    sync = threading.Thread(target=long_wait)
+    try:
+        sync.start()
+        time.sleep(0.3)  # the sync is polling for the file lock now
+        began = time.monotonic()
+        with pytest.raises(CopyBusy), hold_copy(path, wait_seconds=0.5):
+            pass
+        assert time.monotonic() - began < 3
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(10)
+    sync.join(10)
+    assert outcomes == ["sync ran"]  # the holder's death gave the waiting sync its turn

@@ -42,18 +42,39 @@ class CopyBusy(duckdb.IOException):
 
 
 class _ProcessShare:
-    """One process's turn on one copy: a count of users and the file lock they share."""
+    """One process's turn on one copy: a count of users and the file lock they share.
+
+    One thread at a time polls for the file lock, without holding the condition, so a thread
+    that would wait less (a page) is never held up behind one that would wait longer (a sync):
+    it waits for the poller only up to its own deadline."""
 
     def __init__(self, path: str) -> None:
         self.lock_path = f"{path}.lock"
         self.cond = threading.Condition()
         self.users = 0
         self.fd: int | None = None
+        self.taking = False
 
     def enter(self, wait_seconds: float) -> None:
+        deadline = time.monotonic() + wait_seconds
         with self.cond:
-            if self.users == 0:
-                self.fd = self._take(wait_seconds)
+            while self.users == 0 and self.taking:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise self._busy()
+                self.cond.wait(left)
+            if self.users > 0:  # the process has its turn: join it
+                self.users += 1
+                return
+            self.taking = True
+        try:
+            fd = self._take(deadline)
+        finally:
+            with self.cond:
+                self.taking = False
+                self.cond.notify_all()
+        with self.cond:
+            self.fd = fd
             self.users += 1
 
     def leave(self) -> None:
@@ -64,10 +85,12 @@ class _ProcessShare:
                 os.close(self.fd)
                 self.fd = None
 
-    def _take(self, wait_seconds: float) -> int:
+    def _busy(self) -> CopyBusy:
+        return CopyBusy(f"the analytics copy {self.lock_path[:-5]} is in use by another process")
+
+    def _take(self, deadline: float) -> int:
         Path(self.lock_path).parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + wait_seconds
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -75,9 +98,7 @@ class _ProcessShare:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     os.close(fd)
-                    raise CopyBusy(
-                        f"the analytics copy {self.lock_path[:-5]} is in use by another process"
-                    ) from None
+                    raise self._busy() from None
                 time.sleep(POLL_SECONDS)
 
 
