@@ -17,7 +17,6 @@ from patron.app import create_app
 from patron.core.clock import FrozenClock
 from patron.core.config import Settings
 from patron.core.db import transaction
-from patron.members import topics
 from patron.portal import service as portal
 from tests.conftest import Tenant
 from tests.live import live_server
@@ -223,11 +222,6 @@ def test_segment_builder_live_count_in_a_real_browser(
     seed_member(
         sessions, tenant, first="Tom", last="Ng", phone="+8613900139000", email=None, order_ref=None
     )
-    # The merchant's consent topics are written before the pages are served: in CI the first
-    # GET of /segments/new wrote them while the dashboard's background analytics sync read the
-    # shared SQLite file, and the write failed "database is locked" (noted, not yet fixed).
-    with transaction(sessions) as s:
-        topics.ensure_topics(s, tenant.merchant_id)
     app = create_app(settings, engine=engine, clock=clock, run_worker=False)
     with live_server(app) as base:
         page = browser.new_page(viewport={"width": 1360, "height": 900})  # type: ignore[attr-defined]

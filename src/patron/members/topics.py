@@ -1,10 +1,10 @@
 """Consent topics: one list per merchant that every consent, campaign and journey chooses from.
 
-Each merchant starts with :data:`DEFAULT_TOPICS` (written on first use, and by the migration for
-merchants that existed before it). ``marketing`` is the general topic: what imports record
-(Shopify's "Accepts Email Marketing"), and the answer that counts for every marketing message
-whose own topic the member never answered (ADR 0420). A code is fixed once created (consents
-and messages refer to it); labels and the marketing flag can change.
+Each merchant starts with :data:`DEFAULT_TOPICS` (written when the merchant is created, and by
+the migrations for merchants that existed before). ``marketing`` is the general topic: what
+imports record (Shopify's "Accepts Email Marketing"), and the answer that counts for every
+marketing message whose own topic the member never answered (ADR 0420). A code is fixed once
+created (consents and messages refer to it); labels and the marketing flag can change.
 """
 
 from __future__ import annotations
@@ -87,8 +87,8 @@ def ensure_topics(session: Session, merchant_id: int) -> None:
 
 
 def list_topics(session: Session, merchant_id: int) -> list[ConsentTopic]:
-    """The merchant's topics in their order (the general marketing topic first)."""
-    ensure_topics(session, merchant_id)
+    """The merchant's topics in their order (the general marketing topic first). Only reads:
+    a merchant's defaults are written when it is created (``patron.core.merchant_setup``)."""
     return list(
         session.scalars(
             select(ConsentTopic)
@@ -119,8 +119,6 @@ def check_topic(session: Session, merchant_id: int, code: str, *, allow_all: boo
 def marketing_flags(session: Session, merchant_ids: Iterable[int]) -> dict[tuple[int, str], bool]:
     """(merchant, code) → is it a marketing topic, for every topic of these merchants."""
     ids = sorted(set(merchant_ids))
-    for merchant_id in ids:
-        ensure_topics(session, merchant_id)
     rows = session.execute(
         select(ConsentTopic.merchant_id, ConsentTopic.code, ConsentTopic.marketing).where(
             ConsentTopic.merchant_id.in_(ids)

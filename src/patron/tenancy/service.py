@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from patron.core.merchant_setup import set_up_merchant
 from patron.core.paging import newest_first
 from patron.tenancy.models import ApiKey, Channel, Merchant, Role, StaffUser, Store
 
@@ -88,6 +89,7 @@ def create_merchant(
     )
     session.add(merchant)
     session.flush()
+    set_up_merchant(session, merchant.id)
     return merchant
 
 
