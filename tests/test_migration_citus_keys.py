@@ -107,7 +107,9 @@ def test_upgrade_with_data_in_place_keeps_every_row(old_engine: Engine, tmp_path
 
     done = upgrade(old_engine)
 
-    assert done.before == (BEFORE,) and AFTER in done.after
+    # Upgraded through 0023_citus_keys to the newest revision (later migrations run too).
+    assert done.before == (BEFORE,)
+    assert set(done.after) == set(ScriptDirectory.from_config(alembic_config()).get_heads())
     assert snapshot(old_engine) == before
     # The rebuild of SQLite tables keeps their triggers (the set-up version's, ADR 0900).
     assert trigger_names(old_engine) == triggers
