@@ -74,3 +74,27 @@ def test_campaign_uplift_from_recipients() -> None:
     assert (row.revenue_diff, row.revenue_low, row.revenue_high) == pytest.approx(
         (revenue.difference, revenue.low, revenue.high), rel=1e-12
     )
+
+
+def test_a_group_of_one_is_left_out_not_an_error() -> None:
+    # A small shop's campaign whose holdout drew one member: no interval can be computed, so
+    # the campaign is left out (the analytics page answered 500 on the 80-member demo).
+    s = Shop()
+    launch = ts("2026-01-10 10:00")
+    for m in range(1, 5):
+        group = "treated" if m <= 3 else "holdout"
+        s.row("campaign_recipients", campaign_id=1, member_id=m, group=group, launched_local=launch)
+    for m in range(5, 9):
+        s.row(
+            "campaign_recipients",
+            campaign_id=2,
+            member_id=m,
+            group="treated" if m <= 6 else "holdout",
+            launched_local=launch,
+        )
+    s.order(1, "2026-01-12 09:00", 3000)
+    s.order(7, "2026-01-12 09:00", 1000)
+    scope = Scope(1, date(2026, 1, 1), date(2026, 2, 1), "month")
+    got = campaign_uplift(duck_of(s), scope, window_days=30)
+    assert got["campaign_id"].tolist() == [2]
+    assert (got.iloc[0].treated, got.iloc[0].holdout) == (2, 2)

@@ -60,7 +60,8 @@ def outcomes_by_group(con: Any, scope: Scope, window_days: int = 30) -> ir.Table
 
 
 def campaign_uplift(con: Any, scope: Scope, window_days: int = 30) -> pd.DataFrame:
-    """One row per campaign with both groups: rates, revenue per member, differences and 95%
+    """One row per campaign with both groups of two members or more (an interval needs two;
+    a small shop's holdout may draw fewer): rates, revenue per member, differences and 95%
     intervals (``rate_*``: Newcombe; ``revenue_*``: Welch, minor units per member)."""
     g: pd.DataFrame = con.execute(outcomes_by_group(con, scope, window_days))
     rows = []
@@ -69,6 +70,8 @@ def campaign_uplift(con: Any, scope: Scope, window_days: int = 30) -> pd.DataFra
         if set(GROUPS) - set(by):
             continue
         t, h = by["treated"], by["holdout"]
+        if int(t.members) < 2 or int(h.members) < 2:
+            continue
         rate = rate_difference(int(t.buyers), int(t.members), int(h.buyers), int(h.members))
         sums = [(int(x.members), int(x.revenue_minor), int(x.revenue_sq)) for x in (t, h)]
         revenue = mean_difference_from_sums(sums[0], sums[1])

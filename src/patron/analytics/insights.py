@@ -148,8 +148,6 @@ def uplift_rows(con: Any, scope: Scope, session: Any = None) -> pd.DataFrame:
     found = campaign_uplift(con, scope)
     if found.empty:
         return pd.DataFrame(columns=UPLIFT_COLUMNS)
-    # An interval needs at least two members in each group.
-    found = found[(found["treated"] >= 2) & (found["holdout"] >= 2)]
     names: dict[int, str] = {}
     if session is not None and len(found):
         ids = [int(i) for i in found["campaign_id"]]
