@@ -177,6 +177,14 @@ def test_member_panel_and_messages_page_with_filters(
     assert f'id="message-{sent}"' in panel and f'id="message-{skipped}"' in panel
     assert "frequency_cap" in panel and f'id="message-{other}"' not in panel
     assert "In-app" in panel and "Skipped" in panel
+    # The topic in the merchant's words, in the reader's language (not its code).
+    assert '<div class="muted small">Promotions</div>' in panel
+    client.post("/language", data={"locale": "zh_Hans", "next": "/", "csrf_token": csrf_of(page)})
+    zh = client.get(f"/members/{mei}").text
+    zh_panel = zh[zh.index('id="messages"') :]
+    assert '<div class="muted small">促销活动</div>' in zh_panel
+    assert '<div class="muted small">promotions</div>' not in zh_panel
+    client.post("/language", data={"locale": "en", "next": "/", "csrf_token": csrf_of(page)})
     log = client.get("/messages?status=skipped&channel=in_app")
     assert log.status_code == 200
     body = log.text[log.text.index('id="message-log"') :]
@@ -434,11 +442,13 @@ def test_unsubscribe_landing_page_in_portal_style_and_chinese_strings(
     )
     page = client.get(url.removeprefix(settings.base_url))
     assert page.status_code == 200 and 'class="center-page"' in page.text
-    assert "Stop receiving “Offers and promotions” by Email?" in page.text
+    # The merchant's own words for the topic (its consent topic's label), in the member's language.
+    assert "Stop receiving “Promotions” by Email?" in page.text
     with transaction(sessions) as s:
         members.update_member(s, tenant.merchant_id, mei, MemberUpdate(locale="zh-CN"))
     page = client.get(url.removeprefix(settings.base_url))
     assert '<html lang="zh-Hans">' in page.text and "退订" in page.text
+    assert "“促销活动”" in page.text and "promotions" not in page.text
     done = client.post(url.removeprefix(settings.base_url), data={"List-Unsubscribe": "One-Click"})
     assert done.status_code == 200 and 'class="center-page"' in done.text
     sign_in(client, tenant)

@@ -21,6 +21,7 @@ from patron.engagement.models import ChannelSetting
 from patron.engagement.outcomes import apply_updates
 from patron.members.language import member_language
 from patron.members.models import Member
+from patron.members.topics import labels_by_code
 from patron.tenancy.models import Merchant
 from patron.web.auth import MerchantView
 from patron.web.rendering import render
@@ -118,12 +119,14 @@ def _landing(request: Request, session: SessionDep, target: dict[str, Any], done
     request.state.area = "portal"
     merchant = session.get(Merchant, target["merchant_id"])
     member = session.get(Member, target["member_id"])
+    topic_label = None
     if merchant is not None:
         request.state.merchant = MerchantView.of(merchant)
-        request.state.preferred_locale = (
-            member_language(member, merchant.locale).code if member else merchant.locale
-        )
-    context = {"target": target, "done": done}
+        locale = member_language(member, merchant.locale).code if member else merchant.locale
+        request.state.preferred_locale = locale
+        # The merchant's own words for the topic; every topic ("*") reads as "Messages".
+        topic_label = labels_by_code(session, merchant.id, locale).get(target["topic"])
+    context = {"target": target, "done": done, "topic_label": topic_label}
     response = render(request, "portal/unsubscribe.html", context)
     response.headers.update(NO_STORE)
     return response

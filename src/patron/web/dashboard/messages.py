@@ -34,7 +34,13 @@ STATUSES = [status.value for status in MessageStatus]
 
 def _member_messages(session: Session, merchant_id: int, member: Member) -> dict[str, Any]:
     found = messages.list_messages(session, merchant_id, member_id=member.id, limit=PANEL_SIZE)
-    return {"member_messages": found[:PANEL_SIZE], "more_messages": len(found) > PANEL_SIZE}
+    # Topics in the reader's words (a panel loader does not know the reader: both languages).
+    by_language = {code: labels_by_code(session, merchant_id, code) for code in ("en", "zh_Hans")}
+    return {
+        "member_messages": found[:PANEL_SIZE],
+        "more_messages": len(found) > PANEL_SIZE,
+        "topic_labels_by_language": by_language,
+    }
 
 
 MEMBER_PANELS = [Panel("messages", "dashboard/messages/_panel.html", _member_messages, order=50)]
