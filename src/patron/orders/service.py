@@ -606,6 +606,15 @@ def record_refund(
     if existing is not None:
         return _replayed(session, existing)
     order = _lock_order(session, merchant_id, order_id)
+    if order.member_id is not None:
+        # The member's row before the ledger's accounts, in the order a purchase takes them (its
+        # totals, then the ledger): taken the other way round, a refund and a purchase of the
+        # same member deadlocked (ADR 0043).
+        session.execute(
+            select(Member.id)
+            .where(Member.id == order.member_id, Member.merchant_id == merchant_id)
+            .with_for_update()
+        )
     if order.status == OrderStatus.CANCELLED.value:
         raise BusinessRuleViolation("a cancelled order cannot be refunded", code="order_cancelled")
     lines = {ln.line_no: ln for ln in order_lines(session, [order.id])[order.id]}
