@@ -252,3 +252,64 @@ def test_members_not_reachable_by_the_dispatchers_rules(
         assert s.get(Member, ids["Dee"]) is not None
         found = reachable_members(s, tenant.merchant_id, ids.values())
     assert found == {ids["Dee"]}
+
+
+def test_generated_shop_by_week_with_a_store_filter_equals_pandas() -> None:
+    """The Ibis definition on a generated shop (weeks, a store filter) against a pandas count."""
+    import pandas as pd
+    from bench.analytics_data import generate
+
+    from patron.analytics import online
+    from patron.analytics.engines import connect_duckdb, load_tables
+    from patron.analytics.facts import Filters, Scope, date_period_index
+
+    frames = generate(3000, seed=5)
+    con = connect_duckdb()
+    load_tables(con, frames)
+    scope = Scope(1, date(2025, 1, 6), date(2025, 4, 7), "week", Filters(stores=[10, 11]))
+    reach = set(range(1, 400, 4))
+    got = con.execute(online.store_customers_online(con, scope, reach))
+    got = got.sort_values(["pidx", "store_id"], ignore_index=True)
+
+    o = frames["orders"]
+    o = o[~o["status"].isin(["refunded", "cancelled"]) & o["member_id"].notna()]
+    local = pd.to_datetime(o["placed_local"], unit="us")
+    week = [date_period_index(d.date(), "week") for d in local]
+    o = o.assign(week=week, day=local.dt.date)
+
+    def first_week(member: pd.Series, at: pd.Series) -> dict[int, int]:
+        days = pd.to_datetime(at, unit="us").dt.date
+        frame = pd.DataFrame({"m": member.astype("int64"), "w": days})
+        return {
+            int(m): date_period_index(d, "week") for m, d in frame.groupby("m")["w"].min().items()
+        }
+
+    joins = first_week(frames["member_joins"]["member_id"], frames["member_joins"]["joined_local"])
+    visits = first_week(
+        frames["portal_visits"]["member_id"], frames["portal_visits"]["visited_local"]
+    )
+    web = o[o["channel"] == "online"]
+    bought = first_week(web["member_id"], web["placed_local"])
+    shop = o[
+        (o["channel"] == "store")
+        & o["store_id"].isin([10, 11])
+        & (o["day"] >= scope.start)
+        & (o["day"] < scope.end)
+    ]
+    rows = []
+    for (wk, store), g in shop.groupby(["week", "store_id"]):
+        who = {int(m) for m in g["member_id"]}
+        rows.append(
+            (
+                wk,
+                int(store),
+                len(who),
+                sum(1 for m in who if joins.get(m, 10**9) <= wk),
+                sum(1 for m in who if visits.get(m, 10**9) <= wk),
+                sum(1 for m in who if bought.get(m, 10**9) <= wk),
+                len(who & reach),
+            )
+        )
+    columns = ["pidx", "store_id", "store_customers", *online.STEPS]
+    assert len(rows) > 20
+    assert [tuple(int(v) for v in r) for r in got[columns].itertuples(index=False)] == rows

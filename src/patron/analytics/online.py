@@ -10,7 +10,7 @@ time); the caller asks it for :func:`store_customer_ids` and passes the members 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection
 from typing import Any
 
 import ibis
@@ -60,7 +60,7 @@ def _first_period(t: ir.Table, column: str, scope: Scope, name: str) -> ir.Table
 
 
 def store_customers_online(
-    con: Any, scope: Scope, reachable: Sequence[int] | None = None
+    con: Any, scope: Scope, reachable: Collection[int] | None = None
 ) -> ir.Table:
     """Per period and store: ``store_customers`` and, of them, ``joined_online`` (a scan-to-
     join or portal sign-up row), ``signed_in`` (a portal visit, which needs a signed-in
@@ -82,7 +82,7 @@ def store_customers_online(
     if reachable is None:
         reach = ibis.null("int64")
     elif reachable:
-        reach = j.member_id.isin([int(i) for i in reachable]).cast("int64")
+        reach = j.member_id.isin(sorted(int(i) for i in reachable)).cast("int64")
     else:
         reach = ibis.literal(0, "int64")
     flags = j.select(
