@@ -352,7 +352,10 @@ class FigureBuilder:
             body.append("<tr>" + "".join(cells) + "</tr>")
         html = (
             '<div class="table-wrap"><table class="data store-online"><thead><tr>'
-            + "".join(f"<th>{escape(h)}</th>" for h in heads)
+            + "".join(
+                ("<th>" if i < 2 else '<th class="num">') + f"{escape(h)}</th>"
+                for i, h in enumerate(heads)
+            )
             + "</tr></thead><tbody>"
             + "".join(body)
             + "</tbody></table></div>"
