@@ -26,7 +26,7 @@ from tests.conftest import START, Tenant
 from tests.engagement.providers import SmtpSink
 from tests.portal.helpers import emailed_code, enter_code, post_form, use_email
 from tests.programs.helpers import MEMBER_DAY, TIERS, set_rules
-from tests.web.helpers import seed_member, sign_in
+from tests.web.helpers import add_staff, seed_member, sign_in, sign_in_as
 from tests.web.test_portal_loyalty import _portal
 
 
@@ -94,6 +94,11 @@ def test_product_qr_codes_encode_the_portal_link(
     want.save(out, kind="svg", scale=SCALE, border=4, xmldecl=False, svgns=True, svgclass=None)
     assert out.getvalue().decode() in svg.text
     # Another merchant's product, or none: not found.
+    # A clerk prints product codes too (the product page is open to every staff role).
+    clerk_email, clerk_password = add_staff(sessions, tenant, "clerk")
+    clerk = TestClient(client.app)
+    sign_in_as(clerk, clerk_email, clerk_password)
+    assert clerk.get(f"/products/{pid}/qr.png").content == png.content
     gone = (f"/products/{theirs}/qr.svg", f"/products/{theirs}/qr.png", "/products/999/qr.png")
     for path in gone:
         assert client.get(path).status_code == 404, path
