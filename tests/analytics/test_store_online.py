@@ -313,3 +313,29 @@ def test_generated_shop_by_week_with_a_store_filter_equals_pandas() -> None:
     columns = ["pidx", "store_id", "store_customers", *online.STEPS]
     assert len(rows) > 20
     assert [tuple(int(v) for v in r) for r in got[columns].itertuples(index=False)] == rows
+
+
+def test_the_table_says_when_nobody_can_get_a_message() -> None:
+    """Reachable 0 everywhere (no channel on, as in the demo): the note says what is missing;
+    without a reachability answer the column shows "—" and nothing is said."""
+    import pandas as pd
+
+    from patron.analytics.facts import Scope
+    from patron.analytics.figures import FigureBuilder, Labels
+
+    labels = Labels(str, lambda v: f"¥{v / 100:.2f}", lambda d, _p: d.isoformat())
+    scope = Scope(1, date(2026, 1, 1), date(2026, 2, 1))
+    row = {"period": date(2026, 1, 1), "store_id": 1, "store": "A & B", "store_customers": 4}
+    row |= {"joined_online": 1, "signed_in": 2, "bought_online": 0, "reachable": 0}
+    row |= {"joined_online_share": 0.25, "signed_in_share": 0.5, "bought_online_share": 0.0}
+    row |= {"reachable_share": 0.0}
+    fig = FigureBuilder({}, labels, scope).store_online(pd.DataFrame([row]))
+    assert fig is not None and "No one can get a message yet" in fig.note
+    assert "<td>A &amp; B</td>" in fig.chart  # merchant text escaped
+    assert '<td class="num" data-step="joined_online">1 <span class="muted">(25%)</span>' in (
+        fig.chart
+    )
+    unknown = pd.DataFrame([row | {"reachable": None, "reachable_share": None}])
+    fig = FigureBuilder({}, labels, scope).store_online(unknown)
+    assert fig is not None and "No one can get a message" not in fig.note
+    assert fig.chart.count('<td class="num">—</td>') == 1

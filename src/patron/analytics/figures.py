@@ -323,6 +323,11 @@ class FigureBuilder:
         if rows.empty:
             note = self._("No store customers in these dates yet.") + " " + note
             return Figure("store_online", title, Markup(""), rows, note=note, wide=True)
+        if rows["reachable"].notna().any() and not rows["reachable"].fillna(0).sum():
+            note += " " + self._(
+                "No one can get a message yet: a channel with addresses must be switched on "
+                "(Message settings) and members must agree to marketing on it."
+            )
         heads = [
             self._("Period"),
             self._("Store"),
