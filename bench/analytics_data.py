@@ -197,6 +197,19 @@ def _programs(rng: np.random.Generator, ids: np.ndarray) -> dict[str, pd.DataFra
             "occurred_local": opened,
         }
     )
+    # A third of the customers joined online (scan to join), each once, at their store.
+    joiners = rng.choice(ids, len(ids) // 3, replace=False)
+    joined = START + rng.integers(0, DAYS * 24, len(joiners)) * 3_600_000_000
+    frames["member_joins"] = pd.DataFrame(
+        {
+            "id": np.arange(1, len(joiners) + 1, dtype=np.int64),
+            "merchant_id": MERCHANT,
+            "member_id": joiners,
+            "store_id": rng.choice([10, 11, 12], len(joiners)),
+            "joined_at": joined,
+            "joined_local": joined,
+        }
+    )
     return frames
 
 

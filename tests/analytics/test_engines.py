@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from bench.analytics_data import generate
 
-from patron.analytics import funnel, metrics, rfm
+from patron.analytics import funnel, metrics, online, rfm
 from patron.analytics.engines import connect_duckdb, connect_spark, load_tables
 from patron.analytics.facts import Filters, Scope
 from patron.analytics.spans import like_for_like, span_figures
@@ -64,6 +64,8 @@ def test_suite_equal_on_duckdb_and_spark(spark: Any) -> None:
         lambda con, sc: span_figures(con, sc, spans),
         funnel.stage_progress,
         lambda con, sc: metrics.active_members(con, sc, "week"),
+        # Store customers online, with a reachable set (the dispatcher's answer, given).
+        lambda con, sc: online.store_customers_online(con, sc, range(1, 3000, 3)),
     ):
         x = duck.execute(metric(duck, scope)).reset_index(drop=True)
         y = sp.execute(metric(sp, scope)).reset_index(drop=True)

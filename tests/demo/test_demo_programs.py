@@ -74,6 +74,18 @@ def test_demo_history_runs_through_the_programs(
     assert counts["mall_orders"] >= 1
     assert counts["top_ups"] >= 1
     assert scalar(engine, "SELECT count(*) FROM order_payments WHERE points_redeemed > 0") > 0
+    # Some registered members joined by scanning a store's join code (none of the others);
+    # online buyers visited the portal (the store customers online figure has data).
+    assert 0 < counts["member_joins"] < len(registered)
+    assert (
+        scalar(
+            engine,
+            "SELECT count(*) FROM member_joins j JOIN members m ON m.id = j.member_id "
+            "AND m.merchant_id = j.merchant_id WHERE m.registered_at IS NULL OR j.store_id IS NULL",
+        )
+        == 0
+    )
+    assert counts["portal_visits"] > 0
     # Program settings are in force from the start of the history.
     first = min(e.at for e in stream)
     with engine.connect() as conn:

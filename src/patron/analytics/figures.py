@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from patron.analytics import charts
 from patron.analytics.charts import Series, percent
@@ -297,6 +297,78 @@ class FigureBuilder:
             (self._("Bought"), charts.plain(int(conv["buyers"].sum()))),
         ]
         return Figure("portal_conversion", title, chart, conv, facts=facts, note=note)
+
+    def store_online(self, rows: pd.DataFrame | None) -> Figure | None:
+        """A table per store and period: the store's customers and how many of them have
+        joined online, signed in to the portal, bought online and can get a message."""
+        if rows is None:
+            return None
+        title = self._("Store customers moving online")
+        note = " ".join(
+            self._(text)
+            for text in (
+                N_("Store customers: members who bought in the store in the period."),
+                N_(
+                    "Of them, by the end of the period: joined online (by scanning a join code "
+                    "or signing up on the member portal), signed in to the member portal, and "
+                    "bought online (each counted at any time up to the period's end)."
+                ),
+                N_(
+                    "Reachable by message: can get a marketing message today on SMS, e-mail or "
+                    "another channel with an address (has the address, agreed to marketing on "
+                    "that channel, the channel is switched on)."
+                ),
+            )
+        )
+        if rows.empty:
+            note = self._("No store customers in these dates yet.") + " " + note
+            return Figure("store_online", title, Markup(""), rows, note=note, wide=True)
+        if rows["reachable"].notna().any() and not rows["reachable"].fillna(0).sum():
+            note += " " + self._(
+                "No one can get a message yet: a channel with addresses must be switched on "
+                "(Message settings) and members must agree to marketing on it."
+            )
+        heads = [
+            self._("Period"),
+            self._("Store"),
+            self._("Store customers"),
+            self._("Joined online"),
+            self._("Signed in to the portal"),
+            self._("Bought online"),
+            self._("Reachable by message"),
+        ]
+        body = []
+        for r in rows.itertuples(index=False):
+            cells = [
+                f"<td>{escape(self._period(r.period))}</td>",
+                f"<td>{escape(r.store)}</td>",
+                f'<td class="num">{charts.plain(int(r.store_customers))}</td>',
+            ]
+            for step in ("joined_online", "signed_in", "bought_online", "reachable"):
+                count, share = getattr(r, step), getattr(r, f"{step}_share")
+                if pd.isna(count):
+                    cells.append('<td class="num">—</td>')
+                    continue
+                shown = percent(float(share)) if not pd.isna(share) else "—"
+                cells.append(
+                    f'<td class="num" data-step="{step}">{charts.plain(int(count))} '
+                    f'<span class="muted">({shown})</span></td>'
+                )
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        html = (
+            '<div class="table-wrap"><table class="data store-online"><thead><tr>'
+            + "".join(
+                ("<th>" if i < 2 else '<th class="num">') + f"{escape(h)}</th>"
+                for i, h in enumerate(heads)
+            )
+            + "</tr></thead><tbody>"
+            + "".join(body)
+            + "</tbody></table></div>"
+        )
+        table = Markup(html)  # every text in it was escaped above
+        total = int(rows["store_customers"].sum())
+        facts = [(self._("Store customers (per store and period, added up)"), charts.plain(total))]
+        return Figure("store_online", title, table, rows, facts=facts, note=note, wide=True)
 
     def rfm(self) -> Figure | None:
         seg: pd.DataFrame = self.suite["rfm_segments"]

@@ -18,15 +18,17 @@ import pandas as pd
 from markupsafe import Markup
 from sqlalchemy import select
 
-from patron.analytics import charts
+from patron.analytics import charts, online
 from patron.analytics.campaigns import campaign_uplift
 from patron.analytics.charts import percent
-from patron.analytics.facts import Filters, Period, Scope, has_table
+from patron.analytics.facts import Filters, Period, Scope, has_table, period_start
 from patron.analytics.figures import N_, Figure, FigureBuilder, Labels
 from patron.analytics.lifetime import LifetimeStatus, lifetime_figures
 from patron.analytics.suite import compute_suite
 from patron.core.csv_safe import safe_cell
 from patron.engagement.campaigns.models import Campaign
+from patron.engagement.reach import reachable_members
+from patron.tenancy.models import Store
 
 __all__ = ["Figure", "Insights", "Kpi", "Labels", "PageData", "build_insights", "present"]
 
@@ -63,6 +65,8 @@ class PageData:
     suite: dict[str, Any]
     lifetime: LifetimeStatus
     uplift: pd.DataFrame
+    # Store customers online (None when the copy lacks the tables it reads).
+    online: pd.DataFrame | None = None
 
 
 def compute_page_data(
@@ -77,7 +81,13 @@ def compute_page_data(
     """Compute the suite, the lifetime fit and campaign uplift for one view."""
     scope = Scope(merchant_id, start, end, period, filters)
     suite = compute_suite(con, merchant_id, start, end, period, filters)
-    return PageData(scope, suite, lifetime_figures(con, scope), uplift_rows(con, scope, session))
+    return PageData(
+        scope,
+        suite,
+        lifetime_figures(con, scope),
+        uplift_rows(con, scope, session),
+        online_rows(con, scope, session),
+    )
 
 
 def present(data: PageData, labels: Labels) -> Insights:
@@ -92,6 +102,7 @@ def present(data: PageData, labels: Labels) -> Insights:
         figs.funnel_conversion(),
         figs.active_members(),
         figs.portal_conversion(),
+        figs.store_online(data.online),
         figs.rfm(),
         figs.pareto(),
         figs.second_purchase(),
@@ -174,6 +185,41 @@ def uplift_rows(con: Any, scope: Scope, session: Any = None) -> pd.DataFrame:
         }
     )
     return rows.reset_index(drop=True)
+
+
+ONLINE_COLUMNS = [
+    "period",
+    "store_id",
+    "store",
+    "store_customers",
+    *online.STEPS,
+    *[f"{s}_share" for s in online.STEPS],
+]
+
+
+def online_rows(con: Any, scope: Scope, session: Any = None) -> pd.DataFrame | None:
+    """Store customers online per period and store (:mod:`patron.analytics.online`), with the
+    store's name. Reachability is asked of the operational database through ``session`` (the
+    dispatcher's checks); without a session its columns are empty."""
+    if not all(has_table(con, t) for t in online.TABLES):
+        return None
+    reachable: set[int] | None = None
+    if session is not None:
+        ids = con.execute(online.store_customer_ids(con, scope))["member_id"]
+        reachable = reachable_members(session, scope.merchant_id, [int(i) for i in ids])
+    df: pd.DataFrame = con.execute(online.store_customers_online(con, scope, reachable))
+    df = df.reset_index(drop=True)
+    names: dict[int, str] = {}
+    if session is not None and len(df):
+        names = dict(
+            session.execute(
+                select(Store.id, Store.name).where(Store.merchant_id == scope.merchant_id)
+            ).all()
+        )
+    df.insert(0, "period", [period_start(int(i), scope.period) for i in df["pidx"]])
+    df.insert(2, "store", [names.get(int(i), f"#{int(i)}") for i in df["store_id"]])
+    df = df.drop(columns="pidx")
+    return df[ONLINE_COLUMNS].sort_values(["period", "store"], ignore_index=True)
 
 
 KpiSpec = tuple[str, str, str, str, str]  # key, label, window figure, kind, hint

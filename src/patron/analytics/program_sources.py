@@ -28,7 +28,7 @@ from patron.coupons.models import CouponCode, CouponTemplate, MallOrder
 from patron.engagement.campaigns.models import Campaign, CampaignRecipient
 from patron.engagement.models import Message, MessageEvent
 from patron.ledger.models import JournalEntry, LedgerAccount, PointsAllocation, PointsLot, Posting
-from patron.portal.models import PortalVisit
+from patron.portal.models import MemberJoin, PortalVisit
 from patron.programs.models import MemberTier, OrderPayment, TierChange
 
 
@@ -256,5 +256,24 @@ ACTIVITY_SPECS: tuple[TableSpec, ...] = (
     TableSpec("message_activity", _message_activity, local_times=("occurred_at",)),
 )
 
+# Members who joined by themselves (scan to join, the portal's sign-up): one row per member,
+# written once (``append``). Read by the store customers online figure.
+JOIN_SPECS: tuple[TableSpec, ...] = (
+    TableSpec(
+        "member_joins",
+        lambda: select(
+            MemberJoin.id,
+            MemberJoin.merchant_id,
+            MemberJoin.member_id,
+            MemberJoin.store_id,
+            MemberJoin.source,
+            MemberJoin.joined_at,
+        ),
+        local_times=("joined_at",),
+    ),
+)
+
 # What ``sync`` copies by default: the customer tables, the program tables, the activity.
-ALL_SPECS: tuple[TableSpec, ...] = SPECS + PROGRAM_SPECS + CAMPAIGN_SPECS + ACTIVITY_SPECS
+ALL_SPECS: tuple[TableSpec, ...] = (
+    SPECS + PROGRAM_SPECS + CAMPAIGN_SPECS + ACTIVITY_SPECS + JOIN_SPECS
+)

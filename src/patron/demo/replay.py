@@ -48,6 +48,9 @@ from patron.members.schemas import (
 from patron.members.service import add_note, create_member
 from patron.orders.schemas import OrderCreate, OrderLineIn, RefundCreate, RefundLineIn
 from patron.orders.service import create_order, refund_order
+from patron.portal.models import MemberJoin
+from patron.portal.service import record_visit
+from patron.tenancy.models import Store
 from patron.worker import drain, run_once
 
 # The worker's daily round runs at 12:05 the merchant's time; a replay "day" is the 24 hours
@@ -55,6 +58,9 @@ from patron.worker import drain, run_once
 WORKER_AT = timedelta(hours=12, minutes=5)
 # A worker round that handled this much may have left work behind: drain until idle.
 BUSY_ROUND = 150
+# Registered members who joined by scanning a store's join code: few at the start of the
+# history, more each month (the shop moving its customers online), up to this share at the end.
+SCAN_JOIN_FIRST, SCAN_JOIN_LAST = 0.05, 0.6
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,9 @@ class Replay:
         self.merchant_id, self.cfg = merchant_id, cfg
         self.zone = ZoneInfo(cfg.timezone)
         self.members: dict[str, tuple[int, bool]] = {}  # external id -> (id, registered)
+        self.scanned: set[int] = set()  # members who joined by scanning a join code
+        self.stores: list[int] | None = None  # the shop's stores (not the online shop)
+        self.since = cfg.now - timedelta(days=int(cfg.months * 30.44))
         self.pending: dict[str, PendingRefund] = {}
         self.shopper = Shopper(merchant_id, programs, settings.secret_key, random.Random(cfg.seed))
         self.result = ReplayResult()
@@ -239,7 +248,39 @@ class Replay:
             )
         key = event.member.external_id or ""
         self.members[key] = (member.id, member.registered_at is not None)
+        if member.registered_at is not None and self._scans(key, event.at):
+            self._scan_join(session, member.id, key, event.at)
         self.result.members += 1
+
+    def _scans(self, key: str, at: datetime) -> bool:
+        """Whether this registered member joined by scanning (a fixed draw per member, against
+        a share that grows over the history)."""
+        span = max((self.cfg.now - self.since).total_seconds(), 1.0)
+        progress = min(max((at - self.since).total_seconds() / span, 0.0), 1.0)
+        share = SCAN_JOIN_FIRST + (SCAN_JOIN_LAST - SCAN_JOIN_FIRST) * progress
+        draw = random.Random(f"{self.cfg.seed}:scan:{key}").random()
+        return draw < share
+
+    def _scan_join(self, session: Session, member_id: int, key: str, at: datetime) -> None:
+        if self.stores is None:
+            self.stores = list(
+                session.scalars(
+                    select(Store.id)
+                    .where(Store.merchant_id == self.merchant_id, Store.channel == "store")
+                    .order_by(Store.id)
+                )
+            )
+        store = self.stores[sum(map(ord, key)) % len(self.stores)] if self.stores else None
+        session.add(
+            MemberJoin(
+                merchant_id=self.merchant_id,
+                member_id=member_id,
+                store_id=store,
+                source="counter-poster",
+                joined_at=at,
+            )
+        )
+        self.scanned.add(member_id)
 
     def _order(self, session: Session, event: OrderPlaced) -> None:
         row = event.as_placed()
@@ -249,6 +290,11 @@ class Replay:
             out = self.shopper.checkout(session, member_id, index, row, event.at)
             order_id = out.order_id
             self.shopper.visit_mall(session, member_id, row.external_id)
+            # Online buyers and members who joined by scanning sign in to the portal.
+            if row.channel == "online" or (
+                member_id in self.scanned and sum(map(ord, row.external_id)) % 2 == 0
+            ):
+                record_visit(session, self.merchant_id, member_id)
         else:
             order, _created = create_order(session, self.merchant_id, _walk_in(row, member_id))
             order_id = order.id

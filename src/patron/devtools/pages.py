@@ -25,7 +25,7 @@ from patron.ledger.models import IdempotencyKey
 from patron.members.models import Member
 from patron.orders.models import Order, Product
 from patron.programs.config import Kind
-from patron.tenancy.models import Store
+from patron.tenancy.models import Merchant, Store
 
 # Files, not pages: not screenshotted.
 NOT_PAGES = (".csv", ".svg", ".json", ".png", ".pdf")
@@ -149,6 +149,22 @@ def _refunded_order(session: Session, merchant_id: int) -> Rows:
     return [] if found is None else [{"order_id": found}]
 
 
+def _product_in_portal(session: Session, merchant_id: int) -> Rows:
+    """The shop's first product on sale, as its scan-to-buy page opens it."""
+    slug = session.scalar(select(Merchant.slug).where(Merchant.id == merchant_id))
+    found = session.scalar(
+        select(Product.id)
+        .where(
+            Product.merchant_id == merchant_id,
+            Product.active.is_(True),
+            Product.release_at.is_(None),
+        )
+        .order_by(Product.id)
+        .limit(1)
+    )
+    return [] if found is None or slug is None else [{"slug": slug, "product_id": found}]
+
+
 def _program_kinds(_session: Session, _merchant_id: int) -> Rows:
     return [{"kind": kind.value} for kind in Kind]
 
@@ -174,6 +190,7 @@ SAMPLES: dict[str, Sampler] = {
     "/till/members/{member_id}/top-up": _busiest_member,
     "/imports/{job_id}": _first(ImportJob, "job_id"),
     "/stores/{store_id}": _first(Store, "store_id"),
+    "/portal/{slug}/p/{product_id}": _product_in_portal,
 }
 
 

@@ -33,6 +33,7 @@ from patron.web.portal import engagement as portal_engagement
 from patron.web.portal import join as portal_join
 from patron.web.portal import loyalty as portal_loyalty
 from patron.web.portal import pages as portal_pages
+from patron.web.portal import product as portal_product
 
 # Merchant dashboard: each module exposes `router` and `NAV` (and optionally `MEMBER_PANELS`).
 DASHBOARD: list[ModuleType] = [
@@ -70,5 +71,6 @@ PORTAL: list[ModuleType] = [
     # Last: ``/portal/<merchant>/…`` must not shadow the pages above (a shop's slug never
     # names one of them; see docs/portal.md).
     portal_join,
+    portal_product,
     portal_code_signin,
 ]

@@ -12,10 +12,12 @@ from fastapi.responses import RedirectResponse, Response
 
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput, PatronError
-from patron.core.http import SessionDep
+from patron.core.http import PathId, SessionDep, SettingsDep
 from patron.i18n import N_
 from patron.orders import service as orders
 from patron.orders.schemas import ProductUpdate
+from patron.portal import posters
+from patron.portal.products import product_url
 from patron.programs.calendar import merchant_zone
 from patron.programs.rules import member_day_rule
 from patron.tenancy.models import Role
@@ -64,7 +66,7 @@ def product_list(
 
 @router.get("/products/{product_id}")
 def product_detail(
-    request: Request, product_id: int, session: SessionDep, staff: StaffDep
+    request: Request, product_id: int, session: SessionDep, settings: SettingsDep, staff: StaffDep
 ) -> Response:
     product = orders.get_product(session, staff.merchant_id, product_id)
     now = utcnow(session)
@@ -79,8 +81,37 @@ def product_detail(
         "early_access": rule.config.early_access if rule else "members",
         "early_access_tiers": rule.config.early_access_tiers if rule else [],
         "can_edit": staff.role.rank >= Role.MANAGER.rank,
+        "portal_url": product_url(settings.base_url, staff.merchant, product.id),
     }
     return render(request, "dashboard/products/detail.html", context)
+
+
+@router.get("/products/{product_id}/qr.svg")
+def product_qr_svg(
+    product_id: PathId, session: SessionDep, settings: SettingsDep, staff: StaffDep
+) -> Response:
+    """The product's scan-to-buy code (its portal page) with its name under it, as SVG."""
+    product = orders.get_product(session, staff.merchant_id, product_id)
+    url = product_url(settings.base_url, staff.merchant, product.id)
+    return Response(
+        posters.qr_svg(url, product.name),
+        media_type="image/svg+xml",
+        headers={"Content-Disposition": f'inline; filename="product-{product.id}.svg"'},
+    )
+
+
+@router.get("/products/{product_id}/qr.png")
+def product_qr_png(
+    product_id: PathId, session: SessionDep, settings: SettingsDep, staff: StaffDep
+) -> Response:
+    """The product's scan-to-buy code with its name under it, as PNG."""
+    product = orders.get_product(session, staff.merchant_id, product_id)
+    url = product_url(settings.base_url, staff.merchant, product.id)
+    return Response(
+        posters.qr_png(url, product.name, settings.qr_label_font),
+        media_type="image/png",
+        headers={"Content-Disposition": f'inline; filename="product-{product.id}.png"'},
+    )
 
 
 @router.post("/products/{product_id}/release")

@@ -26,6 +26,7 @@ from patron.i18n import N_
 from patron.portal import codes, join
 from patron.portal import service as portal
 from patron.portal.codes import Contact, IssuedCode
+from patron.portal.products import is_product_path
 from patron.tenancy.models import Merchant
 from patron.web.auth import MerchantView, PortalSignInRequired, client_address, current_member
 from patron.web.nav import NavItem
@@ -314,7 +315,8 @@ def check_code(
     if locale:
         data["locale"] = locale
     ensure_csrf_token(data)
-    return RedirectResponse(after if after in LANDINGS.values() else "/portal", status_code=303)
+    allowed = after in LANDINGS.values() or is_product_path(after, merchant)
+    return RedirectResponse(after if allowed else "/portal", status_code=303)
 
 
 @router.post("/{slug}/code/resend")
