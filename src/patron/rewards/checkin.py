@@ -22,22 +22,23 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.core.db import is_postgres
-from patron.core.errors import BusinessRuleViolation, Conflict, PatronError
+from patron.core.errors import BusinessRuleViolation, Conflict, InvalidInput, PatronError
 from patron.coupons import service as coupons
-from patron.coupons.models import CodeSource
+from patron.coupons.models import CodeSource, CouponTemplate
 from patron.ledger import queries
 from patron.ledger.service import EntryInfo
 from patron.ledger.words import Words
 from patron.members.attention import record_activity
 from patron.programs.calendar import merchant_zone
 from patron.programs.config import CheckInConfig, Milestone
-from patron.programs.rules import RuleInForce, check_in_rule
+from patron.programs.rules import CONFIG_CHECKS, RuleInForce, check_in_rule
 from patron.rewards.grants import grant, reward_words
 from patron.rewards.models import MemberCheckIn
 
@@ -215,3 +216,35 @@ def history(
             .limit(limit)
         )
     )
+
+
+def _milestone_coupons_are_the_merchants(
+    session: Session, merchant_id: int, config: BaseModel
+) -> None:
+    """A check-in milestone names one of the merchant's own coupons (checked on save)."""
+    if not isinstance(config, CheckInConfig):
+        return
+    wanted = {m.coupon_template_id for m in config.milestones if m.coupon_template_id}
+    if not wanted:
+        return
+    found = set(
+        session.scalars(
+            select(CouponTemplate.id).where(
+                CouponTemplate.merchant_id == merchant_id, CouponTemplate.id.in_(wanted)
+            )
+        )
+    )
+    if wanted - found:
+        raise InvalidInput(
+            "a milestone names a coupon this merchant does not have",
+            code="invalid_program_config",
+            details={
+                "errors": [
+                    {"loc": "milestones.coupon_template_id", "msg": f"no coupon {i}"}
+                    for i in sorted(wanted - found)
+                ]
+            },
+        )
+
+
+CONFIG_CHECKS.append(_milestone_coupons_are_the_merchants)

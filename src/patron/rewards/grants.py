@@ -16,7 +16,7 @@ from patron.programs.tiers import reevaluate
 
 
 def reward_words(what: Words, points: int, growth: int) -> Words:
-    """"Check-in, day 3: 5 points earned, 1 growth earned" (rendered when read, ADR 0621)."""
+    """ "Check-in, day 3: 5 points earned, 1 growth earned" (rendered when read, ADR 0621)."""
     parts = []
     if points:
         parts.append(Words("points_earned", {"points": points}))
