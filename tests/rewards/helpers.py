@@ -22,7 +22,13 @@ ACTIONS: dict[str, Any] = {
             "cap_per_week": 3,
             "cap_per_month": 4,
         },
-        {"name": "social_follow", "label": "Followed us", "points": 10, "growth": 30, "cap_ever": 1},
+        {
+            "name": "social_follow",
+            "label": "Followed us",
+            "points": 10,
+            "growth": 30,
+            "cap_ever": 1,
+        },
     ]
 }
 

@@ -148,6 +148,8 @@ def test_tenancy_and_roles(client: TestClient, tenant: Tenant, other_tenant: Ten
     for method, path, json in routes:
         r = client.request(method, path, headers=tenant.clerk_headers, json=json)
         assert r.status_code in (200, 201), r.text
-    r = client.put("/api/v1/programs/actions", headers=tenant.clerk_headers, json={"config": ACTIONS})
+    r = client.put(
+        "/api/v1/programs/actions", headers=tenant.clerk_headers, json={"config": ACTIONS}
+    )
     assert r.status_code == 403
     assert points(client, tenant, mine) == 20

@@ -76,7 +76,12 @@ def test_a_missed_day_resets_the_streak(
     clock.advance(DAY)  # the 13th: broken
     state = client.get(f"/api/v1/members/{m}/check-in", headers=tenant.headers).json()
     assert (state["streak"], state["today_points"], state["days_to_next_milestone"]) == (0, 5, 2)
-    assert state["next_milestone"] == {"day": 2, "points": 7, "growth": 0, "coupon_template_id": None}
+    assert state["next_milestone"] == {
+        "day": 2,
+        "points": 7,
+        "growth": 0,
+        "coupon_template_id": None,
+    }
     again = _check_in(client, tenant, m)
     assert (again["streak"], again["points"]) == (1, 5)
     clock.advance(DAY)
