@@ -56,7 +56,7 @@ def test_caps_per_day_week_and_month(
     assert lines[0]["description"] == "Reward for: Wrote a review: 20 points earned"
     assert len(lines) == 5  # capped events post nothing
     history = client.get(f"/api/v1/members/{m}/actions", headers=tenant.headers).json()
-    assert [h["event_id"] for h in history] == [f"e{i}" for i in range(8, 0, -1)]
+    assert [h["event_id"] for h in history["items"]] == [f"e{i}" for i in range(8, 0, -1)]
     with transaction(sessions) as s:
         assert verify(s, tenant.merchant_id) == []
 
@@ -94,7 +94,8 @@ def test_unknown_action_is_refused_with_the_list(client: TestClient, tenant: Ten
         json={"action": "Not A Name", "event_id": "x3"},
     )
     assert bad.status_code == 422
-    assert client.get(f"/api/v1/members/{m}/actions", headers=tenant.headers).json() == []
+    listed = client.get(f"/api/v1/members/{m}/actions", headers=tenant.headers).json()
+    assert listed == {"items": [], "next_cursor": None}
     assert points(client, tenant, m) == 0
 
 

@@ -53,8 +53,12 @@ def test_streak_over_three_days_with_a_milestone(
     said = [line["description"] for line in lines]
     assert said[0] == "Daily check-in, day 3 in a row: milestone reached: 65 points earned"
     assert said[-1] == "Daily check-in, day 1 in a row: 5 points earned"
-    history = client.get(f"/api/v1/members/{m}/check-ins", headers=tenant.headers).json()
-    assert [h["streak"] for h in history] == [3, 2, 1]
+    history = client.get(f"/api/v1/members/{m}/check-ins?limit=2", headers=tenant.headers).json()
+    assert [h["streak"] for h in history["items"]] == [3, 2]
+    rest = client.get(
+        f"/api/v1/members/{m}/check-ins?cursor={history['next_cursor']}", headers=tenant.headers
+    ).json()
+    assert ([h["streak"] for h in rest["items"]], rest["next_cursor"]) == ([1], None)
     with transaction(sessions) as s:
         assert verify(s, tenant.merchant_id) == []
         # Each check-in counts once as attention (1 point a day, ADR 1322).
@@ -190,3 +194,43 @@ def test_tenancy_and_roles(client: TestClient, tenant: Tenant, other_tenant: Ten
     )
     assert r.status_code == 403
     assert points(client, tenant, mine) == 5
+
+
+def test_a_merge_moves_check_ins_and_actions(
+    client: TestClient, tenant: Tenant, clock: FrozenClock, sessions: sessionmaker[Session]
+) -> None:
+    put(client, tenant, "check_in", CHECK_IN)
+    put(
+        client,
+        tenant,
+        "actions",
+        {"actions": [{"name": "review_written", "label": "Review", "points": 2}]},
+    )
+    keep = member(client, tenant)
+    gone = member(client, tenant, "+8613900000010")
+    _check_in(client, tenant, gone)
+    _check_in(client, tenant, keep)  # both on the 10th
+    clock.advance(DAY)
+    _check_in(client, tenant, gone)  # only the merged record on the 11th
+    r = client.post(
+        f"/api/v1/members/{gone}/actions",
+        headers=tenant.headers,
+        json={"action": "review_written", "event_id": "rv1"},
+    )
+    assert r.status_code == 201
+    merged = client.post(
+        f"/api/v1/members/{keep}/merge", headers=tenant.headers, json={"other_member_id": gone}
+    )
+    assert merged.status_code == 200, merged.text
+    mine = client.get(f"/api/v1/members/{keep}/check-ins", headers=tenant.headers).json()
+    assert [(c["local_day"], c["member_id"]) for c in mine["items"]] == [
+        ("2026-03-11", keep),
+        ("2026-03-10", keep),
+    ]
+    acts = client.get(f"/api/v1/members/{keep}/actions", headers=tenant.headers).json()
+    assert [a["event_id"] for a in acts["items"]] == ["rv1"]
+    # The streak goes on from the 11th, which came with the merged record.
+    clock.advance(DAY)
+    assert _check_in(client, tenant, keep)["streak"] == 3
+    with transaction(sessions) as s:
+        assert verify(s, tenant.merchant_id) == []

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.db import is_postgres
 from patron.core.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
+from patron.core.paging import newest_first
 from patron.ledger.service import EntryInfo
 from patron.ledger.words import Words
 from patron.members.attention import record_activity
@@ -189,13 +190,14 @@ def record_known_action(session: Session, merchant_id: int, member_id: int, acti
 
 
 def history(
-    session: Session, merchant_id: int, member_id: int, limit: int = 30
+    session: Session,
+    merchant_id: int,
+    member_id: int,
+    limit: int | None = 30,
+    cursor: int | None = None,
 ) -> list[MemberAction]:
-    return list(
-        session.scalars(
-            select(MemberAction)
-            .where(MemberAction.merchant_id == merchant_id, MemberAction.member_id == member_id)
-            .order_by(MemberAction.id.desc())
-            .limit(limit)
-        )
+    """The member's newest first; with ``limit``, ``limit + 1`` rows below ``cursor`` (a page)."""
+    query = select(MemberAction).where(
+        MemberAction.merchant_id == merchant_id, MemberAction.member_id == member_id
     )
+    return list(session.scalars(newest_first(query, MemberAction.id, limit, cursor)))

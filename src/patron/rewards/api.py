@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from patron.core.http import PathId, SessionDep, answer_replay, replay_responses
+from patron.core.http import (
+    Page,
+    PageDep,
+    PathId,
+    SessionDep,
+    answer_replay,
+    page_of,
+    replay_responses,
+)
 from patron.ledger import queries
 from patron.rewards import actions, checkin
 from patron.rewards.schemas import (
@@ -61,16 +69,16 @@ def member_check_in_state(
 
 @router.get(
     "/members/{member_id}/check-ins",
-    response_model=list[CheckInOut],
+    response_model=Page[CheckInOut],
     operation_id="member_check_ins",
 )
 def member_check_ins(
-    member_id: PathId, session: SessionDep, principal: ClerkDep
-) -> list[CheckInOut]:
-    """The member's last 30 check-ins, newest first."""
+    member_id: PathId, session: SessionDep, principal: ClerkDep, page: PageDep
+) -> object:
+    """The member's check-ins, newest first."""
     queries.check_member(session, principal.merchant_id, member_id)
-    rows = checkin.history(session, principal.merchant_id, member_id)
-    return [CheckInOut.model_validate(r) for r in rows]
+    rows = checkin.history(session, principal.merchant_id, member_id, page.limit, page.cursor)
+    return page_of(rows, page.limit, CheckInOut.model_validate)
 
 
 @router.post(
@@ -110,11 +118,13 @@ def record_member_action(
 
 @router.get(
     "/members/{member_id}/actions",
-    response_model=list[ActionOut],
+    response_model=Page[ActionOut],
     operation_id="member_actions",
 )
-def member_actions(member_id: PathId, session: SessionDep, principal: ClerkDep) -> list[ActionOut]:
-    """The member's last 30 action events, newest first."""
+def member_actions(
+    member_id: PathId, session: SessionDep, principal: ClerkDep, page: PageDep
+) -> object:
+    """The member's action events, earned or not, newest first."""
     queries.check_member(session, principal.merchant_id, member_id)
-    rows = actions.history(session, principal.merchant_id, member_id)
-    return [ActionOut.model_validate(r) for r in rows]
+    rows = actions.history(session, principal.merchant_id, member_id, page.limit, page.cursor)
+    return page_of(rows, page.limit, ActionOut.model_validate)

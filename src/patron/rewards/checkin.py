@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.db import is_postgres
 from patron.core.errors import BusinessRuleViolation, Conflict, InvalidInput, PatronError
+from patron.core.paging import newest_first
 from patron.coupons import service as coupons
 from patron.coupons.models import CodeSource, CouponTemplate
 from patron.ledger import queries
@@ -206,16 +207,17 @@ def state(session: Session, merchant_id: int, member_id: int) -> CheckInState:
 
 
 def history(
-    session: Session, merchant_id: int, member_id: int, limit: int = 30
+    session: Session,
+    merchant_id: int,
+    member_id: int,
+    limit: int | None = 30,
+    cursor: int | None = None,
 ) -> list[MemberCheckIn]:
-    return list(
-        session.scalars(
-            select(MemberCheckIn)
-            .where(MemberCheckIn.merchant_id == merchant_id, MemberCheckIn.member_id == member_id)
-            .order_by(MemberCheckIn.local_day.desc())
-            .limit(limit)
-        )
+    """The member's newest first; with ``limit``, ``limit + 1`` rows below ``cursor`` (a page)."""
+    query = select(MemberCheckIn).where(
+        MemberCheckIn.merchant_id == merchant_id, MemberCheckIn.member_id == member_id
     )
+    return list(session.scalars(newest_first(query, MemberCheckIn.id, limit, cursor)))
 
 
 def _milestone_coupons_are_the_merchants(

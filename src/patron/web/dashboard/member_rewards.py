@@ -22,8 +22,8 @@ def _rewards(session: Session, merchant_id: int, member: Member) -> dict[str, An
     labels = {a.name: a.label for a in rule.config.actions} if rule else {}
     return {
         "state": checkin.state(session, merchant_id, member.id),
-        "check_ins": checkin.history(session, merchant_id, member.id, SHOWN),
-        "actions": actions.history(session, merchant_id, member.id, SHOWN),
+        "check_ins": checkin.history(session, merchant_id, member.id, SHOWN)[:SHOWN],
+        "actions": actions.history(session, merchant_id, member.id, SHOWN)[:SHOWN],
         "labels": labels,
     }
 
