@@ -69,6 +69,12 @@ def test_the_same_event_id_never_earns_twice(client: TestClient, tenant: Tenant)
     again = _act(client, tenant, m, "review-42")
     assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
+    changed = client.post(
+        f"/api/v1/members/{m}/actions",
+        headers=tenant.headers,
+        json={"action": "review_written", "event_id": "review-42", "details": {"stars": 1}},
+    )
+    assert changed.status_code == 409 and changed.json()["error"]["code"] == "event_id_reused"
     other = _act(client, tenant, m, "review-42", "social_follow")
     assert other.status_code == 409 and other.json()["error"]["code"] == "event_id_reused"
     someone = member(client, tenant, "+8613900000010")

@@ -83,11 +83,19 @@ def _lock_member(session: Session, merchant_id: int, member_id: int) -> None:
         raise NotFound("no such member", code="member_not_found")
 
 
-def _same(row: MemberAction, member_id: int, action: str, occurred_at: datetime | None) -> bool:
+def _same(
+    row: MemberAction,
+    member_id: int,
+    action: str,
+    occurred_at: datetime | None,
+    details: dict[str, Any] | None,
+) -> bool:
+    """A retry of the event: same member and action; a time or details sent must match."""
     return (
         row.member_id == member_id
         and row.action == action
         and (occurred_at is None or row.occurred_at == occurred_at)
+        and (details is None or row.details == details)
     )
 
 
@@ -114,7 +122,7 @@ def record_action(
         )
     )
     if found is not None:
-        if not _same(found, member_id, action, occurred_at):
+        if not _same(found, member_id, action, occurred_at, details):
             raise Conflict(
                 "this event id was already used for another event",
                 code="event_id_reused",
