@@ -93,6 +93,10 @@ EXTRA_VARIANTS: dict[str, list[dict[str, Any]]] = {
 LAST = ("merge_members",)
 
 
+# Body fields named like ids that are the client's own keys, not objects of a merchant.
+CLIENT_KEYS = {"event_id": "an action event's own id, unique per merchant (ADR 1321)"}
+
+
 def id_fields(spec: dict[str, Any], schema: dict[str, Any], seen: frozenset[str]) -> list[str]:
     """Dotted names of the id fields of a body schema (nested objects included)."""
     if "$ref" in schema:
@@ -107,7 +111,7 @@ def id_fields(spec: dict[str, Any], schema: dict[str, Any], seen: frozenset[str]
     if "items" in schema:
         found += id_fields(spec, schema["items"], seen)
     for prop, sub in schema.get("properties", {}).items():
-        if prop.endswith(("_id", "_ids")) and "external" not in prop:
+        if prop.endswith(("_id", "_ids")) and "external" not in prop and prop not in CLIENT_KEYS:
             found.append(prop)
         found += [f"{prop}.{inner}" for inner in id_fields(spec, sub, seen)]
     return found

@@ -56,6 +56,7 @@ SAMPLE_BODIES: dict[str, Any] = {
     "switch_journey": {"on": True},
     "promote_product": {"product_id": 1},
     "top_up": {"amount_minor": 100},
+    "record_member_action": {"action": "review_written", "event_id": "hijacked-1"},
     "adjust_member_balance": {
         "asset": "points",
         "amount": 5,

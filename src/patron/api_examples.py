@@ -109,6 +109,11 @@ REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
         "description": "Sorry for the long wait on Saturday",
     },
     "put_program_rule": {"config": {"earn_points": 1, "per_minor": 100}},
+    "record_member_action": {
+        "action": "review_written",
+        "event_id": "review-20260518-0042",
+        "details": {"stars": 5},
+    },
     "top_up": {"amount_minor": 50000},
     # The till
     "checkout_quote": {

@@ -36,6 +36,7 @@ from patron.orders.api import router as orders_router
 from patron.portal.api import router as portal_router
 from patron.privacy.api import router as privacy_router
 from patron.programs.api import router as programs_router
+from patron.rewards.api import router as rewards_router
 from patron.tenancy.api import router as tenancy_router
 from patron.web.install import install_web
 from patron.webhooks.api import router as webhooks_router
@@ -59,6 +60,7 @@ ROUTERS = [
     engagement_callbacks_router,
     ledger_router,
     programs_router,
+    rewards_router,
     checkout_router,
     coupons_router,
     campaigns_router,

@@ -18,6 +18,7 @@ import patron.orders.models
 import patron.portal.models
 import patron.privacy.models
 import patron.programs.models
+import patron.rewards.models
 import patron.tenancy.models
 import patron.webhooks.models  # noqa: F401
 from patron.core.db import Base

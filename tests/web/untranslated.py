@@ -130,6 +130,9 @@ TEMPLATE_WORDS = frozenset(
         "id",
     ]
 )
+# The names of the actions the member portal reports itself (ADR 1321): a merchant types them
+# as an action's name, so the rewarded-actions form names them as they are.
+ACTION_NAMES = frozenset(["birthday_given", "profile_completed", "review_written"])
 WORD = re.compile(r"[A-Za-z][A-Za-z_'’-]*[A-Za-z]")
 TEMPLATE_EXPRESSION = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
 # A code read aloud: capitals and digits (T-YYTS-P, LJ-50G, VIP).
@@ -214,7 +217,13 @@ def english_words(text: str, allowed: set[str] | frozenset[str] = frozenset()) -
     for line in text.splitlines():
         line = HOST_OR_COMMAND.sub(" ", EMAIL.sub(" ", TEMPLATE_EXPRESSION.sub(" ", line)))
         for word in WORD.findall(line):
-            if word in allowed or word in PROPER or word in TEMPLATE_WORDS or CODE.match(word):
+            if (
+                word in allowed
+                or word in PROPER
+                or word in TEMPLATE_WORDS
+                or word in ACTION_NAMES
+                or CODE.match(word)
+            ):
                 continue
             left.append(word)
     return left

@@ -47,6 +47,7 @@ class CodeSource(StrEnum):
     TIER_UP = "tier_up"
     CAMPAIGN = "campaign"
     MALL = "mall"
+    CHECK_IN = "check_in"
 
 
 class CouponTemplate(MerchantScoped, Base):

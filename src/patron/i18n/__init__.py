@@ -152,6 +152,10 @@ class Formatter:
             return ""
         return str(format_datetime(value, style, tzinfo=self.zone, locale=self.locale))
 
+    def weekday(self, value: dt.date) -> str:
+        """The day of the week, short: "Tue", "周二"."""
+        return str(format_date(value, "EEE", locale=self.locale))
+
     def date(self, value: dt.date | dt.datetime | None, style: str = "medium") -> str:
         if value is None:
             return ""

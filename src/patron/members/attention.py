@@ -12,6 +12,8 @@ activity           points  counted at most
 ``message_click``  2       once per message (a click also counts as the open)
 ``review``         3       once per review (for the service domain)
 ``post``           2       once per community post (for the community domain)
+``check_in``       1       once a day (the daily check-in, ADR 1322)
+``action``         2       once a day per action name (actions the merchant rewards)
 =================  ======  ==========================================
 
 A row's ``dedupe_key`` is unique per member, so a reload, a second pixel fetch or a repeated
@@ -41,6 +43,8 @@ ACTIVITY_POINTS = {
     "message_click": 2,
     "review": 3,
     "post": 2,
+    "check_in": 1,
+    "action": 2,
 }
 WINDOW_DAYS = 90
 REASONS = {
@@ -49,6 +53,8 @@ REASONS = {
     "message_click": "message clicked",
     "review": "review written",
     "post": "community post",
+    "check_in": "daily check-in",
+    "action": "rewarded action",
 }
 EXPIRED_REASON = f"attention older than {WINDOW_DAYS} days"
 

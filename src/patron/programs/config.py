@@ -20,6 +20,8 @@ class Kind(StrEnum):
     STORED_VALUE = "stored_value"
     MEMBER_DAY = "member_day"
     REFUND_POLICY = "refund_policy"
+    CHECK_IN = "check_in"
+    ACTIONS = "actions"
 
 
 # Validation context for a version read back from the database (not new input).
@@ -199,10 +201,89 @@ class RefundPolicyConfig(_Strict):
     spent_points: Literal["debt", "cap"] = "debt"
 
 
+class Milestone(_Strict):
+    """What a streak earns on the day it reaches ``day`` (again after every reset)."""
+
+    day: int = Field(ge=1, le=366, description="the streak day: 7 = the 7th day in a row")
+    points: int = Field(default=0, ge=0, le=1_000_000)
+    growth: int = Field(default=0, ge=0, le=1_000_000)
+    coupon_template_id: int | None = Field(default=None, ge=1)
+
+
+class CheckInConfig(_Strict):
+    """Daily check-in (ADR 1320): once per local day; a streak is the number of days in a row
+    ending today; a day without a check-in resets it to 1 on the next check-in."""
+
+    enabled: bool = True
+    daily_points: int = Field(default=0, ge=0, le=1_000_000, description="points each day")
+    streak_points: list[int] = Field(
+        default_factory=list,
+        max_length=31,
+        description="points on streak day 1, 2, 3…; later days earn the last (replaces daily)",
+    )
+    daily_growth: int = Field(default=0, ge=0, le=1_000_000)
+    milestones: list[Milestone] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _check(self) -> CheckInConfig:
+        if any(p < 0 or p > 1_000_000 for p in self.streak_points):
+            raise ValueError("points by streak day are 0 to 1000000")
+        days = [m.day for m in self.milestones]
+        if len(set(days)) != len(days):
+            raise ValueError("one milestone per streak day")
+        self.milestones = sorted(self.milestones, key=lambda m: m.day)
+        return self
+
+    def points_on(self, streak: int) -> int:
+        """Points of the day's check-in on streak day ``streak`` (milestones aside)."""
+        if self.streak_points:
+            return self.streak_points[min(streak, len(self.streak_points)) - 1]
+        return self.daily_points
+
+    def milestone_on(self, streak: int) -> Milestone | None:
+        return next((m for m in self.milestones if m.day == streak), None)
+
+    def next_milestone(self, streak: int) -> Milestone | None:
+        return next((m for m in self.milestones if m.day > streak), None)
+
+
+ACTION_NAME = r"^[a-z][a-z0-9_]{0,39}$"
+
+
+class ActionRule(_Strict):
+    """What one named action earns, and how often (caps count earning actions per member, in
+    the merchant's calendar: day, Monday-to-Sunday week, month, and ever)."""
+
+    name: str = Field(pattern=ACTION_NAME, description="the name integrators send")
+    label: str = Field(min_length=1, max_length=80, description="the merchant's words")
+    points: int = Field(default=0, ge=0, le=1_000_000)
+    growth: int = Field(default=0, ge=0, le=1_000_000)
+    cap_per_day: int | None = Field(default=None, ge=0)
+    cap_per_week: int | None = Field(default=None, ge=0)
+    cap_per_month: int | None = Field(default=None, ge=0)
+    cap_ever: int | None = Field(default=None, ge=0)
+
+
+class ActionsConfig(_Strict):
+    actions: list[ActionRule] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _unique(self) -> ActionsConfig:
+        names = [a.name for a in self.actions]
+        if len(set(names)) != len(names):
+            raise ValueError("action names are unique")
+        return self
+
+    def rule(self, name: str) -> ActionRule | None:
+        return next((a for a in self.actions if a.name == name), None)
+
+
 CONFIG_MODELS: dict[Kind, type[BaseModel]] = {
     Kind.POINTS: PointsConfig,
     Kind.TIERS: TiersConfig,
     Kind.STORED_VALUE: StoredValueConfig,
     Kind.MEMBER_DAY: MemberDayConfig,
     Kind.REFUND_POLICY: RefundPolicyConfig,
+    Kind.CHECK_IN: CheckInConfig,
+    Kind.ACTIONS: ActionsConfig,
 }

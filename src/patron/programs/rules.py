@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -19,6 +20,8 @@ from patron.ledger.schedule import NOTICE_DAYS_PROVIDERS
 from patron.programs.config import (
     CONFIG_MODELS,
     STORED_VERSION,
+    ActionsConfig,
+    CheckInConfig,
     Kind,
     MemberDayConfig,
     PointsConfig,
@@ -71,6 +74,8 @@ def put_rule(
 ) -> ProgramRule:
     """Create the next version of a setting, in force from ``effective_from`` (default now)."""
     config = parse_config(kind, raw)
+    for check in CONFIG_CHECKS:
+        check(session, merchant_id, config)
     now = utcnow(session)
     if effective_from is not None and effective_from.tzinfo is None:
         raise InvalidInput("effective_from needs a time zone", code="naive_datetime")
@@ -106,6 +111,11 @@ def put_rule(
         },
     )
     return rule
+
+
+# Checks that need other domains' tables (a milestone's coupon): registered by those domains,
+# run on every new version, raising InvalidInput when a reference is not the merchant's.
+CONFIG_CHECKS: list[Callable[[Session, int, BaseModel], None]] = []
 
 
 _CACHE = "patron.program_rules"
@@ -207,6 +217,14 @@ def member_day_rule(s: Session, m: int, at: datetime) -> RuleInForce[MemberDayCo
 def refund_policy(s: Session, m: int, at: datetime) -> RuleInForce[RefundPolicyConfig]:
     found = _in_force(s, m, Kind.REFUND_POLICY, at, RefundPolicyConfig)
     return found or RuleInForce(Kind.REFUND_POLICY, 0, RefundPolicyConfig())
+
+
+def check_in_rule(s: Session, m: int, at: datetime) -> RuleInForce[CheckInConfig] | None:
+    return _in_force(s, m, Kind.CHECK_IN, at, CheckInConfig)
+
+
+def actions_rule(s: Session, m: int, at: datetime) -> RuleInForce[ActionsConfig] | None:
+    return _in_force(s, m, Kind.ACTIONS, at, ActionsConfig)
 
 
 def current_rule(session: Session, merchant_id: int, kind: Kind) -> ProgramRule:

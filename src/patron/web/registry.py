@@ -14,6 +14,7 @@ from patron.web.dashboard import imports as dashboard_imports
 from patron.web.dashboard import journeys as dashboard_journeys
 from patron.web.dashboard import mall as dashboard_mall
 from patron.web.dashboard import member_loyalty as dashboard_member_loyalty
+from patron.web.dashboard import member_rewards as dashboard_member_rewards
 from patron.web.dashboard import members as dashboard_members
 from patron.web.dashboard import messages as dashboard_messages
 from patron.web.dashboard import password_reset as dashboard_password_reset
@@ -27,6 +28,7 @@ from patron.web.dashboard import templates as dashboard_templates
 from patron.web.dashboard import till as dashboard_till
 from patron.web.dashboard import till_members as dashboard_till_members
 from patron.web.dashboard import till_orders as dashboard_till_orders
+from patron.web.portal import check_in as portal_check_in
 from patron.web.portal import code_signin as portal_code_signin
 from patron.web.portal import early_access as portal_early_access
 from patron.web.portal import engagement as portal_engagement
@@ -52,6 +54,7 @@ DASHBOARD: list[ModuleType] = [
     dashboard_gifts,
     dashboard_products,
     dashboard_member_loyalty,
+    dashboard_member_rewards,
     dashboard_campaigns,
     dashboard_journeys,
     dashboard_till,
@@ -68,6 +71,7 @@ PORTAL: list[ModuleType] = [
     portal_engagement,
     portal_loyalty,
     portal_early_access,
+    portal_check_in,
     # Last: ``/portal/<merchant>/…`` must not shadow the pages above (a shop's slug never
     # names one of them; see docs/portal.md).
     portal_join,

@@ -47,8 +47,8 @@ def shown(f: Field, value: Any, digits: int) -> Any:
         return ""
     if f.kind in {"money", "opt_money"}:
         return money_text(int(value), digits)
-    if f.kind == "csv":
-        return ", ".join(value)
+    if f.kind in {"csv", "int_list"}:
+        return ", ".join(str(v) for v in value)
     return str(value)
 
 
@@ -127,8 +127,12 @@ def read_value(f: Field, raw: Any, digits: int) -> Any:
     text = (raw or "").strip()
     if f.kind == "csv":
         return [p.strip() for p in text.replace("，", ",").split(",") if p.strip()]
+    if f.kind == "int_list":
+        return [_int(p) for p in text.replace("，", ",").split(",") if p.strip()]
     if f.kind in {"text", "choice"}:
         return text
+    if f.kind == "coupon":
+        return _int(text) if text else None
     if not text:
         if f.kind in {"opt_int", "opt_text", "opt_money", "date"}:
             return None
@@ -150,6 +154,7 @@ def _row_is_blank(rows: Rows, form: Mapping[str, Any], i: int) -> bool:
         raw = form.get(f"{rows.key}-{i}-{f.key}")
         if f.kind in {"bool", "choice"}:
             continue  # a box or a menu always has a value; only typed text marks a row used
+        # (a coupon menu starts at "none": choosing one marks the row used)
         if isinstance(raw, str) and raw.strip():
             return False
     return True

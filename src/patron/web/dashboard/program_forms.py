@@ -33,7 +33,8 @@ WEEKDAYS = [
 @dataclass(frozen=True)
 class Field:
     """One input. ``kind``: int, opt_int (blank = none), money, opt_money, decimal, text,
-    opt_text, csv (comma-separated words), choice, bool, date, days (1-31), weekdays."""
+    opt_text, csv (comma-separated words), int_list (comma-separated whole numbers), choice,
+    bool, date, days (1-31), weekdays, coupon (one of the merchant's coupons, or none)."""
 
     key: str
     label: str
@@ -335,12 +336,87 @@ REFUND_POLICY_FORM = (
     ),
 )
 
+CHECK_IN_FORM = (
+    Section(
+        N_("Every day"),
+        N_(
+            "Members check in once a day in the member portal (a day of the shop's calendar). "
+            "A streak is the number of days in a row; a day missed starts it again at 1."
+        ),
+        (
+            Field("enabled", N_("Members can check in"), "bool"),
+            Field("daily_points", N_("Points each day"), suffix=N_("points")),
+            Field(
+                "streak_points",
+                N_("Points by day of the streak"),
+                "int_list",
+                N_(
+                    "Optional, instead of the same points every day: 5, 5, 10, 20 gives 5 on "
+                    "days 1 and 2, 10 on day 3 and 20 from day 4 on. Separate with commas."
+                ),
+            ),
+            Field("daily_growth", N_("Growth each day"), suffix=N_("growth")),
+        ),
+    ),
+    Section(
+        N_("Milestones"),
+        N_(
+            "An extra reward on the day a streak reaches this many days (again with each new "
+            "streak). Leave a row blank to remove it."
+        ),
+        (
+            Rows(
+                "milestones",
+                N_("Milestones"),
+                (
+                    Field("day", N_("Day of the streak")),
+                    Field("points", N_("Points"), "opt_int"),
+                    Field("growth", N_("Growth"), "opt_int"),
+                    Field("coupon_template_id", N_("Coupon"), "coupon"),
+                ),
+            ),
+        ),
+    ),
+)
+
+ACTIONS_FORM = (
+    Section(
+        N_("Rewarded actions"),
+        N_(
+            "Points, and growth if you like, for what members do besides buying: a review, "
+            "following you on social media… Your app or website tells Patron each time, by "
+            "the action's name. The member portal tells it two by itself: name an action "
+            "birthday_given (a member gives their birthday) or profile_completed (a member "
+            "completes their profile). Limits count the rewarded times per member; blank: no "
+            "limit. Leave a row blank to remove it."
+        ),
+        (
+            Rows(
+                "actions",
+                N_("Actions"),
+                (
+                    Field("label", N_("What the member did"), "text"),
+                    Field("name", N_("Name your app sends"), "text"),
+                    Field("points", N_("Points"), "opt_int"),
+                    Field("growth", N_("Growth"), "opt_int"),
+                    Field("cap_per_day", N_("Times a day"), "opt_int"),
+                    Field("cap_per_week", N_("Times a week"), "opt_int"),
+                    Field("cap_per_month", N_("Times a month"), "opt_int"),
+                    Field("cap_ever", N_("Times in all"), "opt_int"),
+                ),
+            ),
+        ),
+    ),
+)
+
 FORMS: dict[Kind, tuple[Section, ...]] = {
     Kind.POINTS: POINTS_FORM,
     Kind.TIERS: TIERS_FORM,
     Kind.STORED_VALUE: STORED_VALUE_FORM,
     Kind.MEMBER_DAY: MEMBER_DAY_FORM,
     Kind.REFUND_POLICY: REFUND_POLICY_FORM,
+    Kind.CHECK_IN: CHECK_IN_FORM,
+    Kind.ACTIONS: ACTIONS_FORM,
 }
 
 TITLES: dict[Kind, str] = {
@@ -349,6 +425,8 @@ TITLES: dict[Kind, str] = {
     Kind.STORED_VALUE: N_("Stored value"),
     Kind.MEMBER_DAY: N_("Member day"),
     Kind.REFUND_POLICY: N_("Refund policy"),
+    Kind.CHECK_IN: N_("Daily check-in"),
+    Kind.ACTIONS: N_("Rewarded actions"),
 }
 
 INTROS: dict[Kind, str] = {
@@ -360,4 +438,6 @@ INTROS: dict[Kind, str] = {
     Kind.STORED_VALUE: N_("Top-ups: bonus levels, which part is spent first, and refunds."),
     Kind.MEMBER_DAY: N_("A recurring day with a member discount and extra points."),
     Kind.REFUND_POLICY: N_("What a refund does to points the member has already spent."),
+    Kind.CHECK_IN: N_("A daily check-in in the member portal: points each day and streak rewards."),
+    Kind.ACTIONS: N_("Points and growth for reviews, follows and other things members do."),
 }

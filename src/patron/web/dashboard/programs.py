@@ -16,6 +16,7 @@ from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput, PatronError
 from patron.core.http import SessionDep
 from patron.core.patch import NULL_REFUSED
+from patron.coupons import service as coupons
 from patron.i18n import N_
 from patron.programs import rules
 from patron.programs.config import CONFIG_MODELS, Kind
@@ -56,6 +57,12 @@ _KNOWN = {
     "a dates multiplier needs starts_on and ends_on": N_("Dates need a first and a last day."),
     "days of the month are 1 to 31": N_("Days of the month are 1 to 31."),
     "weekdays are 0 (Monday) to 6 (Sunday)": N_("Pick weekdays from the list."),
+    "one milestone per streak day": N_("One milestone per day of the streak."),
+    "action names are unique": N_("Each action needs its own name."),
+    "points by streak day are 0 to 1000000": N_("Points are 0 to 1,000,000."),
+    "String should match pattern '^[a-z][a-z0-9_]{0,39}$'": N_(
+        "Use small letters, digits and _, starting with a letter (like review_written)."
+    ),
 }
 
 
@@ -175,6 +182,9 @@ def _page(
         "currency": staff.merchant.currency,
         "weekdays": WEEKDAYS,
         "kinds": [(k.value, TITLES[k]) for k in Kind],
+        "coupons": [(t.id, t.name) for t in coupons.list_templates(session, staff.merchant_id)]
+        if kind is Kind.CHECK_IN
+        else [],
     }
     return render(request, "dashboard/programs/edit.html", context, status=status)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -11,16 +12,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from patron.core.clock import utcnow
 from patron.core.db import transaction
 from patron.core.errors import NotFound, PatronError
 from patron.core.http import SessionDep, SettingsDep
 from patron.i18n import N_
 from patron.members import service as members
-from patron.members.models import ConsentChannel
+from patron.members.models import ConsentChannel, Member
 from patron.members.schemas import ConsentIn, MemberUpdate, Preferences
 from patron.orders import service as orders
 from patron.orders.models import Order, OrderLine, Product
 from patron.portal import service as portal
+from patron.rewards import actions
 from patron.web.auth import MemberContext, current_member, sign_out
 from patron.web.nav import NavItem, Shell
 from patron.web.rendering import flash, remember_language, render, translate
@@ -205,8 +208,54 @@ def save_preferences(
     """The member's liked categories, styles and colours (used to target offers they'd like)."""
     chosen = list(dict.fromkeys(c.strip()[:120] for c in categories or [] if c.strip()))[:50]
     prefs = Preferences(categories=chosen, styles=_split(styles), colours=_split(colours))
-    members.update_member(session, who.merchant_id, who.member.id, MemberUpdate(preferences=prefs))
+    member = members.update_member(
+        session, who.merchant_id, who.member.id, MemberUpdate(preferences=prefs)
+    )
+    _profile_completed(session, who.merchant_id, member)
     flash(request, translate(request, "Your preferences are saved."))
+    return RedirectResponse("/portal/profile", status_code=303)
+
+
+def profile_is_complete(member: Member) -> bool:
+    """A name, a way to reach the member, a birthday and at least one liked thing."""
+    prefs = member.preferences or {}
+    liked = any(prefs.get(k) for k in ("categories", "styles", "colours"))
+    return bool(member.first_name and (member.phone or member.email) and member.birthday and liked)
+
+
+def _profile_completed(session: Session, merchant_id: int, member: Member) -> None:
+    """Patron knows when a profile becomes complete: the merchant's ``profile_completed``
+    action, if it rewards one (once per member, ADR 1321)."""
+    if profile_is_complete(member):
+        actions.record_known_action(session, merchant_id, member.id, "profile_completed")
+
+
+@router.post("/profile/birthday")
+def save_birthday(
+    request: Request,
+    session: SessionDep,
+    who: VisitorDep,
+    birthday: Annotated[str, Form(max_length=10)],
+) -> Response:
+    """The member gives their birthday, once (a change afterwards goes through the shop: the
+    birthday gift depends on it). Rewards ``birthday_given`` if the merchant does."""
+    today = utcnow(session).date()
+    try:
+        day: date | None = date.fromisoformat(birthday)
+    except ValueError:
+        day = None
+    if day is None or not date(1900, 1, 1) <= day <= today:
+        flash(request, translate(request, "Please give a real date of birth."), "error")
+        return RedirectResponse("/portal/profile", status_code=303)
+    if who.member.birthday is not None:
+        flash(request, translate(request, "Your birthday is already on record."), "error")
+        return RedirectResponse("/portal/profile", status_code=303)
+    member = members.update_member(
+        session, who.merchant_id, who.member.id, MemberUpdate(birthday=day)
+    )
+    actions.record_known_action(session, who.merchant_id, member.id, "birthday_given")
+    _profile_completed(session, who.merchant_id, member)
+    flash(request, translate(request, "Your birthday is saved."))
     return RedirectResponse("/portal/profile", status_code=303)
 
 
