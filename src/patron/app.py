@@ -37,6 +37,7 @@ from patron.portal.api import router as portal_router
 from patron.privacy.api import router as privacy_router
 from patron.programs.api import router as programs_router
 from patron.tenancy.api import router as tenancy_router
+from patron.wallet.api import router as wallet_router
 from patron.web.install import install_web
 from patron.webhooks.api import router as webhooks_router
 from patron.worker import InProcessWorker
@@ -64,6 +65,7 @@ ROUTERS = [
     campaigns_router,
     journeys_router,
     imports_router,
+    wallet_router,
 ]
 
 

@@ -27,6 +27,7 @@ from patron.web.dashboard import templates as dashboard_templates
 from patron.web.dashboard import till as dashboard_till
 from patron.web.dashboard import till_members as dashboard_till_members
 from patron.web.dashboard import till_orders as dashboard_till_orders
+from patron.web.dashboard import wallet as dashboard_wallet
 from patron.web.portal import code_signin as portal_code_signin
 from patron.web.portal import early_access as portal_early_access
 from patron.web.portal import engagement as portal_engagement
@@ -43,6 +44,7 @@ DASHBOARD: list[ModuleType] = [
     dashboard_segments,
     dashboard_messages,
     dashboard_channels,
+    dashboard_wallet,
     dashboard_consent_topics,
     dashboard_templates,
     dashboard_programs,

@@ -1,0 +1,105 @@
+"""wallet_settings, wallet_passes and wallet_registrations (Apple and Google Wallet cards)
+
+Created merchant-scoped (ADR 0060): primary key (id, merchant_id), references within one
+merchant by (x_id, merchant_id).
+
+Revision ID: 0027_wallet
+Revises: 0024_topics
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+import patron.core.db
+import patron.core.tenant_keys  # noqa: F401 (the SQLite and PostgreSQL key DDL)
+
+revision: str = "0027_wallet"
+down_revision: str | Sequence[str] | None = "0024_topics"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_JSON = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
+
+
+def _when(name: str, nullable: bool = False) -> sa.Column:  # type: ignore[type-arg]
+    return sa.Column(name, patron.core.db.UTCDateTime(timezone=True), nullable=nullable)
+
+
+def _keys(table: str) -> list[Any]:
+    return [
+        sa.Column("id", _ID, autoincrement=True, nullable=False),
+        sa.Column("merchant_id", _ID, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            name=op.f(f"fk_{table}_merchant_id_merchants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", "merchant_id", name=op.f(f"pk_{table}")),
+    ]
+
+
+def _scoped_fk(table: str, column: str, target: str) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        [column, "merchant_id"],
+        [f"{target}.id", f"{target}.merchant_id"],
+        name=op.f(f"fk_{table}_{column}_{target}"),
+        ondelete="CASCADE",
+    )
+
+
+def upgrade() -> None:
+    op.create_table(
+        "wallet_settings",
+        *_keys("wallet_settings"),
+        sa.Column("apple_pass_type_id", sa.String(length=200), nullable=True),
+        sa.Column("apple_team_id", sa.String(length=20), nullable=True),
+        sa.Column("google_issuer_id", sa.String(length=40), nullable=True),
+        sa.Column("google_service_account", sa.String(length=254), nullable=True),
+        sa.Column("credentials", _JSON, nullable=False),
+        _when("updated_at"),
+        sa.UniqueConstraint("merchant_id", name=op.f("uq_wallet_settings_merchant_id")),
+    )
+    op.create_table(
+        "wallet_passes",
+        *_keys("wallet_passes"),
+        sa.Column("member_id", _ID, nullable=False),
+        sa.Column("serial", sa.String(length=64), nullable=False),
+        _when("created_at"),
+        _when("changed_at"),
+        _scoped_fk("wallet_passes", "member_id", "members"),
+        sa.UniqueConstraint(
+            "merchant_id", "member_id", name=op.f("uq_wallet_passes_merchant_id_member_id")
+        ),
+        sa.UniqueConstraint(
+            "serial", "merchant_id", name=op.f("uq_wallet_passes_serial_merchant_id")
+        ),
+    )
+    op.create_table(
+        "wallet_registrations",
+        *_keys("wallet_registrations"),
+        sa.Column("pass_id", _ID, nullable=False),
+        sa.Column("device_id", sa.String(length=128), nullable=False),
+        sa.Column("push_token", sa.String(length=200), nullable=False),
+        _when("created_at"),
+        _when("pushed_at", nullable=True),
+        _scoped_fk("wallet_registrations", "pass_id", "wallet_passes"),
+        sa.UniqueConstraint(
+            "pass_id",
+            "device_id",
+            "merchant_id",
+            name=op.f("uq_wallet_registrations_pass_id_device_id_merchant_id"),
+        ),
+    )
+    op.create_index("ix_wallet_registrations_device", "wallet_registrations", ["device_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_wallet_registrations_device", table_name="wallet_registrations")
+    op.drop_table("wallet_registrations")
+    op.drop_table("wallet_passes")
+    op.drop_table("wallet_settings")
