@@ -33,6 +33,7 @@ from patron.web.portal import early_access as portal_early_access
 from patron.web.portal import engagement as portal_engagement
 from patron.web.portal import join as portal_join
 from patron.web.portal import loyalty as portal_loyalty
+from patron.web.portal import my_data as portal_my_data
 from patron.web.portal import pages as portal_pages
 
 # Merchant dashboard: each module exposes `router` and `NAV` (and optionally `MEMBER_PANELS`).
@@ -69,6 +70,7 @@ PORTAL: list[ModuleType] = [
     portal_engagement,
     portal_loyalty,
     portal_early_access,
+    portal_my_data,
     # Last: ``/portal/<merchant>/…`` must not shadow the pages above (a shop's slug never
     # names one of them; see docs/portal.md).
     portal_join,

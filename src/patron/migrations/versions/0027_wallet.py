@@ -1,4 +1,5 @@
-"""wallet_settings, wallet_passes and wallet_registrations (Apple and Google Wallet cards)
+"""wallet_settings, wallet_passes and wallet_registrations (Apple and Google Wallet cards);
+member_data_requests (a member's own downloads and requests to close their account)
 
 Created merchant-scoped (ADR 0060): primary key (id, merchant_id), references within one
 merchant by (x_id, merchant_id).
@@ -96,9 +97,30 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_wallet_registrations_device", "wallet_registrations", ["device_id"])
+    op.create_table(
+        "member_data_requests",
+        *_keys("member_data_requests"),
+        sa.Column("member_id", _ID, nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        _when("requested_at"),
+        _when("handled_at", nullable=True),
+        _scoped_fk("member_data_requests", "member_id", "members"),
+    )
+    op.create_index(
+        "ix_member_data_requests_member",
+        "member_data_requests",
+        ["merchant_id", "member_id", "kind", "requested_at"],
+    )
+    op.create_index(
+        "ix_member_data_requests_status", "member_data_requests", ["merchant_id", "kind", "status"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_member_data_requests_status", table_name="member_data_requests")
+    op.drop_index("ix_member_data_requests_member", table_name="member_data_requests")
+    op.drop_table("member_data_requests")
     op.drop_index("ix_wallet_registrations_device", table_name="wallet_registrations")
     op.drop_table("wallet_registrations")
     op.drop_table("wallet_passes")
