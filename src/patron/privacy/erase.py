@@ -7,7 +7,7 @@ what it was. What names or reaches the person goes:
 
 - deleted: identities (the phone, email and external ids are free for another member), tags,
   conversation notes, portal sign-in links, the portal inbox, the wallet pass and the phones
-  registered for it;
+  registered for it, the lunar birthday;
 - cleared on the member row: names, gender, birthday, phone, email, address, language, time
   zone, preferences; ``erased_at`` is set, which also ends any portal session;
 - anonymised: every personal string (name, phone, email, address, external ids) inside the
@@ -49,6 +49,7 @@ DELETED = (
     "inbox_items",
     # the wallet pass and, by its key, the phones holding it (device ids, push tokens)
     "wallet_passes",
+    "member_lunar_birthdays",
 )
 _CLEARED = (
     "first_name",

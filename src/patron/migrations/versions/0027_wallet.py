@@ -1,5 +1,6 @@
 """wallet_settings, wallet_passes and wallet_registrations (Apple and Google Wallet cards);
-member_data_requests (a member's own downloads and requests to close their account)
+member_data_requests (a member's own downloads and requests to close their account);
+member_lunar_birthdays (a birthday celebrated in the Chinese lunar calendar)
 
 Created merchant-scoped (ADR 0060): primary key (id, merchant_id), references within one
 merchant by (x_id, merchant_id).
@@ -112,12 +113,32 @@ def upgrade() -> None:
         "member_data_requests",
         ["merchant_id", "member_id", "kind", "requested_at"],
     )
+    op.create_table(
+        "member_lunar_birthdays",
+        *_keys("member_lunar_birthdays"),
+        sa.Column("member_id", _ID, nullable=False),
+        sa.Column("lunar_month", sa.Integer(), nullable=False),
+        sa.Column("lunar_day", sa.Integer(), nullable=False),
+        sa.Column("leap_month", sa.Boolean(), nullable=False),
+        _when("updated_at"),
+        _scoped_fk("member_lunar_birthdays", "member_id", "members"),
+        sa.UniqueConstraint(
+            "merchant_id", "member_id", name=op.f("uq_member_lunar_birthdays_merchant_id_member_id")
+        ),
+    )
+    op.create_index(
+        "ix_member_lunar_birthdays_day",
+        "member_lunar_birthdays",
+        ["merchant_id", "lunar_month", "lunar_day"],
+    )
     op.create_index(
         "ix_member_data_requests_status", "member_data_requests", ["merchant_id", "kind", "status"]
     )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_member_lunar_birthdays_day", table_name="member_lunar_birthdays")
+    op.drop_table("member_lunar_birthdays")
     op.drop_index("ix_member_data_requests_status", table_name="member_data_requests")
     op.drop_index("ix_member_data_requests_member", table_name="member_data_requests")
     op.drop_table("member_data_requests")
