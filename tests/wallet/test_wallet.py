@@ -30,6 +30,7 @@ from patron.ledger.service import EntryInfo, earn_points
 from patron.members.models import Member
 from patron.wallet import service as wallet
 from patron.wallet.models import WalletPass, WalletRegistration, WalletSettings
+from patron.worker import TASKS
 from tests.conftest import Tenant
 from tests.wallet.certs import make_chain, make_rsa_key
 from tests.web.helpers import add_staff, csrf_of, seed_loyalty, seed_member, sign_in, sign_in_as
@@ -236,6 +237,7 @@ def test_web_service_registers_lists_changes_and_serves_the_latest_pass(
     finally:
         wallet.set_push_service(wallet.NoPush())
     assert pushed == [(PASS_TYPE, "f" * 64)]
+    assert ("wallet.follow_events", wallet.follow_events_task) in TASKS
     changed = client.get(
         f"{base}/devices/{device}/registrations/{PASS_TYPE}?passesUpdatedSince={tag}"
     )
