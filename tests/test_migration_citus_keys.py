@@ -60,10 +60,14 @@ def old_engine(empty_url: str) -> Iterator[Engine]:
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of every table, in a fixed order."""
+    """Every row of every table the database has (tables of revisions after it are not there
+    yet), in a fixed order."""
     rows = {}
+    present = set(inspect(engine).get_table_names())
     with engine.connect() as conn:
         for table in patron.models.Base.metadata.sorted_tables:
+            if table.name not in present:
+                continue
             order = ", ".join(c.name for c in table.c)
             found = conn.execute(text(f"SELECT * FROM {table.name} ORDER BY {order}")).all()
             rows[table.name] = [tuple(r) for r in found]
@@ -107,10 +111,14 @@ def test_upgrade_with_data_in_place_keeps_every_row(old_engine: Engine, tmp_path
 
     done = upgrade(old_engine)
 
-    # Upgraded through 0023_citus_keys to the newest revision (later migrations run too).
+    # The heads now descend from 0023 (later revisions ran after it).
+    script = ScriptDirectory.from_config(alembic_config())
     assert done.before == (BEFORE,)
-    assert set(done.after) == set(ScriptDirectory.from_config(alembic_config()).get_heads())
-    assert snapshot(old_engine) == before
+    assert AFTER in {r.revision for r in script.iterate_revisions(done.after, BEFORE)}
+    after = snapshot(old_engine)
+    assert {name: rows for name, rows in after.items() if name in before} == before
+    # Tables made by revisions after 0023 start empty.
+    assert {name: rows for name, rows in after.items() if name not in before and rows} == {}
     # The rebuild of SQLite tables keeps their triggers (the set-up version's, ADR 0900).
     assert trigger_names(old_engine) == triggers
     url = old_engine.url.render_as_string(hide_password=False)

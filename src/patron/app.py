@@ -38,6 +38,7 @@ from patron.privacy.api import router as privacy_router
 from patron.programs.api import router as programs_router
 from patron.rewards.api import router as rewards_router
 from patron.tenancy.api import router as tenancy_router
+from patron.wallet.api import router as wallet_router
 from patron.web.install import install_web
 from patron.webhooks.api import router as webhooks_router
 from patron.worker import InProcessWorker
@@ -66,6 +67,7 @@ ROUTERS = [
     campaigns_router,
     journeys_router,
     imports_router,
+    wallet_router,
 ]
 
 

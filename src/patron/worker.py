@@ -30,6 +30,7 @@ from patron.ledger.tasks import points_schedule
 from patron.members.attention import expire_activities_task
 from patron.programs.tasks import programs_schedule
 from patron.tenancy.tasks import purge_task as sign_in_records_purge
+from patron.wallet.service import follow_events_task as wallet_follow_events
 from patron.webhooks.delivery import deliver_due, fan_out
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ TASKS: list[tuple[str, Task]] = [
     ("analytics.predict", analytics_predict),
     ("imports.run", run_imports_task),
     ("tenancy.purge_sign_in_records", sign_in_records_purge),
+    ("wallet.follow_events", wallet_follow_events),
 ]
 
 

@@ -21,6 +21,10 @@ from patron.core.db import Base
 PROPER = frozenset(
     [
         "Patron",
+        "Apple",
+        "Google",
+        "PEM",
+        "WWDR",
         "WeChat",
         "WhatsApp",
         "SMS",

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +30,7 @@ from patron.core.request_id import acting_for
 from patron.core.sqlfn import month_day
 from patron.coupons import refunds, service
 from patron.coupons.models import CodeSource, CouponCode, CouponTemplate
+from patron.members import lunar
 from patron.members.models import Member
 from patron.programs.models import MemberTier
 from patron.programs.rules import tiers_rule
@@ -155,30 +156,53 @@ def issue_birthday_coupons(session: Session, now: datetime | None = None) -> int
         wanted = [today.strftime("%m-%d")]
         if wanted == ["02-28"] and today.year % 4 != 0:
             wanted.append("02-29")  # Feb 29 birthdays are celebrated on Feb 28 in common years
-        reason = f"birthday:{today.year}"
-        query = select(Member.id).where(
-            Member.merchant_id == template.merchant_id,
-            Member.registered_at.is_not(None),
-            Member.birthday.is_not(None),
-            month_day(Member.birthday).in_(wanted),
-            ~exists().where(
-                CouponCode.template_id == template.id,
-                CouponCode.member_id == Member.id,
-                CouponCode.reason_key == reason,
+        # Members with a lunar birthday are celebrated on it instead (ADR 1332), once per
+        # lunar year.
+        due = [
+            (
+                and_(
+                    Member.birthday.is_not(None),
+                    month_day(Member.birthday).in_(wanted),
+                    lunar.no_lunar_birthday(),
+                ),
+                f"birthday:{today.year}",
             ),
-        )
-        tiers = birthday_tiers(session, template.merchant_id, template, now)
-        if tiers is not None:
-            gifted, entry = tiers
-            query = query.outerjoin(
-                MemberTier,
-                (MemberTier.merchant_id == Member.merchant_id)
-                & (MemberTier.member_id == Member.id),
-            ).where(func.coalesce(MemberTier.tier_code, entry).in_(sorted(gifted)))
-        members = list(session.scalars(query))
-        for member_id in members:
-            issued += int(issue_once(session, template, member_id, CodeSource.BIRTHDAY, reason))
+            (lunar.due_condition(today), f"lunar-birthday:{lunar.lunar_year_of(today)}"),
+        ]
+        for condition, reason in due:
+            issued += _issue_birthday(session, template, condition, reason, now)
     return issued
+
+
+def _issue_birthday(
+    session: Session,
+    template: CouponTemplate,
+    condition: ColumnElement[bool],
+    reason: str,
+    now: datetime,
+) -> int:
+    query = select(Member.id).where(
+        Member.merchant_id == template.merchant_id,
+        Member.registered_at.is_not(None),
+        condition,
+        ~exists().where(
+            CouponCode.template_id == template.id,
+            CouponCode.member_id == Member.id,
+            CouponCode.reason_key == reason,
+        ),
+    )
+    tiers = birthday_tiers(session, template.merchant_id, template, now)
+    if tiers is not None:
+        gifted, entry = tiers
+        query = query.outerjoin(
+            MemberTier,
+            (MemberTier.merchant_id == Member.merchant_id) & (MemberTier.member_id == Member.id),
+        ).where(func.coalesce(MemberTier.tier_code, entry).in_(sorted(gifted)))
+    members = list(session.scalars(query))
+    return sum(
+        int(issue_once(session, template, member_id, CodeSource.BIRTHDAY, reason))
+        for member_id in members
+    )
 
 
 # Worker tasks (registered in patron.worker.TASKS) ----------------------------------------------

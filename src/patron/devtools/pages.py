@@ -28,7 +28,7 @@ from patron.programs.config import Kind
 from patron.tenancy.models import Merchant, Store
 
 # Files, not pages: not screenshotted.
-NOT_PAGES = (".csv", ".svg", ".json", ".png", ".pdf")
+NOT_PAGES = (".csv", ".svg", ".json", ".png", ".pdf", ".pkpass")
 # Not places in a shell: sign-in pages are shown signed out; the others only redirect.
 SIGNED_OUT = (
     "/login",
@@ -46,6 +46,7 @@ SIGNED_OUT = (
 SKIPPED = (
     "/",
     "/till/orders",  # the till's "find an order by its number" form: redirects to the order
+    "/portal/card/google",  # redirects to Google Wallet's save page
 )
 
 Rows = list[dict[str, Any]]

@@ -242,3 +242,22 @@ class ConsentTopic(MerchantScoped, Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MemberLunarBirthday(MerchantScoped, Base):
+    """A birthday the member celebrates in the Chinese lunar calendar (ADR 1332): the lunar
+    month and day, and whether the month is a leap (闰) month. Kept beside the Gregorian
+    ``members.birthday``; when it is there the birthday points and journeys follow it."""
+
+    __tablename__ = "member_lunar_birthdays"
+    __table_args__ = (
+        merchant_fk("member_id", "members", ondelete="CASCADE"),
+        UniqueConstraint("merchant_id", "member_id"),
+        Index("ix_member_lunar_birthdays_day", "merchant_id", "lunar_month", "lunar_day"),
+    )
+
+    member_id: Mapped[int] = mapped_column(BigId)
+    lunar_month: Mapped[int] = mapped_column(Integer)
+    lunar_day: Mapped[int] = mapped_column(Integer)
+    leap_month: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.core.errors import NotFound
+from patron.members import lunar
 from patron.members import service as members
 from patron.members.schemas import ConsentIn, MemberCreate
 from patron.portal.codes import ClaimedCode, CodeWrong, member_holding
@@ -119,6 +120,7 @@ def join_form(
     birthday: date | None,
     locale: str,
     consents: list[tuple[str, str]],
+    lunar_birthday: lunar.Lunar | None = None,
 ) -> dict[str, Any]:
     """What waits in the code until it comes back: the profile, the attribution, and each
     consent as (topic, the exact words shown)."""
@@ -126,6 +128,11 @@ def join_form(
         "first_name": first_name.strip()[:120] or None,
         "last_name": last_name.strip()[:120] or None,
         "birthday": birthday.isoformat() if birthday else None,
+        "lunar_birthday": (
+            [lunar_birthday.month, lunar_birthday.day, lunar_birthday.leap]
+            if lunar_birthday
+            else None
+        ),
         "locale": locale,
         "store_id": link.store_id,
         "staff_user_id": link.staff_user_id,
@@ -176,6 +183,14 @@ def _create(session: Session, claimed: ClaimedCode, form: dict[str, Any]) -> int
             source="join",
         ),
     )
+    moon = form.get("lunar_birthday")
+    if moon:
+        lunar.set_lunar_birthday(
+            session,
+            claimed.merchant_id,
+            member.id,
+            lunar.check(int(moon[0]), int(moon[1]), bool(moon[2])),
+        )
     for consent in form.get("consents") or []:
         wording = str(consent["wording"])
         members.set_consent(

@@ -6,7 +6,8 @@ total of the merchant (revenue, order counts, points and stored-value liability,
 what it was. What names or reaches the person goes:
 
 - deleted: identities (the phone, email and external ids are free for another member), tags,
-  conversation notes, portal sign-in links, the portal inbox;
+  conversation notes, portal sign-in links, the portal inbox, the wallet pass and the phones
+  registered for it, the lunar birthday;
 - cleared on the member row: names, gender, birthday, phone, email, address, language, time
   zone, preferences; ``erased_at`` is set, which also ends any portal session;
 - anonymised: every personal string (name, phone, email, address, external ids) inside the
@@ -40,7 +41,16 @@ from patron.privacy.scrub import Scrubber, personal_strings
 from patron.privacy.tables import MemberRows, collect, text_columns
 
 # Rows that exist only to reach or describe the person: deleted.
-DELETED = ("member_identities", "member_tags", "member_notes", "portal_links", "inbox_items")
+DELETED = (
+    "member_identities",
+    "member_tags",
+    "member_notes",
+    "portal_links",
+    "inbox_items",
+    # the wallet pass and, by its key, the phones holding it (device ids, push tokens)
+    "wallet_passes",
+    "member_lunar_birthdays",
+)
 _CLEARED = (
     "first_name",
     "last_name",

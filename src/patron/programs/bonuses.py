@@ -1,6 +1,7 @@
 """Welcome and birthday points: once per member (welcome) and once per member per year
 (birthday), guaranteed by ledger idempotency keys, on the member's birthday in the merchant's
-time zone (29 February birthdays are celebrated on 28 February in other years)."""
+time zone (29 February birthdays are celebrated on 28 February in other years). A member with a
+lunar birthday gets the birthday points on it instead, once per lunar year (ADR 1332)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from patron.core.clock import utcnow
 from patron.ledger.models import IdempotencyKey
 from patron.ledger.service import EntryInfo, earn_points
 from patron.ledger.words import Words
+from patron.members import lunar
 from patron.members.models import Member
 from patron.programs.calendar import expiry_at, merchant_zone
 from patron.programs.models import ProgramRule
@@ -100,10 +102,23 @@ def grant_birthday_bonuses(session: Session, limit: int = 500) -> int:
                 Member.registered_at.is_not(None),
                 Member.merged_into_id.is_(None),
                 extract("month", Member.birthday).in_(months),
+                lunar.no_lunar_birthday(),
             )
         ).all()
         due = [r.id for r in rows if r.birthday and birthday_today(r.birthday, today)]
         keys = {f"birthday:{m}:{today.year}": m for m in due}
+        # A lunar birthday is celebrated instead of the Gregorian one, once per lunar year
+        # (ADR 1332).
+        lunar_year = lunar.lunar_year_of(today)
+        for member_id in session.scalars(
+            select(Member.id).where(
+                Member.merchant_id == merchant_id,
+                Member.registered_at.is_not(None),
+                Member.merged_into_id.is_(None),
+                lunar.due_condition(today),
+            )
+        ):
+            keys[f"lunar-birthday:{member_id}:{lunar_year}"] = member_id
         for key in set(keys) - _granted(session, merchant_id, list(keys)):
             if done >= limit:
                 return done

@@ -28,12 +28,14 @@ from patron.web.dashboard import templates as dashboard_templates
 from patron.web.dashboard import till as dashboard_till
 from patron.web.dashboard import till_members as dashboard_till_members
 from patron.web.dashboard import till_orders as dashboard_till_orders
+from patron.web.dashboard import wallet as dashboard_wallet
 from patron.web.portal import check_in as portal_check_in
 from patron.web.portal import code_signin as portal_code_signin
 from patron.web.portal import early_access as portal_early_access
 from patron.web.portal import engagement as portal_engagement
 from patron.web.portal import join as portal_join
 from patron.web.portal import loyalty as portal_loyalty
+from patron.web.portal import my_data as portal_my_data
 from patron.web.portal import pages as portal_pages
 from patron.web.portal import product as portal_product
 
@@ -46,6 +48,7 @@ DASHBOARD: list[ModuleType] = [
     dashboard_segments,
     dashboard_messages,
     dashboard_channels,
+    dashboard_wallet,
     dashboard_consent_topics,
     dashboard_templates,
     dashboard_programs,
@@ -72,6 +75,7 @@ PORTAL: list[ModuleType] = [
     portal_loyalty,
     portal_early_access,
     portal_check_in,
+    portal_my_data,
     # Last: ``/portal/<merchant>/…`` must not shadow the pages above (a shop's slug never
     # names one of them; see docs/portal.md).
     portal_join,

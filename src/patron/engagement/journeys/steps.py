@@ -35,8 +35,8 @@ from patron.engagement.channels import get_channel
 from patron.engagement.messages import KINDS, enqueue_message
 from patron.engagement.segments.rules import compile_rule
 from patron.engagement.templates import validate_variants
+from patron.members import lunar, topics
 from patron.members import service as members
-from patron.members import topics
 from patron.members.models import Member
 from patron.members.topics import GENERAL
 from patron.tenancy.models import Merchant
@@ -202,11 +202,16 @@ def run_wait(run: StepRun, step: dict[str, Any]) -> Outcome:
     if "until_time" in step:
         wake = _next_local(run.now, zone, _hhmm(step["until_time"], "until_time"))
     elif "until_date" in step:
-        if run.member.birthday is None:
+        moon = lunar.lunar_of(run.session, run.member.merchant_id, run.member.id)
+        if run.member.birthday is None and moon is None:
             return Outcome("skipped", reason="no date on the member")
         today = run.now.astimezone(zone).date()
         offset = timedelta(days=int(step.get("offset_days", 0)))
-        target = _next_birthday(today - offset, run.member.birthday) + offset
+        if moon is not None:  # a lunar birthday is celebrated instead (ADR 1332)
+            target = lunar.next_on_or_after(today - offset, moon) + offset
+        else:
+            assert run.member.birthday is not None
+            target = _next_birthday(today - offset, run.member.birthday) + offset
         wake = max(
             run.now, _next_local(run.now, zone, _hhmm(step.get("at", "09:00"), "at"), target)
         )

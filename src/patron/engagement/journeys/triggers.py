@@ -7,7 +7,8 @@
 - Date triggers ``{"date": "birthday"}`` / ``{"date": "festival", "festival": "mid_autumn"}``:
   the scheduler evaluates each journey every ``SCHEDULE_EVERY`` in each member's local date (the
   member's time zone, else the merchant's), so nobody is greeted a day early; reason keys are
-  ``birthday:{year}`` and ``{festival}:{year}``. Days already past are never caught up.
+  ``birthday:{year}`` and ``{festival}:{year}``, and ``lunar-birthday:{lunar year}`` for a
+  member who celebrates a lunar birthday (ADR 1332). Days already past are never caught up.
 - ``{"manual": "promotion"}``: :func:`promote` enrols the members whose preferences match a
   product's category or tags.
 """
@@ -19,7 +20,7 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron.core.clock import utcnow
@@ -33,6 +34,7 @@ from patron.engagement.journeys.engine import enrol
 from patron.engagement.journeys.festivals import festival_date
 from patron.engagement.journeys.models import Journey, JourneyVersion
 from patron.engagement.segments.models import SegmentMember
+from patron.members import lunar
 from patron.members.models import Member
 from patron.orders.models import Product
 from patron.tenancy.models import Merchant
@@ -131,23 +133,28 @@ def follow_events(session: Session, batch: int = 500) -> int:
     return consume_outbox(session, CURSOR, handle, batch=batch)
 
 
-def _date_condition(trigger: dict[str, Any], today: date) -> tuple[ColumnElement[bool], str] | None:
-    """Who is due today (this local date) and under which reason, or None."""
+def _date_conditions(trigger: dict[str, Any], today: date) -> list[tuple[ColumnElement[bool], str]]:
+    """Who is due today (this local date) and under which reason (none: nobody)."""
     if trigger.get("date") == "birthday":
         days = [today.strftime("%m-%d")]
         if (today.month, today.day) == (2, 28) and not _leap(today.year):
             days.append("02-29")  # 29 February birthdays are greeted on the 28th
-        return month_day(Member.birthday).in_(days), f"birthday:{today.year}"
+        gregorian = and_(month_day(Member.birthday).in_(days), lunar.no_lunar_birthday())
+        # A lunar birthday is greeted instead, once per lunar year (ADR 1332).
+        return [
+            (gregorian, f"birthday:{today.year}"),
+            (lunar.due_condition(today), f"lunar-birthday:{lunar.lunar_year_of(today)}"),
+        ]
     if trigger.get("date") == "festival":
         name = str(trigger.get("festival"))
         ahead = int(trigger.get("days_before", 0))
         if festival_date(name, (today + timedelta(days=ahead)).year) != today + timedelta(
             days=ahead
         ):
-            return None
+            return []
         everyone: ColumnElement[bool] = Member.id.is_not(None)
-        return everyone, f"{name}:{(today + timedelta(days=ahead)).year}"
-    return None
+        return [(everyone, f"{name}:{(today + timedelta(days=ahead)).year}")]
+    return []
 
 
 def _leap(year: int) -> bool:
@@ -172,15 +179,12 @@ def schedule_journey(session: Session, journey: Journey, trigger: dict[str, Any]
     made = 0
     for zone in zones:
         today = now.astimezone(ZoneInfo(zone or merchant.timezone)).date()
-        due = _date_condition(trigger, today)
-        if due is None:
-            continue
-        condition, reason = due
         in_zone = Member.timezone == zone if zone else Member.timezone.is_(None)
-        for member_id in session.scalars(base.where(in_zone, condition).order_by(Member.id)):
-            made += int(
-                enrol(session, journey, member_id, reason, {"local_date": today.isoformat()})
-            )
+        for condition, reason in _date_conditions(trigger, today):
+            for member_id in session.scalars(base.where(in_zone, condition).order_by(Member.id)):
+                made += int(
+                    enrol(session, journey, member_id, reason, {"local_date": today.isoformat()})
+                )
     return made
 
 

@@ -1,5 +1,6 @@
 """Personal data on the dashboard's member page (owner and manager): download everything held
-on the member, and erase the member on request after typing the member's number."""
+on the member, and erase the member on request after typing the member's number. The members'
+own requests to close their account (from the portal, ADR 1331) are listed for managers."""
 
 from __future__ import annotations
 
@@ -13,16 +14,36 @@ from sqlalchemy.orm import Session
 
 from patron.core.errors import PatronError
 from patron.core.http import SessionDep
+from patron.i18n import N_
 from patron.members.models import Member
+from patron.privacy import own
 from patron.privacy.erase import REASON_MAX, erase_member
 from patron.privacy.export import export_member
 from patron.privacy.models import MemberErasure
+from patron.tenancy.models import Role
 from patron.web.auth import ManagerPageDep
-from patron.web.nav import Panel
-from patron.web.rendering import flash, translate
+from patron.web.nav import NavItem, Panel
+from patron.web.rendering import flash, render, translate
 
 router = APIRouter()
-NAV: list[Any] = []
+NAV = [
+    NavItem(
+        "privacy-requests",
+        N_("Account closing requests"),
+        "/privacy-requests",
+        icon="shield",
+        order=64,
+        min_role=Role.MANAGER,
+    )
+]
+
+
+@router.get("/privacy-requests")
+def requests_page(request: Request, session: SessionDep, staff: ManagerPageDep) -> Response:
+    """Members who asked in the portal to close their account: erased at once, or waiting for
+    the shop to pay back their stored value and erase them from the member page."""
+    rows = own.close_requests(session, staff.merchant_id)
+    return render(request, "dashboard/privacy_requests.html", {"rows": rows})
 
 
 def _panel(session: Session, merchant_id: int, member: Member) -> dict[str, Any]:

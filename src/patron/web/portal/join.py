@@ -23,6 +23,7 @@ from patron.members.models import ConsentTopic
 from patron.portal import codes, join
 from patron.tenancy.models import Merchant, Store
 from patron.web.nav import NavItem
+from patron.web.portal import lunar_fields
 from patron.web.portal.code_signin import contact_refusal, send_code, shop_of
 from patron.web.rendering import render, resolve_locale, translate
 
@@ -64,7 +65,17 @@ def _context(
         "by_sms": channel_ready(session, merchant.id, "sms"),
         "by_email": channel_ready(session, merchant.id, "email"),
         "action": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-        "form": {"contact": "", "first_name": "", "last_name": "", "birthday": "", "topics": set()},
+        "form": {
+            "contact": "",
+            "first_name": "",
+            "last_name": "",
+            "birthday": "",
+            "topics": set(),
+            "lunar_month": "",
+            "lunar_day": "",
+            "lunar_leap": "",
+        },
+        "lunar": lunar_fields.choices(request),
     }
 
 
@@ -101,6 +112,9 @@ def sign_up(
     first_name: Annotated[str, Form(max_length=120)] = "",
     last_name: Annotated[str, Form(max_length=120)] = "",
     birthday: Annotated[str, Form(max_length=10)] = "",
+    lunar_month: Annotated[str, Form(max_length=2)] = "",
+    lunar_day: Annotated[str, Form(max_length=2)] = "",
+    lunar_leap: Annotated[str, Form(max_length=3)] = "",
     topic: Annotated[list[str] | None, Form()] = None,
     token: str | None = None,
     src: Annotated[str | None, Query(max_length=80)] = None,
@@ -110,9 +124,15 @@ def sign_up(
     context = _context(request, session, merchant, link)
     context["form"] = {"contact": contact, "first_name": first_name, "last_name": last_name}
     context["form"] |= {"birthday": birthday, "topics": set(topic or [])}
+    context["form"] |= {
+        "lunar_month": lunar_month,
+        "lunar_day": lunar_day,
+        "lunar_leap": lunar_leap,
+    }
     words = {code: wording for code, _label, wording in context["offered"]}
     try:
         born = _birthday(birthday)
+        moon = lunar_fields.read(lunar_month, lunar_day, lunar_leap)
         if not first_name.strip():
             raise PatronError("name missing", code="name_missing")
         found = codes.contact_of(session, merchant.id, contact)
@@ -123,6 +143,7 @@ def sign_up(
             first_name=first_name,
             last_name=last_name,
             birthday=born,
+            lunar_birthday=moon,
             locale=resolve_locale(request),
             consents=[(code, words[code]) for code in words if code in set(topic or [])],
         )
@@ -151,6 +172,8 @@ def _refusal(request: Request, exc: PatronError) -> str:
         return translate(request, "Tell us your name.")
     if exc.code == "invalid_birthday":
         return translate(request, "That birthday is not a date we can use.")
+    if exc.code == "invalid_lunar_birthday":
+        return translate(request, "Choose both the lunar month and the day of your birthday.")
     if exc.code == "channel_not_configured":
         return translate(request, "This shop cannot send codes that way yet. Try the other one.")
     return contact_refusal(request, exc)

@@ -14,12 +14,15 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from patron.checkout.members import membership_qr_svg, membership_qr_token
+from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.core.http import SessionDep, SettingsDep
 from patron.coupons import mall
 from patron.i18n import N_
 from patron.members.models import Member
 from patron.programs import stored_value
+from patron.wallet import apple
+from patron.wallet import service as wallet
 from patron.web import loyalty
 from patron.web.auth import MemberDep
 from patron.web.nav import NavItem, Panel
@@ -67,8 +70,43 @@ def card(request: Request, session: SessionDep, settings: SettingsDep, who: Visi
         "qr": _qr(who.member, settings.secret_key),
         "tier": loyalty.tier_progress(session, who.merchant_id, who.member.id),
         "balances": loyalty.balances(session, who.merchant_id, who.member.id),
+        "apple_wallet": wallet.apple_ready(wallet.settings_of(session, who.merchant_id)),
+        "google_wallet": wallet.google_ready(wallet.settings_of(session, who.merchant_id)),
     }
     return render(request, "portal/loyalty/card.html", context)
+
+
+@router.get("/card/apple.pkpass")
+def card_apple(request: Request, settings: SettingsDep, who: MemberDep) -> Response:
+    """The card as an Apple Wallet pass (Safari offers to add it). The pass is made on first
+    download, hence a write."""
+    with transaction(request.app.state.sessions) as session:
+        body, _row = wallet.apple_pass(
+            session,
+            who.merchant_id,
+            who.member.id,
+            base_url=settings.base_url,
+            secret=settings.secret_key,
+        )
+    headers = {
+        "Content-Disposition": 'attachment; filename="membership.pkpass"',
+        "Cache-Control": "no-store",
+    }
+    return Response(body, media_type=apple.MEDIA_TYPE, headers=headers)
+
+
+@router.get("/card/google")
+def card_google(request: Request, settings: SettingsDep, who: MemberDep) -> Response:
+    """On to Google Wallet's save page with the card signed into the link."""
+    with transaction(request.app.state.sessions) as session:
+        link = wallet.google_save_link(
+            session,
+            who.merchant_id,
+            who.member.id,
+            base_url=settings.base_url,
+            secret=settings.secret_key,
+        )
+    return RedirectResponse(link, status_code=303, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/card.svg")

@@ -17,6 +17,7 @@ from patron.core.db import transaction
 from patron.core.errors import NotFound, PatronError
 from patron.core.http import SessionDep, SettingsDep
 from patron.i18n import N_
+from patron.members import lunar
 from patron.members import service as members
 from patron.members.models import ConsentChannel, Member
 from patron.members.schemas import ConsentIn, MemberUpdate, Preferences
@@ -26,6 +27,7 @@ from patron.portal import service as portal
 from patron.rewards import actions
 from patron.web.auth import MemberContext, current_member, sign_out
 from patron.web.nav import NavItem, Shell
+from patron.web.portal import lunar_fields
 from patron.web.rendering import flash, remember_language, render, translate
 from patron.web.security import PORTAL_SESSION_SECONDS, ensure_csrf_token
 
@@ -188,7 +190,42 @@ def profile(request: Request, session: SessionDep, who: VisitorDep) -> Response:
         "colours": ", ".join(prefs.get("colours", [])),
         "consents": [(channel.value, current.get(channel.value)) for channel in ConsentChannel],
     }
+    moon = lunar.lunar_of(session, who.merchant_id, member.id)
+    context["lunar"] = lunar_fields.choices(request)
+    context["lunar_shown"] = lunar_fields.shown(request, moon)
+    context["lunar_form"] = {
+        "lunar_month": moon.month if moon else "",
+        "lunar_day": moon.day if moon else "",
+        "lunar_leap": "on" if moon and moon.leap else "",
+    }
     return render(request, "portal/profile.html", context)
+
+
+@router.post("/profile/lunar-birthday")
+def save_lunar_birthday(
+    request: Request,
+    session: SessionDep,
+    who: VisitorDep,
+    lunar_month: Annotated[str, Form(max_length=2)] = "",
+    lunar_day: Annotated[str, Form(max_length=2)] = "",
+    lunar_leap: Annotated[str, Form(max_length=3)] = "",
+) -> Response:
+    """Set or clear the birthday celebrated by the lunar calendar (both fields blank: clear)."""
+    try:
+        moon = lunar_fields.read(lunar_month, lunar_day, lunar_leap)
+    except PatronError:
+        flash(
+            request,
+            translate(request, "Choose both the lunar month and the day of your birthday."),
+            "error",
+        )
+        return RedirectResponse("/portal/profile#lunar-birthday", status_code=303)
+    lunar.set_lunar_birthday(session, who.merchant_id, who.member.id, moon)
+    if moon is not None:
+        # A lunar birthday is a birthday given (rewarded once per member, whichever form).
+        actions.record_known_action(session, who.merchant_id, who.member.id, "birthday_given")
+    flash(request, translate(request, "Your birthday is saved."))
+    return RedirectResponse("/portal/profile#lunar-birthday", status_code=303)
 
 
 def _split(text: str) -> list[str]:
