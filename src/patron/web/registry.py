@@ -17,6 +17,7 @@ from patron.web.dashboard import member_loyalty as dashboard_member_loyalty
 from patron.web.dashboard import members as dashboard_members
 from patron.web.dashboard import messages as dashboard_messages
 from patron.web.dashboard import password_reset as dashboard_password_reset
+from patron.web.dashboard import payments as dashboard_payments
 from patron.web.dashboard import privacy as dashboard_privacy
 from patron.web.dashboard import products as dashboard_products
 from patron.web.dashboard import programs as dashboard_programs
@@ -33,6 +34,7 @@ from patron.web.portal import engagement as portal_engagement
 from patron.web.portal import join as portal_join
 from patron.web.portal import loyalty as portal_loyalty
 from patron.web.portal import pages as portal_pages
+from patron.web.portal import payments as portal_payments
 
 # Merchant dashboard: each module exposes `router` and `NAV` (and optionally `MEMBER_PANELS`).
 DASHBOARD: list[ModuleType] = [
@@ -56,6 +58,7 @@ DASHBOARD: list[ModuleType] = [
     dashboard_till,
     dashboard_till_orders,
     dashboard_till_members,
+    dashboard_payments,
     dashboard_imports,
     dashboard_privacy,
     dashboard_stores,
@@ -67,6 +70,7 @@ PORTAL: list[ModuleType] = [
     portal_engagement,
     portal_loyalty,
     portal_early_access,
+    portal_payments,
     # Last: ``/portal/<merchant>/…`` must not shadow the pages above (a shop's slug never
     # names one of them; see docs/portal.md).
     portal_join,
