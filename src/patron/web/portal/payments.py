@@ -13,8 +13,8 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
 from patron.core.clock import utcnow
-from patron.core.errors import PatronError
 from patron.core.db import transaction
+from patron.core.errors import PatronError
 from patron.core.http import PathId, SessionDep, SettingsDep
 from patron.i18n import N_
 from patron.payments import service
