@@ -1,5 +1,5 @@
 """The member's refund of unused prepaid principal, paid back through the provider, with the
-bonus forfeited in proportion (ADR 1313): exact values."""
+bonus forfeited in proportion (ADR 1312): exact values."""
 
 from __future__ import annotations
 

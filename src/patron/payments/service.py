@@ -384,7 +384,7 @@ def request_refund(
 ) -> int:
     """The member asks for the unused principal of a paid top-up back: the ledger posts the
     refund at once (the member can no longer spend it) with the bonus forfeited in proportion
-    (ADR 1313), then the provider is asked to pay it back. A provider that does not answer is
+    (ADR 1312), then the provider is asked to pay it back. A provider that does not answer is
     asked again by the worker with the same refund number (it never refunds twice)."""
     with transaction(sessions) as session:
         order = _order(session, merchant_id, order_id, lock=True)

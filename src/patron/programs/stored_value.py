@@ -177,7 +177,7 @@ def refund_top_up(
     held) of a top-up of principal P and bonus B: ``all_unused`` all of B (the till's refund of
     a whole top-up); ``proportional`` only the share of B that R is of P, S = floor(B·R/P),
     rounded down in the member's favour (a refund of unused prepaid principal on the member's
-    request, ADR 1313). Of that bonus, what the member still holds is removed; the rest (spent
+    request, ADR 1312). Of that bonus, what the member still holds is removed; the rest (spent
     already) is deducted from the cash under ``deduct_from_refund`` (at most R). With R = P the
     two are the same."""
     row = session.scalar(
