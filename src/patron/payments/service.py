@@ -168,8 +168,9 @@ def new_order(
         amount_minor=amount_minor,
         currency=merchant_currency(session, merchant_id),
         quoted_bonus_minor=stored_value.top_up_bonus(session, merchant_id, amount_minor),
-        # 26 characters of [a-z0-9]: within every provider's limits, and unguessable.
-        out_trade_no=f"pt{secrets.token_hex(12)}",
+        # 26 characters of [A-Z0-9]: within every provider's limits, unguessable, and read
+        # aloud as a code.
+        out_trade_no=f"PT{secrets.token_hex(12).upper()}",
         status=PENDING,
         pay_data={},
         refund_minor=0,
