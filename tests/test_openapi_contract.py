@@ -17,7 +17,7 @@ from tests.conftest import Tenant
 
 ERRORS = ("401", "403", "404", "409", "422", "429", "503")
 # Operations a provider calls with its own signature instead of an API key.
-NO_KEY = {"provider_callback", "provider_callback_check", "whatsapp_verify"}
+NO_KEY = {"provider_callback", "provider_callback_check", "whatsapp_verify", "payment_notify"}
 
 
 def test_every_operation_documents_the_error_envelope_and_bearer_security(

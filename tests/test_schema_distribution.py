@@ -244,7 +244,7 @@ def test_models_and_migrated_sqlite_schema_agree_but_for_the_rowid(sqlite_engine
     scoped = {
         t.name for t in METADATA.sorted_tables if [c.name for c in t.primary_key] == ["id", M]
     }
-    assert len(scoped) == 69
+    assert len(scoped) == 71
     assert sorted(d[1].name for d in diffs if d[0] == "remove_constraint") == sorted(
         f"uq_{t}_id_{M}" for t in scoped
     )

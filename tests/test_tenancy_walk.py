@@ -71,6 +71,8 @@ EXEMPT = {
     "provider_callback": "no API key; the provider's signature is checked",
     "provider_callback_check": "no API key; the provider's signature is checked",
     "whatsapp_verify": "provider URL verification; verified by the merchant's verify token",
+    "payment_notify": "no API key; the provider's signature is checked with the merchant's keys "
+    "(another merchant's order is refused: tests/payments)",
     "get_program_rule": "the caller's own program settings, addressed by kind",
     "put_program_rule": "the caller's own program settings, addressed by kind",
     "program_versions": "the caller's own program settings, addressed by kind",
@@ -309,6 +311,7 @@ def test_every_route_hides_merchant_a_from_merchant_b(
 PAGE_EXEMPT = {
     "/analytics/{figure}.csv": "a chart of the caller's own merchant, addressed by name",
     "/message-settings/channels/{channel}": "the caller's own channel settings",
+    "/payment-settings/{provider}": "the caller's own payment provider settings",
     "/programs/{kind}": "the caller's own program settings, addressed by kind",
     "/journeys/library/{key}": "switches on a ready-made journey for the caller's own merchant",
     "/password-reset/{token}": "signed-out page: the random token is the only key (ADR 0019)",

@@ -33,6 +33,7 @@ from patron.ledger.api import router as ledger_router
 from patron.members.api import router as members_router
 from patron.members.topics_api import router as consent_topics_router
 from patron.orders.api import router as orders_router
+from patron.payments.api import router as payments_router
 from patron.portal.api import router as portal_router
 from patron.privacy.api import router as privacy_router
 from patron.programs.api import router as programs_router
@@ -68,6 +69,7 @@ ROUTERS = [
     journeys_router,
     imports_router,
     wallet_router,
+    payments_router,
 ]
 
 

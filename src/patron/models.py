@@ -15,6 +15,7 @@ import patron.imports.models
 import patron.ledger.models
 import patron.members.models
 import patron.orders.models
+import patron.payments.models
 import patron.portal.models
 import patron.privacy.models
 import patron.programs.models

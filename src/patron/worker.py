@@ -28,6 +28,7 @@ from patron.engagement.segments.tasks import follow_events_task, refresh_due_tas
 from patron.imports.jobs import run_imports_task
 from patron.ledger.tasks import points_schedule
 from patron.members.attention import expire_activities_task
+from patron.payments.service import payments_task
 from patron.programs.tasks import programs_schedule
 from patron.tenancy.tasks import purge_task as sign_in_records_purge
 from patron.wallet.service import follow_events_task as wallet_follow_events
@@ -68,6 +69,7 @@ TASKS: list[tuple[str, Task]] = [
     ("journeys.steps", journeys_steps),
     ("messages", dispatch_messages),
     ("programs.schedule", programs_schedule),
+    ("payments.check", payments_task),
     ("members.attention_expiry", expire_activities_task),
     ("analytics.predict", analytics_predict),
     ("imports.run", run_imports_task),

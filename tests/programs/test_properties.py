@@ -2,7 +2,8 @@
 everything returns every member to what they had before, by the stated policies.
 
 A hypothesis state machine drives purchases at the till (with points, stored value and coupons),
-partial and full refunds, top-ups, coupon issues, points-mall redemptions and their fulfilment
+partial and full refunds, top-ups (at the till, and paid through a provider whose report
+arrives several times), coupon issues, points-mall redemptions and their fulfilment
 or cancellation, clock jumps, the ``patron expire`` run and the coupon worker (expiry, and
 restoring coupons of fully refunded orders). The refund policy for spent points (debt or cap)
 and the points expiry rule are drawn per history.
@@ -61,6 +62,8 @@ from patron.members.service import create_member
 from patron.orders.models import Order
 from patron.orders.schemas import RefundCreate, RefundLineIn
 from patron.orders.service import refund_order
+from patron.payments import service as payments
+from patron.payments.providers.base import TradeStatus
 from patron.programs import bonuses, stored_value
 from patron.programs.models import OrderPayment
 from tests.conftest import START, make_tenant
@@ -119,6 +122,7 @@ ACTIONS = st.one_of(
     ),
     _action("refund", pick=PICK, whole=st.booleans()),
     _action("top_up", who=WHO, amount=st.integers(1000, 60000)),
+    _action("pay_top_up", who=WHO, amount=st.integers(1000, 60000), times=st.integers(1, 3)),
     _action("issue_coupon", who=WHO, template=st.integers(0, 2)),
     _action("redeem_in_mall", who=WHO, item=st.integers(0, 2), qty=st.integers(1, 2)),
     _action("move_mall_order", pick=PICK, move=st.sampled_from(MALL_MOVES)),
@@ -344,6 +348,30 @@ class LoyaltyHistory(RuleBasedStateMachine):
         member = self._member(who)
         with transaction(self.sessions) as s:
             stored_value.top_up(s, self.m, member, amount, self._key("t"), "clerk")
+        principal, bonus = self.topped[member]
+        self.topped[member] = (principal + amount, bonus + bonus_for(amount))
+
+    def pay_top_up(self, who: int, amount: int, times: int) -> None:
+        """A top-up paid through a provider (docs/payments.md): a verified report with another
+        amount is refused, then the right one arrives ``times`` times — credited once."""
+        member = self._member(who)
+        with transaction(self.sessions) as s:
+            if not payments.usable_providers(s, self.m):
+                payments.put_settings(
+                    s, self.m, "wechat_pay", enabled=True, base_url=None, credentials={}
+                )
+            out_trade_no = payments.new_order(s, self.m, member, "wechat_pay", amount).out_trade_no
+        wrong = TradeStatus(out_trade_no, "paid", amount + 1, "CNY", "4200-wrong")
+        try:
+            with transaction(self.sessions) as s:
+                payments.apply_status(s, self.m, "wechat_pay", wrong)
+            raise AssertionError("a report with another amount was taken")
+        except payments.PaymentRefused as exc:
+            assert exc.code == "amount_mismatch"
+        paid = TradeStatus(out_trade_no, "paid", amount, "CNY", f"4200{out_trade_no}")
+        for _ in range(times):
+            with transaction(self.sessions) as s:
+                assert payments.apply_status(s, self.m, "wechat_pay", paid).status == "paid"
         principal, bonus = self.topped[member]
         self.topped[member] = (principal + amount, bonus + bonus_for(amount))
 

@@ -91,6 +91,12 @@ PROPER = frozenset(
         "com",
         "patron",
         "Gamma-Gamma",
+        # A payment provider's name, and the prefixes its console prints on its keys.
+        "Stripe",
+        "pk",
+        "sk",
+        "rk",
+        "whsec",
     ]
 )
 # What a template may say: its variables' names (the merchant types these).

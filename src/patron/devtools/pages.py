@@ -24,6 +24,7 @@ from patron.imports.models import ImportJob
 from patron.ledger.models import IdempotencyKey
 from patron.members.models import Member
 from patron.orders.models import Order, Product
+from patron.payments.models import PaymentOrder
 from patron.programs.config import Kind
 from patron.tenancy.models import Merchant, Store
 
@@ -166,6 +167,23 @@ def _product_in_portal(session: Session, merchant_id: int) -> Rows:
     return [] if found is None or slug is None else [{"slug": slug, "product_id": found}]
 
 
+def _member_payment(session: Session, merchant_id: int) -> Rows:
+    """A top-up payment of the busiest member (the portal's pages are that member's)."""
+    member = _busiest_member(session, merchant_id)
+    if not member:
+        return []
+    found = session.scalar(
+        select(PaymentOrder.id)
+        .where(
+            PaymentOrder.merchant_id == merchant_id,
+            PaymentOrder.member_id == member[0]["member_id"],
+        )
+        .order_by(PaymentOrder.id)
+        .limit(1)
+    )
+    return [] if found is None else [{"order_id": found}]
+
+
 def _program_kinds(_session: Session, _merchant_id: int) -> Rows:
     return [{"kind": kind.value} for kind in Kind]
 
@@ -192,6 +210,7 @@ SAMPLES: dict[str, Sampler] = {
     "/imports/{job_id}": _first(ImportJob, "job_id"),
     "/stores/{store_id}": _first(Store, "store_id"),
     "/portal/{slug}/p/{product_id}": _product_in_portal,
+    "/portal/top-up/{order_id}": _member_payment,
 }
 
 

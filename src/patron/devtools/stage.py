@@ -29,6 +29,7 @@ from patron.imports.jobs import create_job, run_imports_task
 from patron.imports.models import ImportJob
 from patron.ledger.models import IdempotencyKey
 from patron.members.models import Member
+from patron.payments import service as payments
 from patron.tenancy import service as tenancy
 from patron.tenancy.models import Role, StaffUser
 from patron.web.nav import NavItem
@@ -132,7 +133,29 @@ def add_missing_samples(
     except (PatronError, ValidationError) as exc:
         notes.append(f"could not add a sample segment and draft campaign: {exc}")
     notes += _till_sale(sessions, merchant_id) + _import_job(sessions, settings, merchant_id)
-    return notes
+    return notes + _payment(sessions, merchant_id)
+
+
+def _payment(sessions: sessionmaker[Session], merchant_id: int) -> list[str]:
+    """A top-up the busiest member started in the portal and has not paid yet (its page needs
+    one). WeChat Pay is switched on for it with no account: nothing is sent anywhere."""
+    try:
+        with transaction(sessions) as session:
+            member_id = busiest_member(session, merchant_id)
+            if not payments.member_orders(session, merchant_id, member_id, 1):
+                if "wechat_pay" not in payments.usable_providers(session, merchant_id):
+                    payments.put_settings(
+                        session,
+                        merchant_id,
+                        "wechat_pay",
+                        enabled=True,
+                        base_url=None,
+                        credentials={},
+                    )
+                payments.new_order(session, merchant_id, member_id, "wechat_pay", 10000)
+    except PatronError as exc:
+        return [f"could not add a sample top-up payment: {exc}"]
+    return []
 
 
 def _till_sale(sessions: sessionmaker[Session], merchant_id: int) -> list[str]:

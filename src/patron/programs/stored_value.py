@@ -4,6 +4,7 @@ refunds of top-ups, statements and the merchant's liability (ARCHITECTURE §4)."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ STORED_REDEEMED = "stored_redeemed"
 BONUS_REDEEMED = "bonus_redeemed"
 USED_BONUS_RECOVERED = "used_bonus_recovered"
 MAX_TOP_UP = 10**10
+BonusForfeit = Literal["all_unused", "proportional"]
 
 
 @dataclass(frozen=True)
@@ -160,10 +162,24 @@ def top_up(
     return row, True
 
 
-def refund_top_up(session: Session, merchant_id: int, top_up_id: int, actor: str) -> TopUp:
-    """Undo a top-up: principal back (what is left of it), unused bonus removed, and bonus
-    already spent handled by the policy: deducted from the cash refunded, or absorbed by the
-    merchant. A top-up is refunded at most once."""
+def refund_top_up(
+    session: Session,
+    merchant_id: int,
+    top_up_id: int,
+    actor: str,
+    bonus_forfeit: BonusForfeit = "all_unused",
+) -> TopUp:
+    """Undo a top-up: principal back (what is left of it), bonus removed, and bonus already
+    spent handled by the policy: deducted from the cash refunded, or absorbed by the merchant.
+    A top-up is refunded at most once.
+
+    ``bonus_forfeit`` says how much bonus goes with the principal refunded, R = min(P, principal
+    held) of a top-up of principal P and bonus B: ``all_unused`` all of B (the till's refund of
+    a whole top-up); ``proportional`` only the share of B that R is of P, S = floor(B·R/P),
+    rounded down in the member's favour (a refund of unused prepaid principal on the member's
+    request, ADR 1312). Of that bonus, what the member still holds is removed; the rest (spent
+    already) is deducted from the cash under ``deduct_from_refund`` (at most R). With R = P the
+    two are the same."""
     row = session.scalar(
         select(TopUp)
         .where(TopUp.id == top_up_id, TopUp.merchant_id == merchant_id)
@@ -176,8 +192,13 @@ def refund_top_up(session: Session, merchant_id: int, top_up_id: int, actor: str
     rule = stored_value_rule(session, merchant_id, utcnow(session))
     held = balance(session, merchant_id, row.member_id)
     principal = min(row.principal_minor, held.principal)
-    unused_bonus = min(row.bonus_minor, held.bonus)
-    used_bonus = row.bonus_minor - unused_bonus
+    share = (
+        row.bonus_minor * principal // row.principal_minor
+        if bonus_forfeit == "proportional"
+        else row.bonus_minor
+    )
+    unused_bonus = min(share, held.bonus)
+    used_bonus = share - unused_bonus
     deduct = (
         min(used_bonus, principal)
         if rule.config.used_bonus_on_refund == ("deduct_from_refund")

@@ -18,6 +18,7 @@ from patron.web.dashboard import member_rewards as dashboard_member_rewards
 from patron.web.dashboard import members as dashboard_members
 from patron.web.dashboard import messages as dashboard_messages
 from patron.web.dashboard import password_reset as dashboard_password_reset
+from patron.web.dashboard import payments as dashboard_payments
 from patron.web.dashboard import privacy as dashboard_privacy
 from patron.web.dashboard import products as dashboard_products
 from patron.web.dashboard import programs as dashboard_programs
@@ -37,6 +38,7 @@ from patron.web.portal import join as portal_join
 from patron.web.portal import loyalty as portal_loyalty
 from patron.web.portal import my_data as portal_my_data
 from patron.web.portal import pages as portal_pages
+from patron.web.portal import payments as portal_payments
 from patron.web.portal import product as portal_product
 
 # Merchant dashboard: each module exposes `router` and `NAV` (and optionally `MEMBER_PANELS`).
@@ -63,6 +65,7 @@ DASHBOARD: list[ModuleType] = [
     dashboard_till,
     dashboard_till_orders,
     dashboard_till_members,
+    dashboard_payments,
     dashboard_imports,
     dashboard_privacy,
     dashboard_stores,
@@ -76,6 +79,7 @@ PORTAL: list[ModuleType] = [
     portal_early_access,
     portal_check_in,
     portal_my_data,
+    portal_payments,
     # Last: ``/portal/<merchant>/…`` must not shadow the pages above (a shop's slug never
     # names one of them; see docs/portal.md).
     portal_join,

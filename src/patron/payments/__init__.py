@@ -1,0 +1,1 @@
+"""Members top up stored value through a payment provider (issue 13, docs/payments.md)."""
