@@ -19,6 +19,7 @@ import patron.portal.models
 import patron.privacy.models
 import patron.programs.models
 import patron.tenancy.models
+import patron.voice.models
 import patron.webhooks.models  # noqa: F401
 from patron.core.db import Base
 
