@@ -60,3 +60,8 @@ class LocalStorage:
             self._path(key).unlink(missing_ok=True)
         except ValueError:
             return
+
+
+def storage_for(media_dir: str) -> MediaStorage:
+    """The configured storage: local disk under ``media_dir`` (``PATRON_MEDIA_DIR``)."""
+    return LocalStorage(media_dir)
