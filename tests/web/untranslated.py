@@ -38,6 +38,7 @@ PROPER = frozenset(
         "Shopify",
         "WooCommerce",
         "Excel",
+        "WebP",
         "GBK",
         "UTF",
         "BOM",
@@ -165,6 +166,11 @@ DATA_COLUMNS = frozenset(
         "tag",
         "reason",
         "rows",
+        # Reviews and cases: what members and staff wrote (issue 15).
+        "body",
+        "subject",
+        "reply",
+        "hidden_reason",
     ]
 )
 

@@ -27,12 +27,14 @@ from patron.web.dashboard import templates as dashboard_templates
 from patron.web.dashboard import till as dashboard_till
 from patron.web.dashboard import till_members as dashboard_till_members
 from patron.web.dashboard import till_orders as dashboard_till_orders
+from patron.web.dashboard import voice as dashboard_voice
 from patron.web.portal import code_signin as portal_code_signin
 from patron.web.portal import early_access as portal_early_access
 from patron.web.portal import engagement as portal_engagement
 from patron.web.portal import join as portal_join
 from patron.web.portal import loyalty as portal_loyalty
 from patron.web.portal import pages as portal_pages
+from patron.web.portal import voice as portal_voice
 
 # Merchant dashboard: each module exposes `router` and `NAV` (and optionally `MEMBER_PANELS`).
 DASHBOARD: list[ModuleType] = [
@@ -59,6 +61,7 @@ DASHBOARD: list[ModuleType] = [
     dashboard_imports,
     dashboard_privacy,
     dashboard_stores,
+    dashboard_voice,
 ]
 
 # Member portal: each module exposes `router` and `NAV` (and optionally `PORTAL_HOME_PANELS`).
@@ -67,6 +70,7 @@ PORTAL: list[ModuleType] = [
     portal_engagement,
     portal_loyalty,
     portal_early_access,
+    portal_voice,
     # Last: ``/portal/<merchant>/…`` must not shadow the pages above (a shop's slug never
     # names one of them; see docs/portal.md).
     portal_join,
