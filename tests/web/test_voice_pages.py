@@ -211,7 +211,14 @@ def _seed_case(
         coat = lines_of(s, member_id)[0]
     with transaction(sessions) as s:
         done = reviews.write_review(
-            s, tenant.merchant_id, member_id, coat.id, 1, "很差", [image_bytes()], LocalStorage(root)
+            s,
+            tenant.merchant_id,
+            member_id,
+            coat.id,
+            1,
+            "很差",
+            [image_bytes()],
+            LocalStorage(root),
         )
         photo = s.scalars(select(ReviewPhoto).where(ReviewPhoto.review_id == done.review.id)).one()
         assert done.case_id is not None

@@ -27,7 +27,7 @@ from patron.orders import service as orders
 from patron.orders.models import Order
 from patron.tenancy.models import StaffUser
 from patron.voice import cases, reviews
-from patron.voice.models import CaseStatus, ServiceCase
+from patron.voice.models import CaseStatus, Review, ServiceCase
 from patron.voice.storage import storage_for
 from patron.web.auth import ManagerPageDep, StaffDep
 from patron.web.dashboard.program_fields import Unreadable, read_value
@@ -97,10 +97,8 @@ def review_list(
         {
             (sku, name)
             for sku, name in session.execute(
-                select(reviews.Review.sku, reviews.Review.product_name)
-                .where(
-                    reviews.Review.merchant_id == staff.merchant_id, reviews.Review.sku.is_not(None)
-                )
+                select(Review.sku, Review.product_name)
+                .where(Review.merchant_id == staff.merchant_id, Review.sku.is_not(None))
                 .distinct()
                 .limit(200)
             )
@@ -329,7 +327,7 @@ def case_page(request: Request, case_id: PathId, session: SessionDep, staff: Sta
                 .limit(100)
             )
         ),
-        "review": session.get(reviews.Review, case.review_id) if case.review_id else None,
+        "review": session.get(Review, case.review_id) if case.review_id else None,
         "statuses": cases.STATUSES,
         "priorities": cases.PRIORITIES,
         "key": secrets.token_urlsafe(18),
