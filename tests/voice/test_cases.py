@@ -284,3 +284,30 @@ def test_cases_belong_to_their_merchant_and_member(
                 source="member",
                 actor=f"member:{mei}",
             )
+
+
+def test_merging_members_moves_their_reviews_and_cases(
+    sessions: sessionmaker[Session], tenant: Tenant, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    from patron.members.merge import merge_members
+    from patron.voice import reviews
+    from patron.voice.models import Review
+    from patron.voice.storage import LocalStorage
+
+    keep = seed_member(sessions, tenant)
+    gone = seed_member(
+        sessions, tenant, first="Ann", phone="+8613800138001", email=None, order_ref="A-2"
+    )
+    with sessions() as s:
+        line = lines_of(s, gone)[0]
+    with transaction(sessions) as s:
+        reviews.write_review(
+            s, tenant.merchant_id, gone, line.id, 1, "", [], LocalStorage(Path(str(tmp_path)))
+        )
+    with transaction(sessions) as s:
+        merge_members(s, tenant.merchant_id, keep, gone)
+    with sessions() as s:
+        assert s.scalars(select(Review.member_id)).all() == [keep]
+        assert s.scalars(select(ServiceCase.member_id)).all() == [keep]

@@ -45,6 +45,7 @@ BUILTIN = (
     "patron.coupons.merge",
     "patron.engagement.merge",
     "patron.portal.merge",
+    "patron.voice.merge",
 )
 
 
