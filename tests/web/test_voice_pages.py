@@ -356,6 +356,7 @@ def test_pages_read_in_chinese_with_no_english_left(
         f"/cases/{case_id}",
         f"/cases/new?member={mei}",
         f"/members/{mei}",
+        "/service-settings",
     ):
         r = client.get(path)
         assert r.status_code == 200 and '<html lang="zh-Hans">' in r.text, path
@@ -375,3 +376,52 @@ def test_pages_read_in_chinese_with_no_english_left(
         r = member.get(path)
         assert r.status_code == 200 and '<html lang="zh-Hans">' in r.text, path
         assert english_words(visible_text(r.text), allowed) == [], path
+
+
+def test_a_manager_sets_business_hours_a_clerk_only_reads_them(
+    client: TestClient, sessions: sessionmaker[Session], tenant: Tenant, other_tenant: Tenant
+) -> None:
+    from patron.voice.hours import service_settings
+
+    sign_in(client, tenant)
+    page = client.get("/service-settings")
+    assert page.status_code == 200 and 'value="09:00"' in page.text
+    form = {
+        "csrf_token": csrf_of(page),
+        "first_response_minutes": "120",
+        "resolution_minutes": "900",
+    }
+    form |= {"low_rating": "1", "max_photos": "3", "max_photo_mb": "2"}
+    form |= {"open-0": "10:00", "close-0": "19:30", "open-5": "10:00", "close-5": "16:00"}
+    r = client.post("/service-settings", data=form, follow_redirects=False)
+    assert r.status_code == 303
+    bad = client.post("/service-settings", data=form | {"open-1": "18:00", "close-1": "09:00"})
+    assert bad.status_code == 200
+    with sessions() as s:
+        conf = service_settings(s, tenant.merchant_id)
+        assert conf["hours"] == {
+            "0": ["10:00", "19:30"],
+            "1": None,
+            "2": None,
+            "3": None,
+            "4": None,
+            "5": ["10:00", "16:00"],
+            "6": None,
+        }
+        assert (conf["first_response_minutes"], conf["resolution_minutes"], conf["low_rating"]) == (
+            120,
+            900,
+            1,
+        )
+        assert (conf["max_photos"], conf["max_photo_bytes"]) == (3, 2 * 1024 * 1024)
+        # Another merchant keeps the defaults.
+        assert service_settings(s, other_tenant.merchant_id)["hours"]["1"] == ["09:00", "18:00"]
+    email, password = add_staff(sessions, tenant, "clerk")
+    clerk = TestClient(client.app)
+    sign_in_as(clerk, email, password)
+    seen = clerk.get("/service-settings")
+    assert seen.status_code == 200 and 'value="10:00"' in seen.text
+    refused = clerk.post(
+        "/service-settings", data=form | {"csrf_token": csrf_of(seen)}, follow_redirects=False
+    )
+    assert refused.status_code == 403

@@ -27,6 +27,7 @@ from patron.orders import service as orders
 from patron.orders.models import Order
 from patron.tenancy.models import StaffUser
 from patron.voice import cases, reviews
+from patron.voice.hours import save_settings, service_settings
 from patron.voice.models import CaseStatus, Review, ServiceCase
 from patron.voice.storage import storage_for
 from patron.web.auth import ManagerPageDep, StaffDep
@@ -494,3 +495,58 @@ def _member_panel(session: Session, merchant_id: int, member: Member) -> dict[st
 
 
 MEMBER_PANELS = [Panel("voice", "dashboard/voice/_member.html", _member_panel, order=50)]
+
+
+# --- settings -----------------------------------------------------------------------------
+
+WEEKDAYS = (
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+    N_("Sunday"),
+)
+
+
+@router.get("/service-settings")
+def settings_page(request: Request, session: SessionDep, staff: StaffDep) -> Response:
+    """Business hours (the timers count them, in the shop's timezone), targets, the rating that
+    opens a case, and the photo limits. Managers and owners change them."""
+    context = {
+        "conf": service_settings(session, staff.merchant_id),
+        "weekdays": list(enumerate(WEEKDAYS)),
+        "manager": staff.role.rank >= 2,
+    }
+    return render(request, "dashboard/voice/settings.html", context)
+
+
+@router.post("/service-settings")
+async def settings_save(request: Request, session: SessionDep, staff: ManagerPageDep) -> Response:
+    form = await request.form()
+
+    def number(name: str) -> int:
+        text = str(form.get(name, "")).strip()
+        return int(text) if text.isdigit() else -1
+
+    hours: dict[str, list[str] | None] = {}
+    for day in range(7):
+        opens, closes = str(form.get(f"open-{day}", "")), str(form.get(f"close-{day}", ""))
+        hours[str(day)] = [opens, closes] if opens and closes else None
+    changes = {
+        "hours": hours,
+        "first_response_minutes": number("first_response_minutes"),
+        "resolution_minutes": number("resolution_minutes"),
+        "low_rating": number("low_rating"),
+        "max_photos": number("max_photos"),
+        "max_photo_bytes": number("max_photo_mb") * 1024 * 1024,
+    }
+    try:
+        save_settings(session, staff.merchant_id, changes)
+    except PatronError:
+        session.rollback()
+        flash(request, translate(request, "Not saved: check the hours and the numbers."), "error")
+        return RedirectResponse("/service-settings", status_code=303)
+    flash(request, translate(request, "Settings saved."))
+    return RedirectResponse("/service-settings", status_code=303)
