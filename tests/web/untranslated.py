@@ -166,12 +166,19 @@ DATA_COLUMNS = frozenset(
         "tag",
         "reason",
         "rows",
-        # Reviews and cases: what members and staff wrote (issue 15).
-        "body",
-        "subject",
-        "reply",
-        "hidden_reason",
     ]
+)
+
+
+# Texts members and staff wrote, in columns whose names are too general for the list above.
+WRITTEN = frozenset(
+    {
+        ("reviews", "body"),
+        ("reviews", "reply"),
+        ("reviews", "hidden_reason"),
+        ("service_cases", "subject"),
+        ("case_events", "body"),
+    }
 )
 
 
@@ -204,7 +211,11 @@ def data_words(session: Session) -> set[str]:
             c
             for c in table.columns
             if isinstance(c.type, String | Text | JSON)
-            and (c.name in DATA_COLUMNS or c.name.endswith("_name"))
+            and (
+                c.name in DATA_COLUMNS
+                or c.name.endswith("_name")
+                or (table.name, c.name) in WRITTEN
+            )
             and (table.name, c.name) not in OURS
         ]
         for row in session.execute(select(*columns)).all() if columns else []:
