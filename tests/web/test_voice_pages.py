@@ -425,3 +425,37 @@ def test_a_manager_sets_business_hours_a_clerk_only_reads_them(
         "/service-settings", data=form | {"csrf_token": csrf_of(seen)}, follow_redirects=False
     )
     assert refused.status_code == 403
+
+
+def test_a_manager_refunds_a_case_line_once_from_the_case_page(
+    client: TestClient, sessions: sessionmaker[Session], tenant: Tenant, settings: Settings
+) -> None:
+    from patron.orders.models import Order
+
+    mei = seed_member(sessions, tenant)
+    _review, _photo, case_id = _seed_case(sessions, tenant, mei, Path(settings.media_dir))
+    with sessions() as s:
+        coat = lines_of(s, mei)[0]
+    sign_in(client, tenant)
+    page = client.get(f"/cases/{case_id}")
+    key = re.search(r'name="key" value="([^"]+-r)"', page.text)
+    assert key and f'name="qty-{coat.id}"' in page.text
+    form = {"csrf_token": csrf_of(page), "key": key.group(1), "reason": "Seam opened"}
+    for _ in range(2):
+        r = client.post(f"/cases/{case_id}/refund", data=form | {f"qty-{coat.id}": "1"})
+        assert r.status_code == 200
+    with sessions() as s:
+        order = s.get(Order, coat.order_id)
+        assert order is not None and order.refunded_minor == 12950 + 59900
+        refunds = s.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.kind == "refund")
+        ).all()
+        assert [(e.body, e.detail["amount_minor"]) for e in refunds] == [("Seam opened", 59900)]
+        assert verify(s) == []
+    assert "CN¥599.00 — Seam opened" in client.get(f"/cases/{case_id}").text
+    # Nothing to refund: refused, nothing changes.
+    again = client.post(
+        f"/cases/{case_id}/refund",
+        data=form | {"key": "another-key-0123456789", f"qty-{coat.id}": "1"},
+    )
+    assert again.status_code == 200 and "Not saved" in again.text
