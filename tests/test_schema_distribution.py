@@ -244,7 +244,7 @@ def test_models_and_migrated_sqlite_schema_agree_but_for_the_rowid(sqlite_engine
     scoped = {
         t.name for t in METADATA.sorted_tables if [c.name for c in t.primary_key] == ["id", M]
     }
-    assert len(scoped) == 71
+    assert len(scoped) == 76
     assert sorted(d[1].name for d in diffs if d[0] == "remove_constraint") == sorted(
         f"uq_{t}_id_{M}" for t in scoped
     )
@@ -252,7 +252,7 @@ def test_models_and_migrated_sqlite_schema_agree_but_for_the_rowid(sqlite_engine
     in_models = sorted(
         (d[1].name, tuple(d[1].column_keys), d[1].ondelete) for d in diffs if d[0] == "add_fk"
     )
-    assert len(in_db) == 16
+    assert len(in_db) == 19
     assert in_models == [(name, (*cols, M), "SET NULL") for name, cols in in_db]
     # SQLite does not enforce declared lengths: 0019_idemkeys widens the key columns on
     # PostgreSQL only (ADR 0034), so here the old lengths stay in the DDL text.

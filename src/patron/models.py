@@ -21,6 +21,7 @@ import patron.privacy.models
 import patron.programs.models
 import patron.rewards.models
 import patron.tenancy.models
+import patron.voice.models
 import patron.wallet.models
 import patron.webhooks.models  # noqa: F401
 from patron.core.db import Base

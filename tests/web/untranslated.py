@@ -42,6 +42,7 @@ PROPER = frozenset(
         "Shopify",
         "WooCommerce",
         "Excel",
+        "WebP",
         "GBK",
         "UTF",
         "BOM",
@@ -182,6 +183,18 @@ DATA_COLUMNS = frozenset(
 )
 
 
+# Texts members and staff wrote, in columns whose names are too general for the list above.
+WRITTEN = frozenset(
+    {
+        ("reviews", "body"),
+        ("reviews", "reply"),
+        ("reviews", "hidden_reason"),
+        ("service_cases", "subject"),
+        ("case_events", "body"),
+    }
+)
+
+
 # Our own words kept in the data (worded when read, so not the shop's).
 OURS = frozenset(
     {
@@ -211,7 +224,11 @@ def data_words(session: Session) -> set[str]:
             c
             for c in table.columns
             if isinstance(c.type, String | Text | JSON)
-            and (c.name in DATA_COLUMNS or c.name.endswith("_name"))
+            and (
+                c.name in DATA_COLUMNS
+                or c.name.endswith("_name")
+                or (table.name, c.name) in WRITTEN
+            )
             and (table.name, c.name) not in OURS
         ]
         for row in session.execute(select(*columns)).all() if columns else []:

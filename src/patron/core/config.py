@@ -101,6 +101,8 @@ class Settings(PatronSettings):
     webhook_timeout_seconds: float = 10.0
     webhook_max_attempts: int = 8
     analytics_path: str = "var/analytics.duckdb"
+    # Uploaded files (review photos) on local disk, one folder per merchant (ADR 1501).
+    media_dir: str = "var/media"
     # The worker's daily prediction run (sync, fit, store member_predictions) per merchant.
     analytics_predict_daily: bool = True
     # The analytics pages sync the copy first when its last sync is older than this.

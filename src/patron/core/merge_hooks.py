@@ -46,6 +46,7 @@ BUILTIN = (
     "patron.engagement.merge",
     "patron.portal.merge",
     "patron.rewards.merge",
+    "patron.voice.merge",
 )
 
 

@@ -23,10 +23,11 @@ from patron.engagement.segments.models import Segment
 from patron.imports.models import ImportJob
 from patron.ledger.models import IdempotencyKey
 from patron.members.models import Member
-from patron.orders.models import Order, Product
+from patron.orders.models import Order, OrderLine, Product
 from patron.payments.models import PaymentOrder
 from patron.programs.config import Kind
 from patron.tenancy.models import Merchant, Store
+from patron.voice.models import Review, ServiceCase
 
 # Files, not pages: not screenshotted.
 NOT_PAGES = (".csv", ".svg", ".json", ".png", ".pdf", ".pkpass")
@@ -46,6 +47,9 @@ SIGNED_OUT = (
 )
 SKIPPED = (
     "/",
+    # Review photos: image files, not pages.
+    "/reviews/photos/{photo_id}",
+    "/portal/reviews/photos/{photo_id}",
     "/till/orders",  # the till's "find an order by its number" form: redirects to the order
     "/portal/card/google",  # redirects to Google Wallet's save page
 )
@@ -184,6 +188,37 @@ def _member_payment(session: Session, merchant_id: int) -> Rows:
     return [] if found is None else [{"order_id": found}]
 
 
+def _busiest_members_case(session: Session, merchant_id: int) -> Rows:
+    """A case of the member whose portal is shown."""
+    member = _busiest_member(session, merchant_id)
+    if not member:
+        return []
+    found = session.scalar(
+        select(ServiceCase.id)
+        .where(
+            ServiceCase.merchant_id == merchant_id,
+            ServiceCase.member_id == member[0]["member_id"],
+        )
+        .order_by(ServiceCase.id)
+        .limit(1)
+    )
+    return [] if found is None else [{"case_id": found}]
+
+
+def _reviewed_sku(session: Session, merchant_id: int) -> Rows:
+    """A product with reviews, else any product bought."""
+    for column, model in ((Review.sku, Review), (OrderLine.sku, OrderLine)):
+        found = session.scalar(
+            select(column)
+            .where(model.merchant_id == merchant_id, column.is_not(None))
+            .order_by(model.id)
+            .limit(1)
+        )
+        if found is not None:
+            return [{"sku": found}]
+    return []
+
+
 def _program_kinds(_session: Session, _merchant_id: int) -> Rows:
     return [{"kind": kind.value} for kind in Kind]
 
@@ -211,6 +246,9 @@ SAMPLES: dict[str, Sampler] = {
     "/stores/{store_id}": _first(Store, "store_id"),
     "/portal/{slug}/p/{product_id}": _product_in_portal,
     "/portal/top-up/{order_id}": _member_payment,
+    "/cases/{case_id}": _first(ServiceCase, "case_id"),
+    "/portal/cases/{case_id}": _busiest_members_case,
+    "/portal/products/{sku}/reviews": _reviewed_sku,
 }
 
 

@@ -29,9 +29,13 @@ from patron.imports.jobs import create_job, run_imports_task
 from patron.imports.models import ImportJob
 from patron.ledger.models import IdempotencyKey
 from patron.members.models import Member
+from patron.orders.models import Order, OrderLine
 from patron.payments import service as payments
 from patron.tenancy import service as tenancy
 from patron.tenancy.models import Role, StaffUser
+from patron.voice import reviews
+from patron.voice.models import Review, ServiceCase
+from patron.voice.storage import storage_for
 from patron.web.nav import NavItem
 
 CLERK_EMAIL = "clerk@demo.patron"
@@ -133,6 +137,7 @@ def add_missing_samples(
     except (PatronError, ValidationError) as exc:
         notes.append(f"could not add a sample segment and draft campaign: {exc}")
     notes += _till_sale(sessions, merchant_id) + _import_job(sessions, settings, merchant_id)
+    notes += _review_and_case(sessions, settings, merchant_id)
     return notes + _payment(sessions, merchant_id)
 
 
@@ -155,6 +160,46 @@ def _payment(sessions: sessionmaker[Session], merchant_id: int) -> list[str]:
                 payments.new_order(session, merchant_id, member_id, "wechat_pay", 10000)
     except PatronError as exc:
         return [f"could not add a sample top-up payment: {exc}"]
+    return []
+
+
+def _review_and_case(
+    sessions: sessionmaker[Session], settings: Settings, merchant_id: int
+) -> list[str]:
+    """A two-star review by the busiest member, which opens an after-sales case."""
+    try:
+        with transaction(sessions) as session:
+            if session.scalar(select(ServiceCase.id).where(ServiceCase.merchant_id == merchant_id)):
+                return []
+            member_id = busiest_member(session, merchant_id)
+            line = session.scalar(
+                select(OrderLine)
+                .join(Order, Order.id == OrderLine.order_id)
+                .outerjoin(Review, Review.order_line_id == OrderLine.id)
+                .where(
+                    Order.merchant_id == merchant_id,
+                    Order.member_id == member_id,
+                    Order.status != "cancelled",
+                    OrderLine.refunded_quantity < OrderLine.quantity,
+                    Review.id.is_(None),
+                )
+                .order_by(OrderLine.id.desc())
+                .limit(1)
+            )
+            if line is None:
+                return ["no purchase of the busiest member left to review"]
+            reviews.write_review(
+                session,
+                merchant_id,
+                member_id,
+                line.id,
+                2,
+                "The lid does not close well.",
+                [],
+                storage_for(settings.media_dir),
+            )
+    except PatronError as exc:
+        return [f"could not add a sample review and case: {exc}"]
     return []
 
 

@@ -335,6 +335,8 @@ def message_links(
         "shop": entrance,
         "product": str(product.get("url") or entrance),
         "coupon": f"{entrance}?to=coupons",
+        # The review form (ADR 1503): the after-sales journey's review request links here.
+        "review": f"{entrance}?to=reviews",
     }
 
 

@@ -39,7 +39,7 @@ SCHEMA: dict[str, frozenset[str]] = {
     "balance": frozenset({"points", "stored_value", "points_expiring", "points_expiring_at"}),
     "coupon": frozenset({"code", "title", "value", "expires_at"}),
     "product": frozenset({"name", "sku", "price", "category", "url"}),
-    "links": frozenset({"unsubscribe", "portal", "shop", "product", "coupon"}),
+    "links": frozenset({"unsubscribe", "portal", "shop", "product", "coupon", "review"}),
 }
 # Fields each channel's variant must have; lists and dicts hold template strings too.
 CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {

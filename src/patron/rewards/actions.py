@@ -185,14 +185,26 @@ def record_action(
     return ActionResult(row, False)
 
 
-def record_known_action(session: Session, merchant_id: int, member_id: int, action: str) -> bool:
-    """An action Patron saw itself (once per member ever: the event id is fixed). Nothing
-    happens if the merchant does not reward it. True if it was recorded now."""
+def record_known_action(
+    session: Session,
+    merchant_id: int,
+    member_id: int,
+    action: str,
+    event_id: str | None = None,
+) -> bool:
+    """An action Patron saw itself: once per member ever unless ``event_id`` names the
+    occasion (a review: once per review). Nothing happens if the merchant does not reward it.
+    True if it was recorded now."""
     config = actions_rule(session, merchant_id, utcnow(session))
     if config is None or config.config.rule(action) is None:
         return False
     result = record_action(
-        session, merchant_id, member_id, action, f"patron:{action}:{member_id}", actor="portal"
+        session,
+        merchant_id,
+        member_id,
+        action,
+        event_id or f"patron:{action}:{member_id}",
+        actor="portal",
     )
     return not result.replayed
 

@@ -29,6 +29,7 @@ from patron.web.dashboard import templates as dashboard_templates
 from patron.web.dashboard import till as dashboard_till
 from patron.web.dashboard import till_members as dashboard_till_members
 from patron.web.dashboard import till_orders as dashboard_till_orders
+from patron.web.dashboard import voice as dashboard_voice
 from patron.web.dashboard import wallet as dashboard_wallet
 from patron.web.portal import check_in as portal_check_in
 from patron.web.portal import code_signin as portal_code_signin
@@ -40,6 +41,7 @@ from patron.web.portal import my_data as portal_my_data
 from patron.web.portal import pages as portal_pages
 from patron.web.portal import payments as portal_payments
 from patron.web.portal import product as portal_product
+from patron.web.portal import voice as portal_voice
 
 # Merchant dashboard: each module exposes `router` and `NAV` (and optionally `MEMBER_PANELS`).
 DASHBOARD: list[ModuleType] = [
@@ -69,6 +71,7 @@ DASHBOARD: list[ModuleType] = [
     dashboard_imports,
     dashboard_privacy,
     dashboard_stores,
+    dashboard_voice,
 ]
 
 # Member portal: each module exposes `router` and `NAV` (and optionally `PORTAL_HOME_PANELS`).
@@ -80,6 +83,7 @@ PORTAL: list[ModuleType] = [
     portal_check_in,
     portal_my_data,
     portal_payments,
+    portal_voice,
     # Last: ``/portal/<merchant>/…`` must not shadow the pages above (a shop's slug never
     # names one of them; see docs/portal.md).
     portal_join,

@@ -30,7 +30,9 @@ def _send(
     zh: tuple[str, str],
     kind: str = "marketing",
     topic: str = "marketing",
+    link: str | None = None,
 ) -> dict[str, Any]:
+    extra = {"link": link} if link else {}
     return {
         "id": step_id,
         "type": "send",
@@ -38,8 +40,8 @@ def _send(
         "kind": kind,
         "topic": topic,
         "content": {
-            "en": {"title": en[0], "body": en[1]},
-            "zh_Hans": {"title": zh[0], "body": zh[1]},
+            "en": {"title": en[0], "body": en[1], **extra},
+            "zh_Hans": {"title": zh[0], "body": zh[1], **extra},
         },
     }
 
@@ -110,6 +112,7 @@ def _after_sales(p: Params) -> dict[str, Any]:
                 ("写个评价吧", "您的评价能帮助其他顾客。"),
                 kind="care",
                 topic="aftercare",
+                link="{{ links.review }}",
             ),
         ],
     }

@@ -47,6 +47,8 @@ LANDINGS = {
     "profile": "/portal/profile",
     "mall": "/portal/mall",
     "stored-value": "/portal/stored-value",
+    "reviews": "/portal/reviews",
+    "cases": "/portal/cases",
 }
 REFUSALS = {
     "code_wrong": N_("That code is not right. Check the digits and try again."),

@@ -25,6 +25,7 @@ from patron.orders import service as orders
 from patron.orders.models import Order, OrderLine, Product
 from patron.portal import service as portal
 from patron.rewards import actions
+from patron.voice.reviews import line_reviews
 from patron.web.auth import MemberContext, current_member, sign_out
 from patron.web.nav import NavItem, Shell
 from patron.web.portal import lunar_fields
@@ -146,9 +147,13 @@ def my_orders(
     )
     more = len(found) > ORDERS_PER_PAGE
     found = found[:ORDERS_PER_PAGE]
+    lines = orders.order_lines(session, [o.id for o in found])
     context = {
         "orders": found,
-        "lines": orders.order_lines(session, [o.id for o in found]),
+        "lines": lines,
+        "reviewed": line_reviews(
+            session, who.merchant_id, [line.id for group in lines.values() for line in group]
+        ),
         "next_cursor": found[-1].id if more and found else None,
         "paged": cursor is not None,
     }
