@@ -217,3 +217,34 @@ def test_hide_and_reply_are_recorded_with_who_and_why(
         )
         assert r.hidden_at is not None
         assert reviews.list_reviews(s, tenant.merchant_id, visible_only=True) == []
+
+
+def test_a_review_earns_by_the_action_rule_once_and_whatever_its_stars(
+    sessions: sessionmaker[Session], tenant: Tenant, tmp_path: Path
+) -> None:
+    from patron.ledger import queries
+    from patron.rewards.models import MemberAction
+    from tests.programs.helpers import set_rules
+    from tests.rewards.helpers import ACTIONS
+
+    store = LocalStorage(tmp_path / "media")
+    mei = seed_member(sessions, tenant)
+    with sessions() as s:
+        coat, scarf = lines_of(s, mei)
+        before = queries.member_balances(s, tenant.merchant_id, mei).balances["points"]
+    # Without the merchant's rule a review earns nothing.
+    with transaction(sessions) as s:
+        first = reviews.write_review(s, tenant.merchant_id, mei, coat.id, 1, "Torn", [], store)
+    with sessions() as s:
+        assert queries.member_balances(s, tenant.merchant_id, mei).balances["points"] == before
+    set_rules(sessions, tenant.merchant_id, actions=ACTIONS)
+    with transaction(sessions) as s:
+        second = reviews.write_review(s, tenant.merchant_id, mei, scarf.id, 5, "Lovely", [], store)
+    with sessions() as s:
+        earned = queries.member_balances(s, tenant.merchant_id, mei).balances["points"] - before
+        rows = s.scalars(select(MemberAction).where(MemberAction.member_id == mei)).all()
+    assert earned == 20
+    assert [(r.action, r.event_id, r.points) for r in rows] == [
+        ("review_written", f"review:{second.review.id}", 20)
+    ]
+    assert first.review.id != second.review.id
