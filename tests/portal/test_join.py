@@ -406,3 +406,33 @@ def test_a_join_gets_the_welcome_the_programs_give(
         member_id = s.scalars(select(Member.id)).one()
         given = s.execute(select(CouponCode.member_id, CouponCode.template_id)).all()
         assert [tuple(g) for g in given] == [(member_id, welcome.id)]
+
+
+def test_join_records_what_the_member_likes_from_the_shops_categories(
+    client: TestClient,
+    tenant: Tenant,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    smtp: SmtpSink,
+) -> None:
+    from tests.programs.helpers import add_products
+
+    use_email(sessions, tenant, smtp)
+    add_products(sessions, tenant.merchant_id)  # categories: cards, tea, ware
+    path = join_path(sessions, settings, tenant)
+    form = client.get(path)
+    assert form.status_code == 200
+    offered = [value.split('"')[0] for value in form.text.split('name="categories" value="')[1:]]
+    assert offered == ["cards", "tea", "ware"]
+    sent = post_form(
+        client,
+        path,
+        {"contact": "kai@example.com", "first_name": "Kai", "categories": ["tea", "<b>x</b>"]},
+    )
+    assert sent.status_code == 303  # type: ignore[attr-defined]
+    assert _count(sessions, Member) == 0
+    enter_code(client, SLUG, emailed_code(smtp))
+    with sessions() as s:
+        member = s.scalars(select(Member)).one()
+    # What is not one of the shop's categories is dropped.
+    assert member.preferences == {"categories": ["tea"], "styles": [], "colours": []}

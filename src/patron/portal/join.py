@@ -25,7 +25,7 @@ from patron.core.clock import utcnow
 from patron.core.errors import NotFound
 from patron.members import lunar
 from patron.members import service as members
-from patron.members.schemas import ConsentIn, MemberCreate
+from patron.members.schemas import ConsentIn, MemberCreate, Preferences
 from patron.portal.codes import ClaimedCode, CodeWrong, member_holding
 from patron.portal.models import MemberJoin
 from patron.tenancy.models import Merchant, StaffUser, Store
@@ -121,6 +121,7 @@ def join_form(
     locale: str,
     consents: list[tuple[str, str]],
     lunar_birthday: lunar.Lunar | None = None,
+    categories: list[str] | None = None,
 ) -> dict[str, Any]:
     """What waits in the code until it comes back: the profile, the attribution, and each
     consent as (topic, the exact words shown)."""
@@ -138,6 +139,7 @@ def join_form(
         "staff_user_id": link.staff_user_id,
         "source": link.source,
         "consents": [{"topic": t, "wording": w} for t, w in consents],
+        "categories": list(categories or [])[:50],
     }
 
 
@@ -181,6 +183,9 @@ def _create(session: Session, claimed: ClaimedCode, form: dict[str, Any]) -> int
             home_store_id=form.get("store_id"),
             registered=True,
             source="join",
+            preferences=(
+                Preferences(categories=form["categories"]) if form.get("categories") else None
+            ),
         ),
     )
     moon = form.get("lunar_birthday")

@@ -25,6 +25,7 @@ from patron.tenancy.models import Merchant, Store
 from patron.web.nav import NavItem
 from patron.web.portal import lunar_fields
 from patron.web.portal.code_signin import contact_refusal, send_code, shop_of
+from patron.web.portal.pages import shop_categories
 from patron.web.rendering import render, resolve_locale, translate
 
 router = APIRouter(prefix="/portal")
@@ -74,8 +75,10 @@ def _context(
             "lunar_month": "",
             "lunar_day": "",
             "lunar_leap": "",
+            "categories": set(),
         },
         "lunar": lunar_fields.choices(request),
+        "categories": sorted(shop_categories(session, merchant.id)),
     }
 
 
@@ -116,6 +119,7 @@ def sign_up(
     lunar_day: Annotated[str, Form(max_length=2)] = "",
     lunar_leap: Annotated[str, Form(max_length=3)] = "",
     topic: Annotated[list[str] | None, Form()] = None,
+    categories: Annotated[list[str] | None, Form()] = None,
     token: str | None = None,
     src: Annotated[str | None, Query(max_length=80)] = None,
 ) -> Response:
@@ -128,6 +132,8 @@ def sign_up(
         "lunar_month": lunar_month,
         "lunar_day": lunar_day,
         "lunar_leap": lunar_leap,
+        # What the member likes, from the shop's own categories (anything else is dropped).
+        "categories": set(categories or []) & set(context["categories"]),
     }
     words = {code: wording for code, _label, wording in context["offered"]}
     try:
@@ -146,6 +152,7 @@ def sign_up(
             lunar_birthday=moon,
             locale=resolve_locale(request),
             consents=[(code, words[code]) for code in words if code in set(topic or [])],
+            categories=sorted(context["form"]["categories"]),
         )
         send_code(request, session, settings, tasks, merchant, found, form)
     except PatronError as exc:

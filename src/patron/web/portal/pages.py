@@ -160,14 +160,19 @@ def my_orders(
     return render(request, "portal/orders.html", context)
 
 
-def _offered_categories(session: Session, merchant_id: int, member_id: int) -> set[str]:
-    """Categories to choose from: the catalogue's, and those the member has bought."""
+def shop_categories(session: Session, merchant_id: int) -> set[str]:
+    """The catalogue's categories (at most 40), for a member to say what they like."""
     catalogue = (
         select(Product.category)
         .where(Product.merchant_id == merchant_id, Product.category.is_not(None))
         .distinct()
         .limit(40)
     )
+    return {c for c in session.scalars(catalogue) if c}
+
+
+def _offered_categories(session: Session, merchant_id: int, member_id: int) -> set[str]:
+    """Categories to choose from: the catalogue's, and those the member has bought."""
     bought = (
         select(OrderLine.category)
         .join(Order, Order.id == OrderLine.order_id)
@@ -179,7 +184,7 @@ def _offered_categories(session: Session, merchant_id: int, member_id: int) -> s
         .distinct()
         .limit(40)
     )
-    return {c for c in session.scalars(catalogue) if c} | {c for c in session.scalars(bought) if c}
+    return shop_categories(session, merchant_id) | {c for c in session.scalars(bought) if c}
 
 
 @router.get("/profile")
