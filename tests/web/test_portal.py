@@ -171,3 +171,33 @@ def test_visits_are_recorded_once_per_day(
         ).all()
     # The clock starts at 2026-03-10 02:00 UTC, 10:00 in the merchant's Asia/Shanghai.
     assert visits == [(member_id, date(2026, 3, 10)), (member_id, date(2026, 3, 11))]
+
+
+def test_member_changes_their_own_name_and_a_blank_name_changes_nothing(
+    client: TestClient, tenant: Tenant, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    member_id = seed_member(sessions, tenant)
+    other = seed_member(
+        sessions, tenant, first="Tom", last="Ng", phone="+8613900139000", email=None, order_ref=None
+    )
+    _sign_in(client, _link(sessions, tenant, member_id, settings))
+    token = csrf_of(client.get("/portal/profile"))
+    blank = client.post(
+        "/portal/profile/name", data={"first_name": "  ", "last_name": "X", "csrf_token": token}
+    )
+    assert blank.status_code == 200 and "Please give your name." in blank.text
+    with sessions() as s:
+        kept = members.get_member(s, tenant.merchant_id, member_id)
+        assert (kept.first_name, kept.last_name) == ("Mei", "Chen")
+    saved = client.post(
+        "/portal/profile/name",
+        data={"first_name": " 美 ", "last_name": "陈", "csrf_token": token},
+    )
+    assert saved.status_code == 200 and "Your name is saved." in saved.text
+    with sessions() as s:
+        changed = members.get_member(s, tenant.merchant_id, member_id)
+        untouched = members.get_member(s, tenant.merchant_id, other)
+    assert (changed.first_name, changed.last_name) == ("美", "陈")
+    assert (untouched.first_name, untouched.last_name) == ("Tom", "Ng")
+    # The name shows in the order of its script.
+    assert "陈美" in client.get("/portal/profile").text

@@ -243,6 +243,31 @@ def _split(text: str) -> list[str]:
     return list(dict.fromkeys(p.strip()[:60] for p in parts if p.strip()))[:50]
 
 
+@router.post("/profile/name")
+def save_name(
+    request: Request,
+    session: SessionDep,
+    who: VisitorDep,
+    first_name: Annotated[str, Form(max_length=120)] = "",
+    last_name: Annotated[str, Form(max_length=120)] = "",
+) -> Response:
+    """The member corrects their own name (a given name is required; contact details are not
+    changed here: they sign the member in)."""
+    given, family = first_name.strip(), last_name.strip()
+    if not given:
+        flash(request, translate(request, "Please give your name."), "error")
+        return RedirectResponse("/portal/profile", status_code=303)
+    member = members.update_member(
+        session,
+        who.merchant_id,
+        who.member.id,
+        MemberUpdate(first_name=given, last_name=family or None),
+    )
+    _profile_completed(session, who.merchant_id, member)
+    flash(request, translate(request, "Your name is saved."))
+    return RedirectResponse("/portal/profile", status_code=303)
+
+
 @router.post("/profile/preferences")
 def save_preferences(
     request: Request,
