@@ -184,9 +184,11 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
     assert sale.status_code == 201, sale.text
     engagement = seed_alpha_engagement(client, a, segment["id"], template["id"])
     SAMPLE_BODIES["merge_members"] = {"other_member_id": other["id"]}
+    voice = seed_alpha_voice(sessions, a, member["id"], sale.json()["order_id"])
     return {
         **coupons,
         **engagement,
+        **voice,
         "member_id": member["id"],
         "product_id": product["id"],
         "order_id": order["id"],
@@ -203,6 +205,39 @@ def seed_alpha(client: TestClient, a: Tenant, sessions: sessionmaker[Session]) -
         "key": "alpha-sale-key-0001",
         "job_id": job_id,
     }
+
+
+def seed_alpha_voice(
+    sessions: sessionmaker[Session], a: Tenant, member_id: int, order_id: int
+) -> dict[str, Any]:
+    """A one-star review with a photo of the till sale's line, and the case it opens."""
+    import tempfile
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from patron.orders.models import OrderLine
+    from patron.voice import reviews
+    from patron.voice.models import ReviewPhoto
+    from patron.voice.storage import LocalStorage
+    from tests.voice.helpers import image_bytes
+
+    with transaction(sessions) as s:
+        line = s.scalars(select(OrderLine).where(OrderLine.order_id == order_id)).first()
+        assert line is not None
+        done = reviews.write_review(
+            s,
+            a.merchant_id,
+            member_id,
+            line.id,
+            1,
+            "hidden",
+            [image_bytes()],
+            LocalStorage(Path(tempfile.mkdtemp(prefix="walk-media-"))),
+        )
+        photo = s.scalars(select(ReviewPhoto).where(ReviewPhoto.review_id == done.review.id)).one()
+        assert done.case_id is not None
+        return {"review_id": done.review.id, "photo_id": photo.id, "case_id": done.case_id}
 
 
 def seed_alpha_engagement(
@@ -344,6 +379,17 @@ PAGE_FORMS: dict[str, dict[str, str]] = {
         "qty-1": "1",
         "key": "walk-refund-key-00001",
         "expected_cash": "0",
+    },
+    "/reviews/{review_id}/reply": {"body": "hijacked"},
+    "/reviews/{review_id}/hide": {"reason": "hijacked"},
+    "/cases/{case_id}/note": {"body": "hijacked"},
+    "/cases/{case_id}/reply": {"body": "hijacked"},
+    "/cases/{case_id}/update": {"status": "closed", "priority": "low"},
+    "/cases/{case_id}/compensate": {
+        "action": "points",
+        "reason": "hijacked",
+        "key": "walk-compensate-key-1",
+        "amount": "5",
     },
     "/till/members/{member_id}/top-up": {
         "amount_minor": "100",
