@@ -219,6 +219,45 @@ def _reviewed_sku(session: Session, merchant_id: int) -> Rows:
     return []
 
 
+def _member_query(session: Session, merchant_id: int) -> str | None:
+    member = _busiest_member(session, merchant_id)
+    return f"member={member[0]['member_id']}" if member else None
+
+
+def _unreviewed_line_query(session: Session, merchant_id: int) -> str | None:
+    """A line the portal's member bought and has not reviewed yet."""
+    member = _busiest_member(session, merchant_id)
+    if not member:
+        return None
+    reviewed = select(Review.order_line_id).where(Review.merchant_id == merchant_id)
+    found = session.scalar(
+        select(OrderLine.id)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(
+            Order.merchant_id == merchant_id,
+            Order.member_id == member[0]["member_id"],
+            Order.status == "completed",
+            OrderLine.id.not_in(reviewed),
+        )
+        .order_by(OrderLine.id.desc())
+        .limit(1)
+    )
+    return None if found is None else f"line={found}"
+
+
+def _top_up_query(_session: Session, _merchant_id: int) -> str | None:
+    return "amount=100&provider=wechat_pay"
+
+
+# Pages that open only with a query (a form for one member, one purchase, one amount): the
+# query a visitor arrives with. None: no sample in this database (listed as missing).
+QUERIES: dict[str, Callable[[Session, int], str | None]] = {
+    "/cases/new": _member_query,
+    "/portal/reviews/new": _unreviewed_line_query,
+    "/portal/top-up/confirm": _top_up_query,
+}
+
+
 def _program_kinds(_session: Session, _merchant_id: int) -> Rows:
     return [{"kind": kind.value} for kind in Kind]
 
@@ -293,6 +332,13 @@ def pages_of(
     """Every page of ``shell``, and the routes with no sample row in this database."""
     pages, missing = [], []
     for route in get_routes(app, shell):
+        if route in QUERIES:
+            query = QUERIES[route](session, merchant_id)
+            if query is None:
+                missing.append(route)
+            else:
+                pages.append(Page(shell, route, f"{route}?{query}", page_name(route, {})))
+            continue
         if "{" not in route:
             pages.append(Page(shell, route, route, page_name(route, {})))
             continue

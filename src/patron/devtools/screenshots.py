@@ -87,7 +87,8 @@ class Camera:
         started = time.perf_counter()
         response = tab.goto(self.base + page.path, wait_until="load")
         status = response.status if response is not None else 0
-        landed = urlparse(tab.url).path
+        url = urlparse(tab.url)
+        landed = url.path + (f"?{url.query}" if url.query else "")
         shot = Shot(role, lang, page.name, page.path, status=status)
         refused = status >= 400 or landed != page.path
         if refused:
